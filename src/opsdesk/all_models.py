@@ -1,0 +1,8 @@
+"""Imports every feature's tables so that Alembic and tests see the whole schema."""
+
+from opsdesk.auth import models as auth_models
+from opsdesk.catalog import models as catalog_models
+from opsdesk.core.database import Base
+from opsdesk.incidents import models as incident_models
+
+__all__ = ["Base", "auth_models", "catalog_models", "incident_models"]

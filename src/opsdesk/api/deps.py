@@ -1,0 +1,78 @@
+"""Request dependencies: the database, the clock and the caller."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from opsdesk.auth import service as auth_service
+from opsdesk.auth.roles import Caller
+from opsdesk.core.clock import Clock
+from opsdesk.core.database import Database
+from opsdesk.core.errors import Unauthenticated
+from opsdesk.core.settings import Settings
+from opsdesk.incidents.service import IncidentRules
+
+SESSION_USER_KEY = "user_id"
+
+
+def get_db(request: Request) -> Database:
+    db: Database = request.app.state.db
+    return db
+
+
+def get_clock(request: Request) -> Clock:
+    clock: Clock = request.app.state.clock
+    return clock
+
+
+def get_settings_dep(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def get_incident_rules(request: Request) -> IncidentRules:
+    rules: IncidentRules = request.app.state.incident_rules
+    return rules
+
+
+def token_from(request: Request) -> str | None:
+    """``Authorization: Bearer <token>`` or COC's ``X-Auth-Token: <token>``."""
+    authorization = request.headers.get("authorization", "")
+    scheme, _, credentials = authorization.partition(" ")
+    if scheme.lower() == "bearer" and credentials.strip():
+        return credentials.strip()
+    token = request.headers.get("x-auth-token", "").strip()
+    return token or None
+
+
+async def optional_caller(request: Request) -> Caller | None:
+    db = get_db(request)
+    token = token_from(request)
+    if token is not None:
+        async with db.read() as session:
+            caller = await auth_service.caller_by_token(session=session, token=token)
+        if caller is None:
+            raise Unauthenticated("the API token is unknown, revoked or its user is deactivated")
+        return caller
+    user_id = request.session.get(SESSION_USER_KEY) if "session" in request.scope else None
+    if isinstance(user_id, str):
+        async with db.read() as session:
+            return await auth_service.caller_by_id(session=session, user_id=user_id)
+    return None
+
+
+async def current_caller(request: Request) -> Caller:
+    caller = await optional_caller(request)
+    if caller is None:
+        raise Unauthenticated(
+            "authentication required: send Authorization: Bearer <token> or X-Auth-Token"
+        )
+    return caller
+
+
+CurrentCaller = Annotated[Caller, Depends(current_caller)]
+DB = Annotated[Database, Depends(get_db)]
+ClockDep = Annotated[Clock, Depends(get_clock)]
+Rules = Annotated[IncidentRules, Depends(get_incident_rules)]

@@ -1,0 +1,98 @@
+"""Every error leaves as JSON with a stable ``code``, a message and the field at fault."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from opsdesk.core.errors import (
+    Conflict,
+    Forbidden,
+    NotFound,
+    OpsdeskError,
+    PreconditionFailed,
+    Unauthenticated,
+    ValidationFailed,
+)
+
+STATUS_OF: dict[type[OpsdeskError], int] = {
+    ValidationFailed: 422,
+    NotFound: 404,
+    Forbidden: 403,
+    Unauthenticated: 401,
+    Conflict: 409,
+    PreconditionFailed: 412,
+}
+
+
+def error_body(
+    code: str, message: str, field: str | None = None, details: Any = None
+) -> dict[str, Any]:
+    error: dict[str, Any] = {"code": code, "message": message}
+    if field is not None:
+        error["field"] = field
+    if details:
+        error["details"] = details
+    return {"error": error}
+
+
+def _field_of(loc: tuple[Any, ...]) -> str:
+    parts = [str(part) for part in loc if part not in ("body", "query", "path", "header")]
+    return ".".join(parts)
+
+
+def _message_of(error: dict[str, Any]) -> str:
+    if error.get("type") == "extra_forbidden":
+        return "unknown field"
+    if error.get("type") == "missing":
+        return "is required"
+    message = str(error.get("msg", "is invalid"))
+    return message.removeprefix("Value error, ")
+
+
+async def _opsdesk_error(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, OpsdeskError)
+    status = next((s for kind, s in STATUS_OF.items() if isinstance(exc, kind)), 400)
+    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    return JSONResponse(
+        error_body(exc.code, exc.message, exc.field, exc.details or None),
+        status_code=status,
+        headers=headers,
+    )
+
+
+async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    errors = list(exc.errors())
+    if any(error.get("type") == "json_invalid" for error in errors):
+        return JSONResponse(
+            error_body("malformed_json", "the request body is not valid JSON", "body"),
+            status_code=400,
+        )
+    details = []
+    for error in errors:
+        field = _field_of(tuple(error.get("loc", ())))
+        details.append({"field": field or "body", "message": _message_of(error)})
+    first = details[0] if details else {"field": "body", "message": "is invalid"}
+    message = f"{first['field']}: {first['message']}"
+    return JSONResponse(
+        error_body("validation_error", message, first["field"], details), status_code=422
+    )
+
+
+async def _http_error(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    codes = {404: "not_found", 405: "method_not_allowed", 401: "unauthenticated", 403: "forbidden"}
+    code = codes.get(exc.status_code, "http_error")
+    message = str(exc.detail) if exc.status_code != 404 else "no such resource"
+    return JSONResponse(error_body(code, message), status_code=exc.status_code, headers=exc.headers)
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(OpsdeskError, _opsdesk_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)

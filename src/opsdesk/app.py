@@ -1,0 +1,62 @@
+"""The application factory: one ASGI app serving the native API, the COC API and the web pages."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import timedelta
+
+from fastapi import FastAPI
+from starlette.middleware.sessions import SessionMiddleware
+
+from opsdesk import __version__
+from opsdesk.api import catalog, health, incidents, users
+from opsdesk.api.errors import install_error_handlers
+from opsdesk.core.clock import Clock, SystemClock
+from opsdesk.core.database import Database
+from opsdesk.core.settings import Settings, get_settings
+from opsdesk.incidents.service import IncidentRules
+
+SESSION_COOKIE = "opsdesk_session"
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    db: Database | None = None,
+    clock: Clock | None = None,
+) -> FastAPI:
+    settings = settings or get_settings()
+    database = db or Database(settings.resolved_database_url(), pool_size=settings.db_pool_size)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        yield
+        if db is None:
+            await database.dispose()
+
+    app = FastAPI(
+        title="opsdesk",
+        version=__version__,
+        summary="Incident management: native REST API",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.db = database
+    app.state.clock = clock or SystemClock()
+    app.state.incident_rules = IncidentRules(clock_skew=timedelta(seconds=settings.clock_skew_s))
+    app.add_middleware(
+        SessionMiddleware,
+        secret_key=settings.resolved_secret_key(),
+        session_cookie=SESSION_COOKIE,
+        max_age=settings.session_max_age_s,
+        same_site="lax",
+        https_only=settings.cookie_secure,
+    )
+    install_error_handlers(app)
+    app.include_router(health.router)
+    app.include_router(users.router)
+    app.include_router(incidents.router)
+    for router in catalog.routers:
+        app.include_router(router)
+    return app

@@ -1,0 +1,180 @@
+"""User and token use cases; every verb takes the session and the caller as keywords."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import datetime
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from opsdesk.auth.models import ApiToken, User
+from opsdesk.auth.passwords import hash_password, verify_password
+from opsdesk.auth.roles import Caller, Role
+from opsdesk.auth.schemas import UserCreate, UserUpdate
+from opsdesk.core.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from opsdesk.core.ids import new_id, new_token
+from opsdesk.core.pagination import Page, PageRequest
+
+
+def caller_of(user: User) -> Caller:
+    return Caller(user_id=user.id, email=user.email, name=user.name, role=Role(user.role))
+
+
+def require_role(caller: Caller, needed: Role) -> None:
+    if not caller.can(needed):
+        raise Forbidden(
+            f"this needs the role {needed.value} or higher; you are {caller.role.value}"
+        )
+
+
+def _token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+async def create_user(
+    *, session: AsyncSession, data: UserCreate, now: datetime, caller: Caller | None = None
+) -> User:
+    """Create a user; ``caller`` is None only for the CLI and demo loader (trusted)."""
+    if caller is not None:
+        require_role(caller, Role.ADMIN)
+    existing = await session.scalar(select(User.id).where(User.email == data.email))
+    if existing is not None:
+        raise Conflict(f"a user with email {data.email} already exists", field="email")
+    user = User(
+        id=new_id(),
+        email=data.email,
+        name=data.name or data.email.split("@", 1)[0],
+        role=data.role.value,
+        password_hash=hash_password(data.password) if data.password else None,
+        active=True,
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(user)
+    await session.flush()
+    return user
+
+
+async def get_user(*, session: AsyncSession, user_id: str) -> User:
+    user = await session.get(User, user_id)
+    if user is None:
+        raise NotFound(f"no user with id {user_id}", field="user_id")
+    return user
+
+
+async def get_user_by_email(*, session: AsyncSession, email: str) -> User:
+    user = await session.scalar(select(User).where(User.email == email.strip().lower()))
+    if user is None:
+        raise NotFound(f"no user with email {email}", field="email")
+    return user
+
+
+async def list_users(
+    *, session: AsyncSession, caller: Caller, page: PageRequest, role: Role | None = None
+) -> Page[User]:
+    require_role(caller, Role.TECHNICIAN)
+    query = select(User)
+    if role is not None:
+        query = query.where(User.role == role.value)
+    total = await session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    rows = await session.scalars(
+        query.order_by(User.email).offset(page.offset).limit(page.per_page)
+    )
+    return Page(items=list(rows), total=total, page=page.page, per_page=page.per_page)
+
+
+async def update_user(
+    *, session: AsyncSession, caller: Caller, user_id: str, data: UserUpdate, now: datetime
+) -> User:
+    require_role(caller, Role.ADMIN)
+    user = await get_user(session=session, user_id=user_id)
+    if user.id == caller.user_id and (
+        (data.role is not None and data.role != Role.ADMIN) or data.active is False
+    ):
+        raise ValidationFailed("you cannot demote or deactivate yourself", field="role")
+    if data.name is not None:
+        user.name = data.name
+    if data.role is not None:
+        user.role = data.role.value
+    if data.password is not None:
+        user.password_hash = hash_password(data.password)
+    if data.active is not None:
+        user.active = data.active
+    user.updated_at = now
+    await session.flush()
+    return user
+
+
+async def authenticate_password(*, session: AsyncSession, email: str, password: str) -> Caller:
+    """The caller for a correct email and password; one vague error for every failure."""
+    user = await session.scalar(select(User).where(User.email == email.strip().lower()))
+    hash_to_check = user.password_hash if user is not None and user.active else None
+    if not verify_password(hash_to_check, password) or user is None:
+        raise ValidationFailed("wrong email or password", field="password")
+    return caller_of(user)
+
+
+async def caller_by_id(*, session: AsyncSession, user_id: str) -> Caller | None:
+    user = await session.get(User, user_id)
+    if user is None or not user.active:
+        return None
+    return caller_of(user)
+
+
+async def create_token(
+    *, session: AsyncSession, user_id: str, name: str, now: datetime
+) -> tuple[ApiToken, str]:
+    """A new API token; the plain token is returned once and never stored."""
+    user = await get_user(session=session, user_id=user_id)
+    if not user.active:
+        raise ValidationFailed("the user is deactivated", field="user_id")
+    token = new_token()
+    row = ApiToken(
+        id=new_id(),
+        user_id=user.id,
+        name=name,
+        token_hash=_token_hash(token),
+        created_at=now,
+        revoked_at=None,
+    )
+    session.add(row)
+    await session.flush()
+    return row, token
+
+
+async def list_tokens(*, session: AsyncSession, user_id: str) -> list[ApiToken]:
+    rows = await session.scalars(
+        select(ApiToken).where(ApiToken.user_id == user_id).order_by(ApiToken.created_at)
+    )
+    return list(rows)
+
+
+async def revoke_token(
+    *, session: AsyncSession, caller: Caller, token_id: str, now: datetime
+) -> ApiToken:
+    row = await session.get(ApiToken, token_id)
+    if row is None or (row.user_id != caller.user_id and not caller.can(Role.ADMIN)):
+        raise NotFound(f"no token with id {token_id}", field="token_id")
+    if row.revoked_at is None:
+        row.revoked_at = now
+    await session.flush()
+    return row
+
+
+async def caller_by_token(*, session: AsyncSession, token: str) -> Caller | None:
+    """The caller a token stands for, or None; one indexed query on the hot path."""
+    row = (
+        await session.execute(
+            select(User.id, User.email, User.name, User.role)
+            .join(ApiToken, ApiToken.user_id == User.id)
+            .where(
+                ApiToken.token_hash == _token_hash(token),
+                ApiToken.revoked_at.is_(None),
+                User.active.is_(True),
+            )
+        )
+    ).first()
+    if row is None:
+        return None
+    return Caller(user_id=row.id, email=row.email, name=row.name, role=Role(row.role))

@@ -1,0 +1,1 @@
+"""Reference data that admins manage: levels, categories, applications, regions, projects."""

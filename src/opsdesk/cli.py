@@ -1,0 +1,173 @@
+"""The ``opsdesk`` command: serve, db, demo, users, tokens."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from collections.abc import Awaitable, Callable
+from typing import Annotated, TypeVar
+
+import typer
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from opsdesk.auth import service as auth_service
+from opsdesk.auth.roles import Role
+from opsdesk.auth.schemas import UserCreate
+from opsdesk.bootstrap import prepare_database
+from opsdesk.core.clock import SystemClock
+from opsdesk.core.database import Database
+from opsdesk.core.errors import OpsdeskError
+from opsdesk.core.settings import get_settings
+from opsdesk.demo.data import DEMO_USERS, load_demo
+
+app = typer.Typer(help="opsdesk: incident management.", no_args_is_help=True)
+db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
+demo_app = typer.Typer(help="Demo data.", no_args_is_help=True)
+users_app = typer.Typer(help="Users.", no_args_is_help=True)
+tokens_app = typer.Typer(help="API tokens.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(demo_app, name="demo")
+app.add_typer(users_app, name="users")
+app.add_typer(tokens_app, name="tokens")
+
+T = TypeVar("T")
+
+
+def _fail(message: str) -> typer.Exit:
+    typer.echo(f"error: {message}", err=True)
+    return typer.Exit(code=1)
+
+
+def _in_transaction(work: Callable[[AsyncSession], Awaitable[T]]) -> T:
+    """Run one unit of work against the configured database and commit it."""
+
+    async def run() -> T:
+        db = Database(get_settings().resolved_database_url())
+        try:
+            async with db.write() as session:
+                return await work(session)
+        finally:
+            await db.dispose()
+
+    try:
+        return asyncio.run(run())
+    except OpsdeskError as exc:
+        raise _fail(exc.message) from None
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Address to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on")] = 8000,
+    workers: Annotated[int, typer.Option(help="Worker processes")] = 1,
+) -> None:
+    """Serve the web UI and the APIs."""
+    import uvicorn
+
+    typer.echo(f"opsdesk on http://{host}:{port}  (API docs: http://{host}:{port}/docs)")
+    uvicorn.run(
+        "opsdesk.app:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level="warning",
+        access_log=False,
+    )
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Migrate the schema to the newest revision and add missing default reference data."""
+    url = get_settings().resolved_database_url()
+    try:
+        added = prepare_database(url)
+    except Exception as exc:
+        raise _fail(f"could not upgrade the database: {exc}") from None
+    typer.echo(f"database is up to date ({added} default reference items added)")
+
+
+@demo_app.command("load")
+def demo_load() -> None:
+    """Load demo users and incidents once (does nothing if they are already there)."""
+    loaded = _in_transaction(lambda session: load_demo(session=session, clock=SystemClock()))
+    if not loaded:
+        typer.echo("demo data already loaded")
+        return
+    typer.echo("demo data loaded; sign in as one of:")
+    for user in DEMO_USERS:
+        typer.echo(f"  {user.email:<22} {user.password:<14} {user.role.value}")
+
+
+def _read_password(password_stdin: bool) -> str | None:
+    if not password_stdin:
+        return None
+    password = sys.stdin.readline().rstrip("\r\n")
+    if len(password) < 8:
+        raise _fail("the password must be at least 8 characters")
+    return password
+
+
+@users_app.command("create")
+def users_create(
+    email: str,
+    role: Annotated[Role, typer.Option(help="end_user, technician, incident_manager or admin")] = (
+        Role.END_USER
+    ),
+    name: Annotated[str | None, typer.Option(help="Display name")] = None,
+    password_stdin: Annotated[
+        bool, typer.Option("--password-stdin", help="Read the password from standard input")
+    ] = False,
+) -> None:
+    """Create a user; prints the new user's id."""
+    from pydantic import ValidationError
+
+    password = _read_password(password_stdin)
+    try:
+        data = UserCreate(email=email, role=role, name=name, password=password)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        field = ".".join(str(part) for part in first["loc"])
+        raise _fail(f"{field}: {first['msg']}") from None
+    user = _in_transaction(
+        lambda session: auth_service.create_user(
+            session=session, data=data, now=SystemClock().now()
+        )
+    )
+    typer.echo(user.id)
+
+
+@users_app.command("list")
+def users_list() -> None:
+    """List users: id, email, role, active."""
+
+    async def work(session: AsyncSession) -> list[str]:
+        from sqlalchemy import select
+
+        from opsdesk.auth.models import User
+
+        rows = await session.scalars(select(User).order_by(User.email))
+        return [
+            f"{u.id}  {u.email:<30} {u.role:<17} {'active' if u.active else 'inactive'}"
+            for u in rows
+        ]
+
+    for line in _in_transaction(work):
+        typer.echo(line)
+
+
+@tokens_app.command("create")
+def tokens_create(
+    email: str,
+    name: Annotated[str, typer.Option(help="A label to recognise the token by")] = "cli",
+) -> None:
+    """Create an API token for a user; prints only the token."""
+
+    async def work(session: AsyncSession) -> str:
+        user = await auth_service.get_user_by_email(session=session, email=email)
+        _row, token = await auth_service.create_token(
+            session=session, user_id=user.id, name=name, now=SystemClock().now()
+        )
+        return token
+
+    typer.echo(_in_transaction(work))

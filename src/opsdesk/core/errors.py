@@ -1,0 +1,41 @@
+"""Domain errors; adapters translate them to HTTP, COC envelopes or CLI exits."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class OpsdeskError(Exception):
+    """Base of every expected failure; ``code`` is stable and documented."""
+
+    code = "error"
+
+    def __init__(self, message: str, *, field: str | None = None, **details: Any) -> None:
+        super().__init__(message)
+        self.message = message
+        self.field = field
+        self.details = details
+
+
+class ValidationFailed(OpsdeskError):
+    code = "validation_error"
+
+
+class NotFound(OpsdeskError):
+    code = "not_found"
+
+
+class Forbidden(OpsdeskError):
+    code = "forbidden"
+
+
+class Unauthenticated(OpsdeskError):
+    code = "unauthenticated"
+
+
+class Conflict(OpsdeskError):
+    code = "conflict"
+
+
+class PreconditionFailed(OpsdeskError):
+    code = "precondition_failed"

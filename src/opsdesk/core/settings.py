@@ -1,0 +1,51 @@
+"""Deployment settings read from ``OPSDESK_*`` environment variables."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Everything an operator sets at deployment time; tunables live in the database."""
+
+    model_config = SettingsConfigDict(env_prefix="OPSDESK_", extra="ignore")
+
+    data_dir: Path = Field(default=Path("var"), description="Files: SQLite DB, attachments, keys")
+    database_url: str = Field(default="", description="SQLAlchemy URL; default SQLite in data_dir")
+    secret_key: str = Field(default="", description="Signs session cookies; generated if empty")
+    cookie_secure: bool = Field(
+        default=False, description="Send the session cookie over HTTPS only"
+    )
+    session_max_age_s: int = Field(default=12 * 3600, ge=60)
+    clock_skew_s: int = Field(default=300, ge=0, description="Tolerated future fault times")
+    run_worker: bool = Field(default=True, description="Run a background worker inside serve")
+    db_pool_size: int = Field(default=10, ge=1, le=200)
+
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite+aiosqlite:///{(self.data_dir / 'opsdesk.db').as_posix()}"
+
+    def resolved_secret_key(self) -> str:
+        """The configured key, else one generated once and kept in the data directory."""
+        if self.secret_key:
+            return self.secret_key
+        key_file = self.data_dir / "secret_key"
+        if key_file.exists():
+            return key_file.read_text().strip()
+        import secrets
+
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        key = secrets.token_urlsafe(48)
+        key_file.write_text(key)
+        key_file.chmod(0o600)
+        return key
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

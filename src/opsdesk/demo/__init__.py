@@ -1,0 +1,1 @@
+"""Demo data: a small, believable service desk to explore opsdesk with."""

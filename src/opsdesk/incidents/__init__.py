@@ -1,0 +1,1 @@
+"""The incident: its record, rules, history and use cases."""

@@ -1,0 +1,163 @@
+"""The incident's vocabulary: COC keys, display names in English and Chinese, and limits.
+
+COC keys are canonical (they are what we store and what the COC API speaks); ITIL names
+are display labels.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import NamedTuple
+
+TITLE_MAX = 200
+DESCRIPTION_MAX = 20_000
+SHIFT_ID_MAX = 64
+
+
+class Label(NamedTuple):
+    en: str
+    zh: str
+
+
+class Status(StrEnum):
+    DRAFT = "incident_draft"
+    TRIGGERED = "INCIDENT_STATUS_TRIGGERED"
+    ACKNOWLEDGED = "INCIDENT_STATUS_ACKNOWLEDGED"
+    REJECTED = "INCIDENT_STATUS_REJECTED"
+    RESOLVED = "INCIDENT_STATUS_RESOLVED"
+    COMPLETED = "INCIDENT_STATUS_COMPLETED"
+
+
+STATUS_LABELS: dict[Status, Label] = {
+    Status.DRAFT: Label("Draft", "草稿"),
+    Status.TRIGGERED: Label("New", "未受理"),
+    Status.ACKNOWLEDGED: Label("In Progress", "已受理"),
+    Status.REJECTED: Label("Rejected", "被驳回"),
+    Status.RESOLVED: Label("Resolved", "已解决待验证"),
+    Status.COMPLETED: Label("Closed", "已完成"),
+}
+
+OPEN_STATUSES = frozenset({Status.DRAFT, Status.TRIGGERED, Status.ACKNOWLEDGED})
+
+LEVELS = ("level_10", "level_20", "level_30", "level_40", "level_50")
+LEVEL_LABELS: dict[str, Label] = {key: Label(f"P{i}", f"P{i}") for i, key in enumerate(LEVELS, 1)}
+
+
+def parse_level(value: str) -> str | None:
+    """``level_10`` or ``P1`` (any case) to the stored key; None when it is neither."""
+    text = value.strip()
+    if text in LEVEL_LABELS:
+        return text
+    upper = text.upper()
+    for key, label in LEVEL_LABELS.items():
+        if label.en == upper:
+            return key
+    return None
+
+
+class Ownership(StrEnum):
+    ALARM_DETECTION = "alarm_detection"
+    CUSTOMER_REPORT = "customer_report"
+    PROACTIVE_OM = "proactive_om"
+    OTHER = "other"
+
+
+OWNERSHIP_LABELS: dict[Ownership, Label] = {
+    Ownership.ALARM_DETECTION: Label("Alarm detection", "告警发现"),
+    Ownership.CUSTOMER_REPORT: Label("Customer fault reporting", "客户报障"),
+    Ownership.PROACTIVE_OM: Label("Proactive O&M", "主动运维"),
+    Ownership.OTHER: Label("Other", "其他"),
+}
+
+
+class Source(StrEnum):
+    """COC's incident source: who made the ticket."""
+
+    MANUAL = "incident_source_manual"
+    FORWARDING = "incident_source_forwarding"
+    ALARM = "incident_source_alarm"
+
+
+SOURCE_LABELS: dict[Source, Label] = {
+    Source.MANUAL: Label("Manual Creation", "人工创建"),
+    Source.FORWARDING: Label("Transfer creation", "流转创建"),
+    Source.ALARM: Label("Alarm", "告警"),
+}
+
+
+class Channel(StrEnum):
+    """The way in: every channel ends in the same create call."""
+
+    TECHNICIAN_PORTAL = "technician_portal"
+    SELF_SERVICE = "self_service"
+    API = "api"
+    COC_API = "coc_api"
+    EMAIL = "email"
+    CHATBOT = "chatbot"
+    VIRTUAL_AGENT = "virtual_agent"
+    MONITORING = "monitoring"
+    FAILED_CHANGE = "failed_change"
+    FAILED_SERVICE_REQUEST = "failed_service_request"
+    PHONE = "phone"
+
+
+CHANNEL_LABELS: dict[Channel, Label] = {
+    Channel.TECHNICIAN_PORTAL: Label("Technician portal", "技术员门户"),
+    Channel.SELF_SERVICE: Label("Self-service portal", "自助门户"),
+    Channel.API: Label("REST API", "REST API"),
+    Channel.COC_API: Label("COC API", "COC API"),
+    Channel.EMAIL: Label("Email", "邮件"),
+    Channel.CHATBOT: Label("Chatbot", "聊天机器人"),
+    Channel.VIRTUAL_AGENT: Label("Virtual agent", "虚拟座席"),
+    Channel.MONITORING: Label("Monitoring", "监控"),
+    Channel.FAILED_CHANGE: Label("Failed change", "失败的变更"),
+    Channel.FAILED_SERVICE_REQUEST: Label("Failed service request", "失败的服务请求"),
+    Channel.PHONE: Label("Phone", "电话"),
+}
+
+
+class OwnerType(StrEnum):
+    INDIVIDUAL = "individual"
+    SHIFT = "shift"
+
+
+class Scale(StrEnum):
+    """Impact and urgency share one three-step scale (1 is the highest)."""
+
+    HIGH = "1"
+    MEDIUM = "2"
+    LOW = "3"
+
+
+SCALE_LABELS: dict[int, Label] = {
+    1: Label("High", "高"),
+    2: Label("Medium", "中"),
+    3: Label("Low", "低"),
+}
+DEFAULT_IMPACT = 2
+DEFAULT_URGENCY = 2
+
+
+def default_level_for(impact: int | None, urgency: int | None) -> str:
+    """The ITIL 3x3 grid (impact + urgency - 1) mapped onto P1-P5.
+
+    The admin-editable matrix replaces this when the assignment issue lands; until then
+    a reporter who gives neither gets medium x medium = P3.
+    """
+    priority = (impact or DEFAULT_IMPACT) + (urgency or DEFAULT_URGENCY) - 1
+    return LEVELS[max(1, min(priority, 5)) - 1]
+
+
+class HistoryAction(StrEnum):
+    CREATE = "create_incident"
+    UPDATE = "update_incident"
+
+
+HISTORY_ACTION_LABELS: dict[str, Label] = {
+    HistoryAction.CREATE: Label("create incident", "创建事件单"),
+    HistoryAction.UPDATE: Label("update incident", "修改事件单"),
+}
+
+
+def history_action_label(action: str) -> Label:
+    return HISTORY_ACTION_LABELS.get(action, Label(action, action))

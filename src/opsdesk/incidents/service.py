@@ -1,0 +1,404 @@
+"""Incident use cases: create, change, read, list and history.
+
+Every verb takes the session and the caller as keyword arguments, writes its history row in
+the caller's transaction, flushes and never commits.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Select, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from opsdesk.auth.models import User
+from opsdesk.auth.roles import STAFF_ROLES, Caller, Role
+from opsdesk.catalog.kinds import Kind
+from opsdesk.catalog.service import check_references
+from opsdesk.core.errors import Conflict, Forbidden, NotFound, PreconditionFailed, ValidationFailed
+from opsdesk.core.pagination import Page
+from opsdesk.incidents.changes import diff, to_json_scalar
+from opsdesk.incidents.fields import (
+    Channel,
+    HistoryAction,
+    Ownership,
+    OwnerType,
+    Source,
+    Status,
+    default_level_for,
+)
+from opsdesk.incidents.models import Incident, IncidentHistory
+from opsdesk.incidents.numbering import new_incident_number
+from opsdesk.incidents.queries import ListSpec, apply_list_spec
+from opsdesk.incidents.schemas import IncidentCreate, IncidentUpdate
+
+DEFAULT_ENTERPRISE_PROJECT = "0"
+
+# Fields an end user may not set: triage, ownership and provenance belong to the desk.
+STAFF_ONLY_FIELDS = frozenset(
+    {
+        "level",
+        "ownership",
+        "owner_type",
+        "assignee_id",
+        "assignee_scene",
+        "assignee_role",
+        "source",
+        "channel",
+        "reporter_id",
+    }
+)
+# Fields that may not be cleared with null once set.
+REQUIRED_FIELDS = frozenset({"title", "description", "level", "service_interrupted"})
+REFERENCE_FIELDS: dict[str, Kind] = {
+    "level": Kind.LEVEL,
+    "category": Kind.CATEGORY,
+    "application": Kind.APPLICATION,
+    "region": Kind.REGION,
+    "enterprise_project": Kind.ENTERPRISE_PROJECT,
+}
+OWNER_FIELDS = ("owner_type", "assignee_id", "assignee_scene", "assignee_role")
+RECORDED_FIELDS = (
+    "title",
+    "description",
+    "level",
+    "impact",
+    "urgency",
+    "ownership",
+    "category",
+    "region",
+    "enterprise_project",
+    "application",
+    "fault_occurred_at",
+    "service_interrupted",
+    "owner_type",
+    "assignee_id",
+    "assignee_scene",
+    "assignee_role",
+    "source",
+    "channel",
+    "reporter_id",
+)
+
+
+@dataclass(frozen=True)
+class IncidentRules:
+    """Tunables of the incident rules that come from deployment settings."""
+
+    clock_skew: timedelta = timedelta(minutes=5)
+
+
+def _refuse_staff_only(caller: Caller, given: set[str]) -> None:
+    if caller.is_staff:
+        return
+    for field in sorted(given & STAFF_ONLY_FIELDS):
+        raise Forbidden(f"{field}: end users cannot set this field", field=field)
+
+
+def _check_fault_time(value: datetime | None, *, now: datetime, rules: IncidentRules) -> None:
+    if value is not None and value > now + rules.clock_skew:
+        raise ValidationFailed(
+            "fault_occurred_at: must not be in the future "
+            f"(more than {int(rules.clock_skew.total_seconds())} s ahead of the server clock)",
+            field="fault_occurred_at",
+        )
+
+
+def normalize_owner(values: dict[str, Any]) -> dict[str, Any]:
+    """Owner is a person (individual) or a shift (scene + role), never both or half a shift."""
+    owner_type, assignee = values.get("owner_type"), values.get("assignee_id")
+    scene, role = values.get("assignee_scene"), values.get("assignee_role")
+    if owner_type is None:
+        if assignee is not None:
+            owner_type = OwnerType.INDIVIDUAL
+        elif scene is not None or role is not None:
+            owner_type = OwnerType.SHIFT
+    if owner_type == OwnerType.INDIVIDUAL:
+        if assignee is None:
+            raise ValidationFailed(
+                "assignee_id: required when owner_type is individual", field="assignee_id"
+            )
+        if scene is not None or role is not None:
+            raise ValidationFailed(
+                "assignee_scene: an individual owner takes no shift scene or role",
+                field="assignee_scene",
+            )
+    elif owner_type == OwnerType.SHIFT:
+        if assignee is not None:
+            raise ValidationFailed(
+                "assignee_id: a shift owner is chosen by the shift, not given", field="assignee_id"
+            )
+        for name, value in (("assignee_scene", scene), ("assignee_role", role)):
+            if value is None:
+                raise ValidationFailed(
+                    f"{name}: a shift owner needs both assignee_scene and assignee_role",
+                    field=name,
+                )
+    return {
+        "owner_type": None if owner_type is None else str(owner_type),
+        "assignee_id": assignee,
+        "assignee_scene": scene,
+        "assignee_role": role,
+    }
+
+
+async def _check_people(
+    *, session: AsyncSession, assignee_id: str | None, reporter_id: str | None
+) -> None:
+    wanted = {uid for uid in (assignee_id, reporter_id) if uid is not None}
+    if not wanted:
+        return
+    rows = await session.execute(select(User.id, User.role, User.active).where(User.id.in_(wanted)))
+    found = {row.id: (Role(row.role), row.active) for row in rows}
+    if reporter_id is not None and not found.get(reporter_id, (None, False))[1]:
+        raise ValidationFailed(f"reporter_id: no active user {reporter_id}", field="reporter_id")
+    if assignee_id is not None:
+        role, active = found.get(assignee_id, (None, False))
+        if not active:
+            raise ValidationFailed(
+                f"assignee_id: no active user {assignee_id}", field="assignee_id"
+            )
+        if role not in STAFF_ROLES:
+            raise ValidationFailed(
+                f"assignee_id: user {assignee_id} is an end user and cannot own incidents",
+                field="assignee_id",
+            )
+
+
+def _history(
+    *,
+    incident: Incident,
+    action: str,
+    operator_id: str | None,
+    now: datetime,
+    changes: list[dict[str, Any]],
+    comment: str = "",
+) -> IncidentHistory:
+    return IncidentHistory(
+        incident_id=incident.id,
+        action=action,
+        operator_id=operator_id,
+        status=incident.status,
+        start_time=now,
+        stop_time=now,
+        comment=comment,
+        changes=changes,
+    )
+
+
+def _snapshot(incident: Incident) -> dict[str, Any]:
+    return {field: getattr(incident, field) for field in RECORDED_FIELDS}
+
+
+async def create_incident(
+    *,
+    session: AsyncSession,
+    caller: Caller,
+    data: IncidentCreate,
+    now: datetime,
+    rules: IncidentRules = IncidentRules(),
+    default_channel: Channel = Channel.API,
+) -> Incident:
+    """Record a new incident and its ``create_incident`` history row."""
+    given = set(data.model_fields_set)
+    _refuse_staff_only(caller, given)
+    _check_fault_time(data.fault_occurred_at, now=now, rules=rules)
+    owner = normalize_owner(data.model_dump(include=set(OWNER_FIELDS)))
+    level = data.level or default_level_for(data.impact, data.urgency)
+    enterprise_project = data.enterprise_project or DEFAULT_ENTERPRISE_PROJECT
+    await check_references(
+        session=session,
+        chosen={
+            Kind.LEVEL: level,
+            Kind.CATEGORY: data.category,
+            Kind.APPLICATION: data.application,
+            Kind.REGION: data.region,
+            Kind.ENTERPRISE_PROJECT: enterprise_project,
+        },
+    )
+    reporter_id = data.reporter_id or caller.user_id
+    await _check_people(
+        session=session, assignee_id=owner["assignee_id"], reporter_id=data.reporter_id
+    )
+    if caller.is_staff:
+        channel = data.channel or default_channel
+        ownership = data.ownership
+    else:
+        channel = Channel.SELF_SERVICE if default_channel == Channel.API else default_channel
+        ownership = Ownership.CUSTOMER_REPORT
+    incident = Incident(
+        number=new_incident_number(now),
+        title=data.title,
+        description=data.description,
+        level=level,
+        impact=data.impact,
+        urgency=data.urgency,
+        ownership=None if ownership is None else str(ownership),
+        category=data.category,
+        region=data.region,
+        enterprise_project=enterprise_project,
+        application=data.application,
+        fault_occurred_at=data.fault_occurred_at,
+        service_interrupted=data.service_interrupted,
+        source=str(data.source or Source.MANUAL),
+        channel=str(channel),
+        creator_id=caller.user_id,
+        reporter_id=reporter_id,
+        status=str(Status.TRIGGERED),
+        created_at=now,
+        updated_at=now,
+        version=1,
+        **owner,
+    )
+    session.add(incident)
+    await session.flush()
+    initial = [
+        change.as_dict()
+        for change in diff({}, _snapshot(incident))
+        if change.new is not None and change.new is not False and change.new != ""
+    ]
+    session.add(
+        _history(
+            incident=incident,
+            action=HistoryAction.CREATE,
+            operator_id=caller.user_id,
+            now=now,
+            changes=initial,
+        )
+    )
+    await session.flush()
+    return incident
+
+
+def visible_to(caller: Caller) -> Select[Incident]:
+    """Every list starts here: what this caller may see; filters only narrow it."""
+    query = select(Incident)
+    if not caller.is_staff:
+        query = query.where(
+            (Incident.reporter_id == caller.user_id) | (Incident.creator_id == caller.user_id)
+        )
+    return query
+
+
+async def access_incident(
+    *, session: AsyncSession, caller: Caller, number: str, for_update: bool = False
+) -> Incident:
+    """The incident if the caller may see it; others' incidents do not exist for end users."""
+    query = visible_to(caller).where(Incident.number == number)
+    if for_update:
+        query = query.with_for_update()
+    incident = await session.scalar(query)
+    if incident is None:
+        raise NotFound(f"no incident {number}", field="number")
+    return incident
+
+
+async def update_incident(
+    *,
+    session: AsyncSession,
+    caller: Caller,
+    number: str,
+    data: IncidentUpdate,
+    now: datetime,
+    rules: IncidentRules = IncidentRules(),
+    expected_version: int | None = None,
+) -> Incident:
+    """Apply the given fields, recording each change; a no-op writes nothing."""
+    incident = await access_incident(session=session, caller=caller, number=number, for_update=True)
+    if expected_version is not None and incident.version != expected_version:
+        raise PreconditionFailed(
+            f"incident {number} is at version {incident.version}, not {expected_version}",
+            field="If-Match",
+        )
+    if incident.status == Status.COMPLETED:
+        raise Conflict(f"incident {number} is closed; reopen it to change it", field="status")
+    given = set(data.model_fields_set) - {"comment"}
+    _refuse_staff_only(caller, given)
+    changes: dict[str, Any] = data.model_dump(include=given)
+    for field, value in changes.items():
+        if value is None and field in REQUIRED_FIELDS:
+            raise ValidationFailed(f"{field}: cannot be null", field=field)
+    if "fault_occurred_at" in changes:
+        _check_fault_time(changes["fault_occurred_at"], now=now, rules=rules)
+    if given & set(OWNER_FIELDS):
+        # The owner is replaced as a whole: the owner fields sent are the new owner.
+        changes.update(normalize_owner({field: changes.get(field) for field in OWNER_FIELDS}))
+    await check_references(
+        session=session,
+        chosen={
+            kind: changes[field]
+            for field, kind in REFERENCE_FIELDS.items()
+            if field in changes and changes[field] != getattr(incident, field)
+        },
+    )
+    await _check_people(
+        session=session,
+        assignee_id=changes.get("assignee_id")
+        if changes.get("assignee_id") != incident.assignee_id
+        else None,
+        reporter_id=changes.get("reporter_id")
+        if changes.get("reporter_id") != incident.reporter_id
+        else None,
+    )
+    before = _snapshot(incident)
+    after = {field: _stored(value) for field, value in changes.items()}
+    recorded = diff(before, after)
+    if not recorded:
+        return incident
+    for field, value in after.items():
+        setattr(incident, field, value)
+    incident.version += 1
+    incident.updated_at = now
+    session.add(
+        _history(
+            incident=incident,
+            action=HistoryAction.UPDATE,
+            operator_id=caller.user_id,
+            now=now,
+            changes=[change.as_dict() for change in recorded],
+            comment=data.comment,
+        )
+    )
+    await session.flush()
+    return incident
+
+
+def _stored(value: Any) -> Any:
+    """Enum members are stored as their plain string values."""
+    if isinstance(value, str) and type(value) is not str:
+        return str(value)
+    return value
+
+
+async def list_incidents(
+    *, session: AsyncSession, caller: Caller, spec: ListSpec
+) -> Page[Incident]:
+    query = apply_list_spec(visible_to(caller), spec)
+    total = await session.scalar(select(func.count()).select_from(query.order_by(None).subquery()))
+    rows = await session.scalars(query.offset(spec.page.offset).limit(spec.page.per_page))
+    return Page(
+        items=list(rows), total=total or 0, page=spec.page.page, per_page=spec.page.per_page
+    )
+
+
+async def list_history(
+    *, session: AsyncSession, caller: Caller, number: str
+) -> list[IncidentHistory]:
+    incident = await access_incident(session=session, caller=caller, number=number)
+    rows = await session.scalars(
+        select(IncidentHistory)
+        .where(IncidentHistory.incident_id == incident.id)
+        .order_by(IncidentHistory.start_time, IncidentHistory.id)
+    )
+    return list(rows)
+
+
+def describe_changes(changes: list[Mapping[str, Any]]) -> str:
+    """A one-line English summary of field changes, for timelines and mails."""
+    return ", ".join(
+        f"{c['field']}: {to_json_scalar(c['old'])!s} → {to_json_scalar(c['new'])!s}"
+        for c in changes
+    )

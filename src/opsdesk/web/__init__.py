@@ -1,0 +1,1 @@
+"""Server-rendered pages (Jinja2): login, incident list, incident detail."""
