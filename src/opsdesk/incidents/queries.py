@@ -122,16 +122,22 @@ def _time(param: str, raw: str) -> datetime:
     return value
 
 
+def _contains(raw: str) -> str:
+    """A LIKE pattern matching ``raw`` literally anywhere: % and _ typed by users are text."""
+    escaped = raw.strip().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
 def _condition(param: str, raw: str) -> ColumnElement[bool] | None:
     if param == "q":
-        needle = f"%{raw.strip()}%"
+        needle = _contains(raw)
         return or_(
-            Incident.number.ilike(needle),
-            Incident.title.ilike(needle),
-            Incident.description.ilike(needle),
+            Incident.number.ilike(needle, escape="\\"),
+            Incident.title.ilike(needle, escape="\\"),
+            Incident.description.ilike(needle, escape="\\"),
         )
     if param in TEXT_FIELDS:
-        return _column(param).ilike(f"%{raw.strip()}%")
+        return _column(param).ilike(_contains(raw), escape="\\")
     if param == "level":
         keys = []
         for value in _split(raw):

@@ -1,0 +1,141 @@
+"""The ``opsdesk`` command line, against real database files."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import uuid
+from pathlib import Path
+
+import httpx
+import pytest
+from typer.testing import CliRunner, Result
+
+from opsdesk.app import create_app
+from opsdesk.cli import app
+from opsdesk.core.database import Database
+from opsdesk.core.settings import Settings, get_settings
+from tests.conftest import POSTGRES_HINT, PostgresServer
+
+TOKEN = re.compile(r"^odk_[A-Za-z0-9_\-]{40,}$")
+
+
+class Cli:
+    def __init__(self, url: str, data_dir: Path) -> None:
+        self.env = {"OPSDESK_DATABASE_URL": url, "OPSDESK_DATA_DIR": str(data_dir)}
+        self.url = url
+
+    def __call__(self, *args: str, stdin: str | None = None) -> Result:
+        get_settings.cache_clear()
+        try:
+            return CliRunner().invoke(app, list(args), input=stdin, env=self.env)
+        finally:
+            get_settings.cache_clear()
+
+
+@pytest.fixture
+def cli(tmp_path: Path) -> Cli:
+    runner = Cli(f"sqlite+aiosqlite:///{tmp_path / 'cli.db'}", tmp_path)
+    result = runner("db", "upgrade")
+    assert result.exit_code == 0, result.output
+    return runner
+
+
+async def whoami(url: str, token: str) -> dict[str, str]:
+    db = Database(url)
+    try:
+        web = create_app(Settings(secret_key="k" * 40), db=db)
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=web), base_url="http://t"
+        ) as http:
+            response = await http.get("/api/v1/me", headers={"X-Auth-Token": token})
+            assert response.status_code == 200, response.text
+            me: dict[str, str] = response.json()
+            return me
+    finally:
+        await db.dispose()
+
+
+def test_upgrade_is_idempotent(cli: Cli) -> None:
+    again = cli("db", "upgrade")
+    assert again.exit_code == 0
+    assert "0 default reference items added" in again.output
+
+
+def test_create_user_and_token(cli: Cli) -> None:
+    created = cli(
+        "users",
+        "create",
+        "Ops@Example.com",
+        "--role",
+        "technician",
+        "--password-stdin",
+        stdin="a-long-password\n",
+    )
+    assert created.exit_code == 0, created.output
+    user_id = created.output.strip()
+    assert re.fullmatch(r"[0-9a-f]{32}", user_id)
+    token = cli("tokens", "create", "ops@example.com")
+    assert token.exit_code == 0, token.output
+    assert token.output.count("\n") == 1
+    assert TOKEN.match(token.output.strip())
+    me = asyncio.run(whoami(cli.url, token.output.strip()))
+    assert me == {"id": user_id, "email": "ops@example.com", "name": "ops", "role": "technician"}
+    listed = cli("users", "list")
+    assert "ops@example.com" in listed.output and "technician" in listed.output
+
+
+@pytest.mark.parametrize(
+    ("args", "stdin", "message"),
+    [
+        (("users", "create", "a@example.com", "--role", "overlord"), None, "overlord"),
+        (("users", "create", "not-an-email"), None, "email"),
+        (("users", "create", "a@example.com", "--password-stdin"), "short\n", "at least 8"),
+        (("tokens", "create", "nobody@example.com"), None, "no user with email"),
+    ],
+)
+def test_bad_input_exits_non_zero_with_a_message(
+    cli: Cli, args: tuple[str, ...], stdin: str | None, message: str
+) -> None:
+    result = cli(*args, stdin=stdin)
+    assert result.exit_code != 0
+    assert message in result.output
+
+
+def test_duplicate_user_is_refused(cli: Cli) -> None:
+    assert cli("users", "create", "dup@example.com").exit_code == 0
+    again = cli("users", "create", "dup@example.com")
+    assert again.exit_code == 1
+    assert "already exists" in again.output
+
+
+def test_demo_loads_once(cli: Cli) -> None:
+    first = cli("demo", "load")
+    assert first.exit_code == 0, first.output
+    assert "admin@example.com" in first.output
+    second = cli("demo", "load")
+    assert second.exit_code == 0
+    assert "already loaded" in second.output
+
+
+def test_upgrade_on_postgres(postgres: PostgresServer | None, tmp_path: Path) -> None:
+    if postgres is None:
+        pytest.skip(POSTGRES_HINT)
+    name = f"opsdesk_cli_{uuid.uuid4().hex[:10]}"
+    postgres.execute(f"CREATE DATABASE {name}")
+    postgres.created.append(name)
+    for driver in ("asyncpg", "psycopg"):
+        runner = Cli(postgres.url_for(name, driver), tmp_path)
+        result = runner("db", "upgrade")
+        assert result.exit_code == 0, result.output
+    runner = Cli(postgres.url_for(name, "psycopg"), tmp_path)
+    assert runner("demo", "load").exit_code == 0
+    token = runner("tokens", "create", "admin@example.com").output.strip()
+    assert TOKEN.match(token)
+
+
+def test_unreachable_database_is_a_clear_error(tmp_path: Path) -> None:
+    runner = Cli("postgresql+asyncpg://nobody@127.0.0.1:1/none", tmp_path)
+    result = runner("db", "upgrade")
+    assert result.exit_code == 1
+    assert "could not upgrade the database" in result.output
