@@ -5,9 +5,11 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import timedelta
+from pathlib import Path
 
 from fastapi import FastAPI
 from starlette.middleware.sessions import SessionMiddleware
+from starlette.staticfiles import StaticFiles
 
 from opsdesk import __version__
 from opsdesk.api import catalog, health, incidents, users
@@ -16,6 +18,7 @@ from opsdesk.core.clock import Clock, SystemClock
 from opsdesk.core.database import Database
 from opsdesk.core.settings import Settings, get_settings
 from opsdesk.incidents.service import IncidentRules
+from opsdesk.web import routes as web_routes
 
 SESSION_COOKIE = "opsdesk_session"
 
@@ -59,4 +62,10 @@ def create_app(
     app.include_router(incidents.router)
     for router in catalog.routers:
         app.include_router(router)
+    app.include_router(web_routes.router)
+    app.mount(
+        "/static",
+        StaticFiles(directory=Path(__file__).resolve().parent / "web" / "static"),
+        name="static",
+    )
     return app

@@ -171,3 +171,7 @@ def tokens_create(
         return token
 
     typer.echo(_in_transaction(work))
+
+
+if __name__ == "__main__":
+    app(prog_name="opsdesk")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 from typing import Any
 
@@ -358,3 +359,18 @@ async def test_unknown_incident_is_404(client: httpx.AsyncClient, desk: Desk) ->
 
 async def test_user_ids_are_32_hex(desk: Desk) -> None:
     assert all(is_hex32(actor.id) for actor in (desk.admin, desk.tech, desk.user))
+
+
+async def test_concurrent_creates_all_land_with_their_history(
+    client: httpx.AsyncClient, desk: Desk, db: Database
+) -> None:
+    async def one(i: int) -> httpx.Response:
+        actor = desk.tech if i % 2 else desk.user
+        return await client.post(
+            "/api/v1/incidents", json={"title": f"burst {i}"}, headers=actor.headers
+        )
+
+    responses = await asyncio.gather(*(one(i) for i in range(40)))
+    assert [r.status_code for r in responses] == [201] * 40
+    assert len({r.json()["number"] for r in responses}) == 40
+    assert await count_rows(db) == (40, 40)

@@ -155,6 +155,8 @@ async def test_filters_by_people_and_number(
         ("created_at_from=yesterday", "created_at_from"),
         ("created_at_from=2026-03-02T10:00:00", "created_at_from"),
         ("title_isnull=true", "title_isnull"),
+        ("level=", "level"),
+        ("q=%20", "q"),
     ],
 )
 async def test_bad_list_parameters_are_named(

@@ -8,13 +8,12 @@ from fastapi import Depends, Request
 
 from opsdesk.auth import service as auth_service
 from opsdesk.auth.roles import Caller
+from opsdesk.auth.sessions import SESSION_USER_KEY
 from opsdesk.core.clock import Clock
 from opsdesk.core.database import Database
 from opsdesk.core.errors import Unauthenticated
 from opsdesk.core.settings import Settings
 from opsdesk.incidents.service import IncidentRules
-
-SESSION_USER_KEY = "user_id"
 
 
 def get_db(request: Request) -> Database:

@@ -90,7 +90,8 @@ def _column(name: str) -> InstrumentedAttribute[Any]:
 
 
 def _split(value: str) -> list[str]:
-    return [part.strip() for part in value.split(",") if part.strip()]
+    parts = [part.strip() for part in value.split(",") if part.strip()]
+    return parts or [value.strip()]
 
 
 def _int(param: str, raw: str, *, low: int, high: int) -> int:
@@ -203,6 +204,10 @@ def parse_list_params(params: Mapping[str, Sequence[str]]) -> ListSpec:
             sort = [s for v in values for s in _split(v)] or DEFAULT_SORT
             continue
         for raw in values:
+            if not raw.strip():
+                raise ValidationFailed(
+                    f"{param}: give a value or leave the parameter out", field=param
+                )
             condition = _condition(param, raw)
             if condition is None:
                 raise ValidationFailed(f"{param}: unknown filter parameter", field=param)

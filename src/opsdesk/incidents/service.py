@@ -227,7 +227,9 @@ async def create_incident(
         channel = data.channel or default_channel
         ownership = data.ownership
     else:
-        channel = Channel.SELF_SERVICE if default_channel == Channel.API else default_channel
+        # An end user on the API or a portal is using self-service; mail and chat stay so.
+        staff_ways_in = (Channel.API, Channel.TECHNICIAN_PORTAL)
+        channel = Channel.SELF_SERVICE if default_channel in staff_ways_in else default_channel
         ownership = Ownership.CUSTOMER_REPORT
     incident = Incident(
         number=new_incident_number(now),

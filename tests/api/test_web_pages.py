@@ -1,0 +1,225 @@
+"""The web pages through the ASGI stack: redirects, CSRF, headers, escaping, error pages."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from opsdesk.app import create_app
+from opsdesk.bootstrap import prepare_database
+from opsdesk.core.clock import SystemClock
+from opsdesk.core.database import Database
+from opsdesk.core.settings import Settings
+from opsdesk.demo.data import load_demo
+
+CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
+
+
+async def _load_demo(url: str) -> None:
+    db = Database(url)
+    try:
+        async with db.write() as session:
+            await load_demo(session=session, clock=SystemClock())
+    finally:
+        await db.dispose()
+
+
+@pytest.fixture(scope="module")
+def database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    data_dir = tmp_path_factory.mktemp("web-pages")
+    url = f"sqlite+aiosqlite:///{data_dir / 'opsdesk.db'}"
+    prepare_database(url)
+    asyncio.run(_load_demo(url))
+    return url
+
+
+@pytest.fixture
+async def client(database_url: str, tmp_path: Path) -> AsyncIterator[httpx.AsyncClient]:
+    db = Database(database_url)
+    settings = Settings(data_dir=tmp_path, database_url=database_url, secret_key="test-key")
+    app = create_app(settings, db=db)
+    transport = httpx.ASGITransport(app=app)
+    try:
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
+            yield http
+    finally:
+        await db.dispose()
+
+
+def csrf_of(html: str) -> str:
+    match = CSRF.search(html)
+    assert match is not None, "no CSRF token in the page"
+    return match.group(1)
+
+
+async def sign_in(
+    http: httpx.AsyncClient, email: str, password: str, next_path: str | None = None
+) -> httpx.Response:
+    page = await http.get("/login")
+    form = {"email": email, "password": password, "csrf_token": csrf_of(page.text)}
+    if next_path is not None:
+        form["next"] = next_path
+    return await http.post("/login", data=form)
+
+
+async def test_pages_need_a_session_and_remember_where_to_return(
+    client: httpx.AsyncClient,
+) -> None:
+    home = await client.get("/")
+    assert home.status_code == 303
+    assert home.headers["location"] == "/login"
+    listing = await client.get("/incidents?level=P1&q=vpn")
+    assert listing.status_code == 303
+    assert listing.headers["location"] == "/login?next=%2Fincidents%3Flevel%3DP1%26q%3Dvpn"
+    for path in ("/incidents/new", "/incidents/IM1"):
+        response = await client.get(path)
+        assert response.status_code == 303
+        assert response.headers["location"].startswith("/login?next=")
+
+
+async def test_html_pages_carry_security_headers(client: httpx.AsyncClient) -> None:
+    page = await client.get("/login")
+    assert page.status_code == 200
+    assert page.headers["content-type"].startswith("text/html")
+    assert page.headers["x-frame-options"] == "DENY"
+    assert page.headers["x-content-type-options"] == "nosniff"
+    assert page.headers["referrer-policy"] == "same-origin"
+    csp = page.headers["content-security-policy"]
+    assert "default-src 'self'" in csp
+    assert "frame-ancestors 'none'" in csp
+    assert "unsafe-inline" not in csp
+    css = await client.get("/static/style.css")
+    assert css.status_code == 200
+    assert "text/css" in css.headers["content-type"]
+
+
+@pytest.mark.parametrize(
+    ("given", "expected"),
+    [
+        ("/incidents?level=P1", "/incidents?level=P1"),
+        ("//evil.example/", "/incidents"),
+        ("/\\evil.example/", "/incidents"),
+        ("https://evil.example/", "/incidents"),
+        ("", "/incidents"),
+    ],
+)
+async def test_sign_in_returns_only_to_local_paths(
+    client: httpx.AsyncClient, given: str, expected: str
+) -> None:
+    response = await sign_in(client, "tech@example.com", "demo-tech", next_path=given)
+    assert response.status_code == 303
+    assert response.headers["location"] == expected
+
+
+async def test_wrong_password_is_401_without_saying_which_part_was_wrong(
+    client: httpx.AsyncClient,
+) -> None:
+    unknown = await sign_in(client, "nobody@example.com", "demo-tech")
+    wrong = await sign_in(client, "tech@example.com", "wrong-password")
+    assert unknown.status_code == wrong.status_code == 401
+    assert "Wrong email or password." in unknown.text
+    assert "Wrong email or password." in wrong.text
+
+
+async def test_posts_without_the_csrf_token_are_refused(client: httpx.AsyncClient) -> None:
+    await client.get("/login")
+    login = await client.post("/login", data={"email": "tech@example.com", "password": "demo-tech"})
+    assert login.status_code == 403
+    assert (await client.get("/incidents")).status_code == 303
+    await sign_in(client, "tech@example.com", "demo-tech")
+    create = await client.post("/incidents/new", data={"title": "no token", "csrf_token": "x"})
+    assert create.status_code == 403
+    logout = await client.post("/logout", data={})
+    assert logout.status_code == 403
+    still_in = await client.get("/incidents")
+    assert still_in.status_code == 200
+
+
+async def test_sign_in_rotates_the_csrf_token(client: httpx.AsyncClient) -> None:
+    before = csrf_of((await client.get("/login")).text)
+    await client.post(
+        "/login",
+        data={"email": "tech@example.com", "password": "demo-tech", "csrf_token": before},
+    )
+    after = csrf_of((await client.get("/incidents")).text)
+    assert after != before
+
+
+async def test_list_shows_filter_errors_as_422(client: httpx.AsyncClient) -> None:
+    await sign_in(client, "admin@example.com", "demo-admin")
+    bad = await client.get("/incidents?level=P9")
+    assert bad.status_code == 422
+    assert "level: &#39;P9&#39; is not P1-P5" in bad.text
+    unknown = await client.get("/incidents?colour=red")
+    assert unknown.status_code == 422
+    assert "colour: unknown filter parameter" in unknown.text
+
+
+async def test_empty_filter_fields_do_not_filter(client: httpx.AsyncClient) -> None:
+    await sign_in(client, "admin@example.com", "demo-admin")
+    response = await client.get("/incidents?q=&level=&status=")
+    assert response.status_code == 200
+    assert "Checkout API returns HTTP 500" in response.text
+    assert "Cannot connect to VPN from home" in response.text
+
+
+async def test_entered_text_is_escaped(client: httpx.AsyncClient) -> None:
+    await sign_in(client, "tech@example.com", "demo-tech")
+    page = await client.get("/incidents/new")
+    created = await client.post(
+        "/incidents/new",
+        data={
+            "title": "<script>alert(1)</script>",
+            "description": '"><img src=x onerror=alert(1)>',
+            "csrf_token": csrf_of(page.text),
+        },
+    )
+    assert created.status_code == 303
+    detail = await client.get(created.headers["location"])
+    assert detail.status_code == 200
+    assert "<script>alert(1)</script>" not in detail.text
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in detail.text
+    assert "<img src=x" not in detail.text
+
+
+async def test_end_user_form_has_no_level_and_the_service_refuses_one(
+    client: httpx.AsyncClient,
+) -> None:
+    await sign_in(client, "user@example.com", "demo-user")
+    page = await client.get("/incidents/new")
+    assert 'name="level"' not in page.text
+    refused = await client.post(
+        "/incidents/new",
+        data={"title": "Printer", "level": "P1", "csrf_token": csrf_of(page.text)},
+    )
+    assert refused.status_code == 422
+    assert "level: end users cannot set this field" in refused.text
+    created = await client.post(
+        "/incidents/new",
+        data={"title": "Printer is offline", "csrf_token": csrf_of(page.text)},
+    )
+    assert created.status_code == 303
+    detail = await client.get(created.headers["location"])
+    assert "Self-service portal" in detail.text
+    assert "Customer fault reporting" in detail.text
+
+
+async def test_future_fault_time_is_refused_naming_the_field(client: httpx.AsyncClient) -> None:
+    await sign_in(client, "tech@example.com", "demo-tech")
+    page = await client.get("/incidents/new")
+    refused = await client.post(
+        "/incidents/new",
+        data={
+            "title": "Future",
+            "fault_occurred_at": "2999-01-01T00:00",
+            "csrf_token": csrf_of(page.text),
+        },
+    )
+    assert refused.status_code == 422
+    assert "fault_occurred_at: must not be in the future" in refused.text
+    assert 'value="2999-01-01T00:00"' in refused.text
