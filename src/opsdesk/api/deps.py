@@ -16,22 +16,22 @@ from opsdesk.core.settings import Settings
 from opsdesk.incidents.service import IncidentRules
 
 
-def get_db(request: Request) -> Database:
+async def get_db(request: Request) -> Database:
     db: Database = request.app.state.db
     return db
 
 
-def get_clock(request: Request) -> Clock:
+async def get_clock(request: Request) -> Clock:
     clock: Clock = request.app.state.clock
     return clock
 
 
-def get_settings_dep(request: Request) -> Settings:
+async def get_settings_dep(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
 
 
-def get_incident_rules(request: Request) -> IncidentRules:
+async def get_incident_rules(request: Request) -> IncidentRules:
     rules: IncidentRules = request.app.state.incident_rules
     return rules
 
@@ -47,9 +47,12 @@ def token_from(request: Request) -> str | None:
 
 
 async def optional_caller(request: Request) -> Caller | None:
-    db = get_db(request)
+    db: Database = request.app.state.db
     token = token_from(request)
     if token is not None:
+        cached = auth_service.cached_caller(caches=db.caches, token=token)
+        if cached is not None:
+            return cached
         async with db.read() as session:
             caller = await auth_service.caller_by_token(session=session, token=token)
         if caller is None:

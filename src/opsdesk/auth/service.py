@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping
 from datetime import datetime
 
 from sqlalchemy import func, select
@@ -12,6 +13,7 @@ from opsdesk.auth.models import ApiToken, User
 from opsdesk.auth.passwords import hash_password, verify_password
 from opsdesk.auth.roles import Caller, Role
 from opsdesk.auth.schemas import UserCreate, UserUpdate
+from opsdesk.core.cache import TTLCache, cache_of
 from opsdesk.core.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from opsdesk.core.ids import new_id, new_token
 from opsdesk.core.pagination import Page, PageRequest
@@ -103,6 +105,7 @@ async def update_user(
         user.active = data.active
     user.updated_at = now
     await session.flush()
+    _forget_callers(session)
     return user
 
 
@@ -159,17 +162,28 @@ async def revoke_token(
     if row.revoked_at is None:
         row.revoked_at = now
     await session.flush()
+    _forget_callers(session)
     return row
 
 
 async def caller_by_token(*, session: AsyncSession, token: str) -> Caller | None:
-    """The caller a token stands for, or None; one indexed query on the hot path."""
+    """The caller a token stands for, or None.
+
+    Every API request asks this, so answers are cached for a few seconds; a revocation or
+    user change in this process clears the cache, other processes see it within the TTL.
+    """
+    digest = _token_hash(token)
+    cache = cache_of(session, "callers")
+    if cache is not None:
+        cached: Caller | None = cache.get(digest)
+        if cached is not None:
+            return cached
     row = (
         await session.execute(
             select(User.id, User.email, User.name, User.role)
             .join(ApiToken, ApiToken.user_id == User.id)
             .where(
-                ApiToken.token_hash == _token_hash(token),
+                ApiToken.token_hash == digest,
                 ApiToken.revoked_at.is_(None),
                 User.active.is_(True),
             )
@@ -177,4 +191,19 @@ async def caller_by_token(*, session: AsyncSession, token: str) -> Caller | None
     ).first()
     if row is None:
         return None
-    return Caller(user_id=row.id, email=row.email, name=row.name, role=Role(row.role))
+    caller = Caller(user_id=row.id, email=row.email, name=row.name, role=Role(row.role))
+    if cache is not None:
+        cache.put(digest, caller)
+    return caller
+
+
+def cached_caller(*, caches: Mapping[str, TTLCache], token: str) -> Caller | None:
+    """The caller of a recently seen token without touching the database, or None."""
+    cached: Caller | None = caches["callers"].get(_token_hash(token))
+    return cached
+
+
+def _forget_callers(session: AsyncSession) -> None:
+    cache = cache_of(session, "callers")
+    if cache is not None:
+        cache.clear()

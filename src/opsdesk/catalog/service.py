@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import datetime
 
-from sqlalchemy import Select, exists, literal, select, union_all
+from sqlalchemy import exists, literal, select, union_all
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -22,6 +22,7 @@ from opsdesk.catalog.models import (
     Region,
 )
 from opsdesk.catalog.schemas import ItemCreate, ItemUpdate
+from opsdesk.core.cache import cache_of
 from opsdesk.core.errors import Conflict, NotFound, ValidationFailed
 
 MODELS: dict[Kind, type[ReferenceItem]] = {
@@ -64,6 +65,7 @@ async def create_item(
     item = model(**data.model_dump(), preset=False, created_at=now, updated_at=now)
     session.add(item)
     await session.flush()
+    _forget_keys(session)
     return item
 
 
@@ -84,6 +86,7 @@ async def update_item(
         setattr(item, name, value)
     item.updated_at = now
     await session.flush()
+    _forget_keys(session)
     return item
 
 
@@ -101,30 +104,53 @@ async def delete_item(*, session: AsyncSession, caller: Caller, kind: Kind, key:
         raise Conflict(
             f"{kind.singular} {key} is used by incidents: disable it instead", field="key"
         ) from exc
+    _forget_keys(session)
+
+
+async def _enabled_keys(session: AsyncSession) -> dict[str, dict[str, bool]]:
+    """Every reference key of every kind with its enabled flag: one small query, cached."""
+    cache = cache_of(session, "reference")
+    if cache is not None:
+        cached: dict[str, dict[str, bool]] | None = cache.get("enabled")
+        if cached is not None:
+            return cached
+    query = union_all(
+        *(
+            select(literal(kind.value).label("kind"), model.key, model.enabled)
+            for kind, model in MODELS.items()
+        )
+    )
+    keys: dict[str, dict[str, bool]] = {kind.value: {} for kind in Kind}
+    for kind, key, enabled in (await session.execute(query)).all():
+        keys[str(kind)][str(key)] = bool(enabled)
+    if cache is not None:
+        cache.put("enabled", keys)
+    return keys
+
+
+def _forget_keys(session: AsyncSession) -> None:
+    cache = cache_of(session, "reference")
+    if cache is not None:
+        cache.clear()
 
 
 async def check_references(*, session: AsyncSession, chosen: Mapping[Kind, str | None]) -> None:
     """Raise ``ValidationFailed`` naming the field when a chosen key is unknown or disabled.
 
-    One round trip for all kinds: this runs on every incident create.
+    This runs on every incident create, so it reads a cached snapshot; the foreign keys of
+    the incident table still refuse a key deleted in the meantime.
     """
     wanted = {kind: key for kind, key in chosen.items() if key is not None}
     if not wanted:
         return
-    selects: list[Select[str, bool]] = []
+    known = await _enabled_keys(session)
     for kind, key in wanted.items():
-        model = MODELS[kind]
-        selects.append(
-            select(literal(kind.value).label("kind"), model.enabled).where(model.key == key)
-        )
-    query = union_all(*selects) if len(selects) > 1 else selects[0]
-    found = {str(row[0]): bool(row[1]) for row in (await session.execute(query)).all()}
-    for kind, key in wanted.items():
-        if kind.value not in found:
+        enabled = known[kind.value].get(key)
+        if enabled is None:
             raise ValidationFailed(
                 f"{kind.incident_field}: unknown {kind.singular} {key!r}", field=kind.incident_field
             )
-        if not found[kind.value]:
+        if not enabled:
             raise ValidationFailed(
                 f"{kind.incident_field}: {kind.singular} {key!r} is disabled",
                 field=kind.incident_field,
@@ -155,4 +181,5 @@ async def seed_defaults(*, session: AsyncSession, now: datetime) -> int:
             )
             added += 1
     await session.flush()
+    _forget_keys(session)
     return added

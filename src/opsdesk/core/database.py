@@ -26,6 +26,9 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.types import TypeDecorator
 
+from opsdesk.core.cache import new_caches
+from opsdesk.core.sqlite_writer import connect_in_loop
+
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
     "uq": "uq_%(table_name)s_%(column_0_name)s",
@@ -86,16 +89,18 @@ def ensure_sqlite_directory(url: str) -> None:
 
 
 def _prepare_sqlite(engine: AsyncEngine, *, writer: bool) -> None:
-    @event.listens_for(engine.sync_engine, "connect")
-    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
-        # Let SQLAlchemy emit BEGIN itself (pysqlite's implicit BEGIN breaks savepoints).
-        dbapi_connection.isolation_level = None
-        cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA synchronous=NORMAL")
-        cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute("PRAGMA busy_timeout=10000")
-        cursor.close()
+    if not writer:  # the writer connection is set up by connect_in_loop
+
+        @event.listens_for(engine.sync_engine, "connect")
+        def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+            # Let SQLAlchemy emit BEGIN itself (pysqlite's implicit BEGIN breaks savepoints).
+            dbapi_connection.isolation_level = None
+            cursor = dbapi_connection.cursor()
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA synchronous=NORMAL")
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.execute("PRAGMA busy_timeout=10000")
+            cursor.close()
 
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(connection: Any) -> None:
@@ -105,23 +110,34 @@ def _prepare_sqlite(engine: AsyncEngine, *, writer: bool) -> None:
 class Database:
     """The engines for one database URL and the unit-of-work entry points."""
 
-    def __init__(self, url: str, *, pool_size: int = 10, echo: bool = False) -> None:
+    def __init__(self, url: str, *, pool_size: int = 20, echo: bool = False) -> None:
         self.url = normalize_url(url)
         parsed = make_url(self.url)
         self.is_sqlite = parsed.get_backend_name() == "sqlite"
         if self.is_sqlite:
             ensure_sqlite_directory(self.url)
-            self.writer = create_async_engine(self.url, pool_size=1, max_overflow=0, echo=echo)
+            path = parsed.database or ":memory:"
+            self.writer = create_async_engine(
+                self.url,
+                pool_size=1,
+                max_overflow=0,
+                echo=echo,
+                async_creator=lambda: connect_in_loop(path),
+            )
             self.reader = create_async_engine(self.url, pool_size=4, max_overflow=4, echo=echo)
             _prepare_sqlite(self.writer, writer=True)
             _prepare_sqlite(self.reader, writer=False)
         else:
+            # Overflow connections are closed on return: size the pool for the concurrency
+            # so that a busy server does not open a connection every few requests.
             self.writer = create_async_engine(
-                self.url, pool_size=pool_size, max_overflow=pool_size, echo=echo
+                self.url, pool_size=pool_size, max_overflow=pool_size // 2, echo=echo
             )
             self.reader = self.writer
-        self._write_sessions = async_sessionmaker(self.writer, expire_on_commit=False)
-        self._read_sessions = async_sessionmaker(self.reader, expire_on_commit=False)
+        self.caches = new_caches()
+        info = {"caches": self.caches}
+        self._write_sessions = async_sessionmaker(self.writer, expire_on_commit=False, info=info)
+        self._read_sessions = async_sessionmaker(self.reader, expire_on_commit=False, info=info)
 
     @property
     def dialect(self) -> str:

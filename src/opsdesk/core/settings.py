@@ -23,7 +23,7 @@ class Settings(BaseSettings):
     session_max_age_s: int = Field(default=12 * 3600, ge=60)
     clock_skew_s: int = Field(default=300, ge=0, description="Tolerated future fault times")
     run_worker: bool = Field(default=True, description="Run a background worker inside serve")
-    db_pool_size: int = Field(default=10, ge=1, le=200)
+    db_pool_size: int = Field(default=20, ge=1, le=200)
 
     def resolved_database_url(self) -> str:
         if self.database_url:

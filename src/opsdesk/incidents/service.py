@@ -9,9 +9,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import cache
 from typing import Any
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import Executable, Select, Table, bindparam, func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from opsdesk.auth.models import User
@@ -231,48 +232,90 @@ async def create_incident(
         staff_ways_in = (Channel.API, Channel.TECHNICIAN_PORTAL)
         channel = Channel.SELF_SERVICE if default_channel in staff_ways_in else default_channel
         ownership = Ownership.CUSTOMER_REPORT
-    incident = Incident(
-        number=new_incident_number(now),
-        title=data.title,
-        description=data.description,
-        level=level,
-        impact=data.impact,
-        urgency=data.urgency,
-        ownership=None if ownership is None else str(ownership),
-        category=data.category,
-        region=data.region,
-        enterprise_project=enterprise_project,
-        application=data.application,
-        fault_occurred_at=data.fault_occurred_at,
-        service_interrupted=data.service_interrupted,
-        source=str(data.source or Source.MANUAL),
-        channel=str(channel),
-        creator_id=caller.user_id,
-        reporter_id=reporter_id,
-        status=str(Status.TRIGGERED),
-        created_at=now,
-        updated_at=now,
-        version=1,
+    values: dict[str, Any] = {
+        "number": new_incident_number(now),
+        "title": data.title,
+        "description": data.description,
+        "level": level,
+        "impact": data.impact,
+        "urgency": data.urgency,
+        "ownership": None if ownership is None else str(ownership),
+        "category": data.category,
+        "region": data.region,
+        "enterprise_project": enterprise_project,
+        "application": data.application,
+        "fault_occurred_at": data.fault_occurred_at,
+        "service_interrupted": data.service_interrupted,
+        "source": str(data.source or Source.MANUAL),
+        "channel": str(channel),
+        "creator_id": caller.user_id,
+        "reporter_id": reporter_id,
+        "status": str(Status.TRIGGERED),
+        "created_at": now,
+        "updated_at": now,
+        "version": 1,
         **owner,
-    )
-    session.add(incident)
-    await session.flush()
+    }
     initial = [
         change.as_dict()
-        for change in diff({}, _snapshot(incident))
+        for change in diff({}, {field: values[field] for field in RECORDED_FIELDS})
         if change.new is not None and change.new is not False and change.new != ""
     ]
-    session.add(
-        _history(
-            incident=incident,
-            action=HistoryAction.CREATE,
-            operator_id=caller.user_id,
-            now=now,
-            changes=initial,
-        )
+    history = {
+        "action": str(HistoryAction.CREATE),
+        "operator_id": caller.user_id,
+        "status": values["status"],
+        "start_time": now,
+        "stop_time": now,
+        "comment": "",
+        "changes": initial,
+    }
+    incident_id = await _insert_with_history(session, values, history)
+    return Incident(id=incident_id, **values)
+
+
+@dataclass(frozen=True)
+class _CreateStatements:
+    """Compiled once: the create path only binds parameters (building SQL costs more)."""
+
+    both_at_once: Executable  # PostgreSQL: a data-modifying CTE writes both rows
+    incident: Executable
+    history: Executable
+
+
+@cache
+def _create_statements() -> _CreateStatements:
+    incidents: Table = Incident.__table__  # type: ignore[assignment]
+    rows: Table = IncidentHistory.__table__  # type: ignore[assignment]
+    incident_values = {
+        c.name: bindparam(f"i_{c.name}", type_=c.type) for c in incidents.c if c.name != "id"
+    }
+    history_columns = [c for c in rows.c if c.name not in ("id", "incident_id")]
+    history_values = {c.name: bindparam(f"h_{c.name}", type_=c.type) for c in history_columns}
+    insert_incident = insert(incidents).values(incident_values).returning(incidents.c.id)
+    new = insert_incident.cte("new_incident")
+    both = (
+        insert(rows)
+        .from_select([*history_values, "incident_id"], select(*history_values.values(), new.c.id))
+        .returning(rows.c.incident_id)
     )
-    await session.flush()
-    return incident
+    history = insert(rows).values(
+        {**history_values, "incident_id": bindparam("h_incident_id", type_=rows.c.incident_id.type)}
+    )
+    return _CreateStatements(both_at_once=both, incident=insert_incident, history=history)
+
+
+async def _insert_with_history(
+    session: AsyncSession, values: dict[str, Any], history: dict[str, Any]
+) -> int:
+    """Insert an incident and its first history row with SQL Core: the create hot path."""
+    statements = _create_statements()
+    params = {f"i_{k}": v for k, v in values.items()} | {f"h_{k}": v for k, v in history.items()}
+    if session.bind is not None and session.bind.dialect.name == "postgresql":
+        return int((await session.execute(statements.both_at_once, params)).scalar_one())
+    incident_id = int((await session.execute(statements.incident, params)).scalar_one())
+    await session.execute(statements.history, params | {"h_incident_id": incident_id})
+    return incident_id
 
 
 def visible_to(caller: Caller) -> Select[Incident]:
