@@ -12,7 +12,6 @@ from opsdesk.auth.sessions import SESSION_USER_KEY
 from opsdesk.core.clock import Clock
 from opsdesk.core.database import Database
 from opsdesk.core.errors import Unauthenticated
-from opsdesk.core.settings import Settings
 from opsdesk.incidents.service import IncidentRules
 
 
@@ -24,11 +23,6 @@ async def get_db(request: Request) -> Database:
 async def get_clock(request: Request) -> Clock:
     clock: Clock = request.app.state.clock
     return clock
-
-
-async def get_settings_dep(request: Request) -> Settings:
-    settings: Settings = request.app.state.settings
-    return settings
 
 
 async def get_incident_rules(request: Request) -> IncidentRules:

@@ -24,37 +24,19 @@ from opsdesk.incidents.schemas import (
 router = APIRouter(prefix="/api/v1/incidents", tags=["incidents"])
 
 
+_LABELS = frozenset({"level_label", "status_label"})
+
+
 def incident_out(incident: Incident) -> IncidentOut:
     level = LEVEL_LABELS.get(incident.level, Label(incident.level, incident.level))
     status = STATUS_LABELS.get(incident.status)  # type: ignore[call-overload]
+    values = {
+        name: getattr(incident, name) for name in IncidentOut.model_fields if name not in _LABELS
+    }
     return IncidentOut(
-        number=incident.number,
-        title=incident.title,
-        description=incident.description,
-        level=incident.level,
+        **values,
         level_label=level.en,
-        status=incident.status,
         status_label=status.en if status else incident.status,
-        impact=incident.impact,
-        urgency=incident.urgency,
-        ownership=incident.ownership,
-        category=incident.category,
-        region=incident.region,
-        enterprise_project=incident.enterprise_project,
-        application=incident.application,
-        fault_occurred_at=incident.fault_occurred_at,
-        service_interrupted=incident.service_interrupted,
-        owner_type=incident.owner_type,
-        assignee_id=incident.assignee_id,
-        assignee_scene=incident.assignee_scene,
-        assignee_role=incident.assignee_role,
-        source=incident.source,
-        channel=incident.channel,
-        creator_id=incident.creator_id,
-        reporter_id=incident.reporter_id,
-        created_at=incident.created_at,
-        updated_at=incident.updated_at,
-        version=incident.version,
     )
 
 

@@ -29,11 +29,3 @@ class FixedClock:
 
     def set(self, at: datetime) -> None:
         self._at = at.astimezone(UTC)
-
-
-def to_epoch_ms(value: datetime) -> int:
-    return int(value.timestamp() * 1000)
-
-
-def from_epoch_ms(value: int) -> datetime:
-    return datetime.fromtimestamp(value / 1000, tz=UTC)

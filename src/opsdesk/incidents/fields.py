@@ -37,8 +37,6 @@ STATUS_LABELS: dict[Status, Label] = {
     Status.COMPLETED: Label("Closed", "已完成"),
 }
 
-OPEN_STATUSES = frozenset({Status.DRAFT, Status.TRIGGERED, Status.ACKNOWLEDGED})
-
 LEVELS = ("level_10", "level_20", "level_30", "level_40", "level_50")
 LEVEL_LABELS: dict[str, Label] = {key: Label(f"P{i}", f"P{i}") for i, key in enumerate(LEVELS, 1)}
 
@@ -121,14 +119,7 @@ class OwnerType(StrEnum):
     SHIFT = "shift"
 
 
-class Scale(StrEnum):
-    """Impact and urgency share one three-step scale (1 is the highest)."""
-
-    HIGH = "1"
-    MEDIUM = "2"
-    LOW = "3"
-
-
+# Impact and urgency share one three-step scale; 1 is the highest.
 SCALE_LABELS: dict[int, Label] = {
     1: Label("High", "高"),
     2: Label("Medium", "中"),

@@ -6,7 +6,6 @@ the caller's transaction, flushes and never commits.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import cache
@@ -21,7 +20,7 @@ from opsdesk.catalog.kinds import Kind
 from opsdesk.catalog.service import check_references
 from opsdesk.core.errors import Conflict, Forbidden, NotFound, PreconditionFailed, ValidationFailed
 from opsdesk.core.pagination import Page
-from opsdesk.incidents.changes import diff, to_json_scalar
+from opsdesk.incidents.changes import diff
 from opsdesk.incidents.fields import (
     Channel,
     HistoryAction,
@@ -439,11 +438,3 @@ async def list_history(
         .order_by(IncidentHistory.start_time, IncidentHistory.id)
     )
     return list(rows)
-
-
-def describe_changes(changes: list[Mapping[str, Any]]) -> str:
-    """A one-line English summary of field changes, for timelines and mails."""
-    return ", ".join(
-        f"{c['field']}: {to_json_scalar(c['old'])!s} → {to_json_scalar(c['new'])!s}"
-        for c in changes
-    )

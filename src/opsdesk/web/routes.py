@@ -601,11 +601,6 @@ def _pydantic_errors(exc: ValidationError) -> tuple[list[str], set[str]]:
     return messages, fields
 
 
-def _portal(caller: Caller) -> Channel:
-    """These pages are the technician portal for staff and the self-service portal for others."""
-    return Channel.TECHNICIAN_PORTAL if caller.is_staff else Channel.SELF_SERVICE
-
-
 @router.get("/incidents/new")
 async def new_incident_page(request: Request) -> Response:
     caller = await _signed_in(request)
@@ -635,7 +630,8 @@ async def new_incident(request: Request) -> Response:
                 data=data,
                 now=_clock(request).now(),
                 rules=_rules(request),
-                default_channel=_portal(caller),
+                # the service records end users' reports as self-service
+                default_channel=Channel.TECHNICIAN_PORTAL,
             )
     except ValidationError as exc:
         state.errors, state.error_fields = _pydantic_errors(exc)
