@@ -12,7 +12,7 @@ from starlette.middleware.sessions import SessionMiddleware
 from starlette.staticfiles import StaticFiles
 
 from opsdesk import __version__
-from opsdesk.api import catalog, health, incidents, users
+from opsdesk.api import actions, attachments, catalog, collaboration, health, incidents, users
 from opsdesk.api.errors import install_error_handlers
 from opsdesk.core.clock import Clock, SystemClock
 from opsdesk.core.database import Database
@@ -21,6 +21,16 @@ from opsdesk.incidents.service import IncidentRules
 from opsdesk.web import routes as web_routes
 
 SESSION_COOKIE = "opsdesk_session"
+
+
+def incident_rules_from(settings: Settings) -> IncidentRules:
+    return IncidentRules(
+        clock_skew=timedelta(seconds=settings.clock_skew_s),
+        reopen_window=timedelta(days=settings.reopen_window_days),
+        auto_complete_after=timedelta(days=settings.auto_complete_days),
+        attachment_max_bytes=settings.attachment_max_bytes,
+        attachment_max_count=settings.attachment_max_count,
+    )
 
 
 def create_app(
@@ -47,7 +57,7 @@ def create_app(
     app.state.settings = settings
     app.state.db = database
     app.state.clock = clock or SystemClock()
-    app.state.incident_rules = IncidentRules(clock_skew=timedelta(seconds=settings.clock_skew_s))
+    app.state.incident_rules = incident_rules_from(settings)
     app.add_middleware(
         SessionMiddleware,
         secret_key=settings.resolved_secret_key(),
@@ -60,6 +70,9 @@ def create_app(
     app.include_router(health.router)
     app.include_router(users.router)
     app.include_router(incidents.router)
+    app.include_router(actions.router)
+    app.include_router(attachments.router)
+    app.include_router(collaboration.router)
     for router in catalog.routers:
         app.include_router(router)
     app.include_router(web_routes.router)

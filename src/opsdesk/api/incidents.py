@@ -7,12 +7,16 @@ from typing import Annotated
 from fastapi import APIRouter, Header, Request, Response
 
 from opsdesk.api.deps import DB, ClockDep, CurrentCaller, Rules
+from opsdesk.core.clock import epoch_ms
 from opsdesk.core.errors import ValidationFailed
 from opsdesk.incidents import service
-from opsdesk.incidents.fields import LEVEL_LABELS, STATUS_LABELS, Label, history_action_label
+from opsdesk.incidents.actions import phase_of_incident
+from opsdesk.incidents.fields import LEVEL_LABELS, Label, history_action_label
+from opsdesk.incidents.lifecycle import PHASE_LABELS, status_label
 from opsdesk.incidents.models import Incident, IncidentHistory
 from opsdesk.incidents.queries import parse_list_params
 from opsdesk.incidents.schemas import (
+    EnumDataOut,
     FieldChangeOut,
     HistoryOut,
     IncidentCreate,
@@ -20,27 +24,30 @@ from opsdesk.incidents.schemas import (
     IncidentPage,
     IncidentUpdate,
 )
+from opsdesk.incidents.service import EnumNames
 
 router = APIRouter(prefix="/api/v1/incidents", tags=["incidents"])
 
 
-_LABELS = frozenset({"level_label", "status_label"})
+_COMPUTED = frozenset({"level_label", "status_label", "phase", "phase_label"})
 
 
 def incident_out(incident: Incident) -> IncidentOut:
     level = LEVEL_LABELS.get(incident.level, Label(incident.level, incident.level))
-    status = STATUS_LABELS.get(incident.status)  # type: ignore[call-overload]
+    phase = phase_of_incident(incident)
     values = {
-        name: getattr(incident, name) for name in IncidentOut.model_fields if name not in _LABELS
+        name: getattr(incident, name) for name in IncidentOut.model_fields if name not in _COMPUTED
     }
     return IncidentOut(
         **values,
         level_label=level.en,
-        status_label=status.en if status else incident.status,
+        status_label=status_label(phase),
+        phase=phase.value,
+        phase_label=PHASE_LABELS[phase].en,
     )
 
 
-def history_out(row: IncidentHistory) -> HistoryOut:
+def history_out(row: IncidentHistory, names: EnumNames) -> HistoryOut:
     label = history_action_label(row.action)
     return HistoryOut(
         id=row.id,
@@ -51,16 +58,23 @@ def history_out(row: IncidentHistory) -> HistoryOut:
         status=row.status,
         start_time=row.start_time,
         stop_time=row.stop_time,
+        start_time_ms=epoch_ms(row.start_time),
+        stop_time_ms=None if row.stop_time is None else epoch_ms(row.stop_time),
         comment=row.comment,
+        internal=row.internal,
         changes=[FieldChangeOut.model_validate(change) for change in row.changes],
+        enum_data_list=[
+            EnumDataOut(prop_id=field, biz_id=key, name_en=label.en, name_zh=label.zh)
+            for field, key, label in names.enum_data(row.changes)
+        ],
     )
 
 
-def _etag(incident: Incident) -> str:
+def incident_etag(incident: Incident) -> str:
     return f'"{incident.version}"'
 
 
-def _expected_version(if_match: str | None) -> int | None:
+def expected_version(if_match: str | None) -> int | None:
     if if_match is None or if_match.strip() == "*":
         return None
     raw = if_match.strip().removeprefix("W/").strip('"')
@@ -85,7 +99,7 @@ async def create_incident(
             session=session, caller=caller, data=body, now=clock.now(), rules=rules
         )
     response.headers["Location"] = f"/api/v1/incidents/{incident.number}"
-    response.headers["ETag"] = _etag(incident)
+    response.headers["ETag"] = incident_etag(incident)
     return incident_out(incident)
 
 
@@ -111,7 +125,7 @@ async def get_incident(
 ) -> IncidentOut:
     async with db.read() as session:
         incident = await service.access_incident(session=session, caller=caller, number=number)
-    response.headers["ETag"] = _etag(incident)
+    response.headers["ETag"] = incident_etag(incident)
     return incident_out(incident)
 
 
@@ -134,9 +148,9 @@ async def update_incident(
             data=body,
             now=clock.now(),
             rules=rules,
-            expected_version=_expected_version(if_match),
+            expected_version=expected_version(if_match),
         )
-    response.headers["ETag"] = _etag(incident)
+    response.headers["ETag"] = incident_etag(incident)
     return incident_out(incident)
 
 
@@ -144,4 +158,5 @@ async def update_incident(
 async def incident_history(number: str, caller: CurrentCaller, db: DB) -> list[HistoryOut]:
     async with db.read() as session:
         rows = await service.list_history(session=session, caller=caller, number=number)
-    return [history_out(row) for row in rows]
+        names = await service.enum_names(session=session, rows=rows)
+    return [history_out(row, names) for row in rows]

@@ -183,3 +183,16 @@ async def seed_defaults(*, session: AsyncSession, now: datetime) -> int:
     await session.flush()
     _forget_keys(session)
     return added
+
+
+async def names_of(
+    *, session: AsyncSession, kind: Kind, keys: set[str]
+) -> dict[str, tuple[str, str]]:
+    """English and Chinese names of the given keys (disabled items included)."""
+    if not keys:
+        return {}
+    model = MODELS[kind]
+    rows = await session.execute(
+        select(model.key, model.name_en, model.name_zh).where(model.key.in_(keys))
+    )
+    return {row.key: (row.name_en, row.name_zh or row.name_en) for row in rows}

@@ -29,3 +29,8 @@ class FixedClock:
 
     def set(self, at: datetime) -> None:
         self._at = at.astimezone(UTC)
+
+
+def epoch_ms(at: datetime) -> int:
+    """Milliseconds since the Unix epoch: COC's timestamps."""
+    return int(at.timestamp() * 1000)

@@ -24,6 +24,17 @@ class Settings(BaseSettings):
     clock_skew_s: int = Field(default=300, ge=0, description="Tolerated future fault times")
     run_worker: bool = Field(default=True, description="Run a background worker inside serve")
     db_pool_size: int = Field(default=20, ge=1, le=200)
+    reopen_window_days: float = Field(
+        default=14, ge=0, description="How long a resolved or completed incident may be reopened"
+    )
+    auto_complete_days: float = Field(
+        default=7, ge=0, description="Resolved incidents not confirmed in this time complete"
+    )
+    lifecycle_sweep_s: float = Field(
+        default=60, gt=0, description="How often serve completes and resumes what is due"
+    )
+    attachment_max_bytes: int = Field(default=10 * 1024 * 1024, ge=1)
+    attachment_max_count: int = Field(default=10, ge=0)
 
     def resolved_database_url(self) -> str:
         if self.database_url:

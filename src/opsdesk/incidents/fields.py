@@ -140,13 +140,53 @@ def default_level_for(impact: int | None, urgency: int | None) -> str:
 
 
 class HistoryAction(StrEnum):
+    """Keys of history rows: COC's vocabulary where it has one (coc-api.md §5.3)."""
+
     CREATE = "create_incident"
     UPDATE = "update_incident"
+    ACCEPT = "incident_accept"
+    REJECT = "incident_reject"
+    FORWARD = "incident_forward"
+    REMARK = "incident_remark"
+    PAUSE = "incident_pause"
+    APPROVE = "incident_approve"
+    DENY = "incident_deny"
+    RESUME = "incident_recover"
+    CHANGE_LEVEL = "incident_change_level"
+    RESOLVE = "incident_solution"
+    CONFIRM = "incident_confirm"
+    REOPEN = "incident_reopen"
+    CLOSE = "incident_close"
+    AUTO_COMPLETE = "incident_auto_complete"
+    REPLY = "incident_reply"
+    NOTE = "incident_note"
+    WORK_LOG = "incident_work_log"
+    ATTACH = "incident_attachment"
+    FEEDBACK = "incident_feedback"
 
 
 HISTORY_ACTION_LABELS: dict[str, Label] = {
     HistoryAction.CREATE: Label("create incident", "创建事件单"),
     HistoryAction.UPDATE: Label("update incident", "修改事件单"),
+    HistoryAction.ACCEPT: Label("accept incident", "受理事件单"),
+    HistoryAction.REJECT: Label("reject incident", "驳回事件单"),
+    HistoryAction.FORWARD: Label("forward incident", "转派事件单"),
+    HistoryAction.REMARK: Label("add remark", "添加备注"),
+    HistoryAction.PAUSE: Label("request pause", "申请暂停"),
+    HistoryAction.APPROVE: Label("approve request", "审批通过"),
+    HistoryAction.DENY: Label("deny request", "审批驳回"),
+    HistoryAction.RESUME: Label("resume handling", "恢复处理"),
+    HistoryAction.CHANGE_LEVEL: Label("change level", "变更级别"),
+    HistoryAction.RESOLVE: Label("commit solution", "提交解决方案"),
+    HistoryAction.CONFIRM: Label("confirm resolution", "验证结果"),
+    HistoryAction.REOPEN: Label("reopen incident", "重新打开事件单"),
+    HistoryAction.CLOSE: Label("close incident", "关闭事件单"),
+    HistoryAction.AUTO_COMPLETE: Label("auto-complete", "自动完成"),
+    HistoryAction.REPLY: Label("public reply", "公开回复"),
+    HistoryAction.NOTE: Label("internal note", "内部备注"),
+    HistoryAction.WORK_LOG: Label("work log", "工作日志"),
+    HistoryAction.ATTACH: Label("add attachment", "添加附件"),
+    HistoryAction.FEEDBACK: Label("feedback", "满意度评价"),
 }
 
 

@@ -1,11 +1,22 @@
-"""Tables: incidents and their append-only history."""
+"""Tables: incidents, their append-only history and their attachments."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, SmallInteger, String, Text
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    ForeignKey,
+    Index,
+    Integer,
+    SmallInteger,
+    String,
+    Text,
+    false,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from opsdesk.core.database import Base, BigIntPK, UTCDateTime
@@ -41,6 +52,23 @@ class Incident(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
     # Bumped by every change: optimistic concurrency for PATCH (If-Match) and actions.
     version: Mapped[int] = mapped_column(Integer, default=1)
+    # Lifecycle (see lifecycle.py): the workflow node inside ACKNOWLEDGED, and its data.
+    sub_status: Mapped[str | None] = mapped_column(String(32))
+    pause_reason: Mapped[str | None] = mapped_column(Text)
+    pause_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    requested_level: Mapped[str | None] = mapped_column(String(64))
+    reopen_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    last_reopened_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_reopened_by: Mapped[str | None] = mapped_column(String(32))
+    # When the incident last entered each state; the history keeps every instance.
+    accepted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+    completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    cause: Mapped[str | None] = mapped_column(Text)
+    solution: Mapped[str | None] = mapped_column(Text)
+    fault_recovery_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Major incidents are never auto-completed.
+    major: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class IncidentHistory(Base):
@@ -61,3 +89,25 @@ class IncidentHistory(Base):
     stop_time: Mapped[datetime | None] = mapped_column(UTCDateTime)
     comment: Mapped[str] = mapped_column(Text, default="")
     changes: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    # Internal rows (internal notes, work logs) are never shown to end users.
+    internal: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+
+
+class Attachment(Base):
+    """A file attached to an incident: content stored once by SHA-256, name kept as given."""
+
+    __tablename__ = "incident_attachments"
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id"), index=True)
+    uploader_id: Mapped[str] = mapped_column(ForeignKey("users.id"))
+    file_name: Mapped[str] = mapped_column(String(255))
+    content_type: Mapped[str] = mapped_column(String(100))
+    size: Mapped[int] = mapped_column(BigInteger)
+    sha256: Mapped[str] = mapped_column(String(64))
+    # Where it was added: the incident itself, a conversation entry, or the solution.
+    context: Mapped[str] = mapped_column(String(16))
+    conversation_id: Mapped[int | None] = mapped_column(BigInteger)
+    # Attachments of internal notes are for staff only.
+    internal: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -24,6 +24,7 @@ from opsdesk.incidents.fields import (
     Source,
     parse_level,
 )
+from opsdesk.incidents.lifecycle import Action
 
 Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=TITLE_MAX)]
 Description = Annotated[str, StringConstraints(max_length=DESCRIPTION_MAX)]
@@ -68,6 +69,7 @@ class IncidentCreate(BaseModel):
     source: Source | None = None
     channel: Channel | None = None
     reporter_id: UserId | None = None
+    major: bool = False
 
     _check_level = field_validator("level", mode="before")(_level)
 
@@ -94,6 +96,7 @@ class IncidentUpdate(BaseModel):
     assignee_scene: ShiftId | None = None
     assignee_role: ShiftId | None = None
     reporter_id: UserId | None = None
+    major: bool | None = None
     comment: Annotated[str, StringConstraints(max_length=2000)] = ""
 
     _check_level = field_validator("level", mode="before")(_level)
@@ -129,6 +132,22 @@ class IncidentOut(BaseModel):
     created_at: datetime
     updated_at: datetime
     version: int
+    phase: str = Field(description="Status refined by its workflow node (lifecycle.Phase)")
+    phase_label: str
+    sub_status: str | None
+    pause_reason: str | None
+    pause_until: datetime | None
+    requested_level: str | None
+    reopen_count: int
+    last_reopened_at: datetime | None
+    last_reopened_by: str | None
+    accepted_at: datetime | None
+    resolved_at: datetime | None
+    completed_at: datetime | None
+    cause: str | None
+    solution: str | None
+    fault_recovery_at: datetime | None
+    major: bool
 
 
 class IncidentPage(BaseModel):
@@ -144,6 +163,15 @@ class FieldChangeOut(BaseModel):
     new: str | int | float | bool | None
 
 
+class EnumDataOut(BaseModel):
+    """A changed enumerated field's new value with its names (COC's enum_data_list)."""
+
+    prop_id: str
+    biz_id: str
+    name_en: str
+    name_zh: str
+
+
 class HistoryOut(BaseModel):
     id: int
     action: str
@@ -153,5 +181,134 @@ class HistoryOut(BaseModel):
     status: str
     start_time: datetime
     stop_time: datetime | None
+    start_time_ms: int
+    stop_time_ms: int | None
     comment: str
+    internal: bool
     changes: list[FieldChangeOut]
+    enum_data_list: list[EnumDataOut]
+
+
+# --- Lifecycle actions: the parameters each one takes (COC's names in comments). ---
+
+Comment = Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000)]
+Reason = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
+LongText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=10_000)]
+
+
+class ActionParams(BaseModel):
+    """Base of every action's parameters: unknown names are refused, not ignored."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class AcceptParams(ActionParams):
+    comment: Comment = ""
+
+
+class RejectParams(ActionParams):
+    reason: Reason = Field(description="Why the incident is rejected (virtual_confirm_comment)")
+
+
+class ForwardParams(ActionParams):
+    """A new owner: a person, or a shift (scene + role); the comment says why."""
+
+    assignee_id: UserId | None = Field(default=None, description="virtual_send_assignee")
+    assignee_scene: ShiftId | None = Field(default=None, description="virtual_schedule_type")
+    assignee_role: ShiftId | None = Field(default=None, description="virtual_schedule_role")
+    comment: Reason = Field(description="virtual_send_comment")
+
+
+class RemarkParams(ActionParams):
+    note: LongText
+
+
+class PauseParams(ActionParams):
+    reason: Reason = Field(description="pause_reason")
+    until: AwareDatetime = Field(description="Planned end of the pause (pause_end_time)")
+
+
+class ApproveParams(ActionParams):
+    comment: Comment = ""
+
+
+class DenyParams(ActionParams):
+    comment: Comment = ""
+
+
+class ResumeParams(ActionParams):
+    comment: Comment = ""
+
+
+class ChangeLevelParams(ActionParams):
+    level: str = Field(description="P1-P5 or level_10-level_50 (virtual_target_level)")
+    comment: Reason = Field(description="virtual_change_level_comment")
+
+    _check_level = field_validator("level", mode="before")(_level)
+
+
+class ResolveParams(ActionParams):
+    """Commit the solution (COC commitSolution)."""
+
+    cause: LongText
+    solution: LongText
+    category: RefKey | None = Field(default=None, description="mtm_type; required if unset")
+    service_interrupted: bool | None = Field(default=None, description="is_service_interrupt")
+    fault_occurred_at: AwareDatetime | None = Field(default=None, description="start_time")
+    fault_recovery_time: AwareDatetime | None = Field(
+        default=None, description="Required when the service was interrupted"
+    )
+    attachment_ids: list[int] = Field(
+        default_factory=list, max_length=10, description="Uploaded attachments to keep with it"
+    )
+
+
+class ConfirmParams(ActionParams):
+    accepted: bool = Field(description="true: resolved; false: send back (virtual_confirm_result)")
+    comment: Comment = Field(default="", description="Required when refusing")
+
+
+class ReopenParams(ActionParams):
+    reason: Reason
+
+
+class CloseParams(ActionParams):
+    comment: Comment = ""
+
+
+class AutoCompleteParams(ActionParams):
+    comment: Comment = ""
+
+
+ACTION_PARAMS: dict[Action, type[ActionParams]] = {
+    Action.ACCEPT: AcceptParams,
+    Action.REJECT: RejectParams,
+    Action.FORWARD: ForwardParams,
+    Action.REMARK: RemarkParams,
+    Action.PAUSE: PauseParams,
+    Action.APPROVE: ApproveParams,
+    Action.DENY: DenyParams,
+    Action.RESUME: ResumeParams,
+    Action.CHANGE_LEVEL: ChangeLevelParams,
+    Action.RESOLVE: ResolveParams,
+    Action.CONFIRM: ConfirmParams,
+    Action.REOPEN: ReopenParams,
+    Action.CLOSE: CloseParams,
+    Action.AUTO_COMPLETE: AutoCompleteParams,
+}
+
+
+class ActionOut(BaseModel):
+    action: str
+    name_en: str
+    name_zh: str
+    params_schema: dict[str, Any]
+
+
+class ActionsOut(BaseModel):
+    number: str
+    status: str
+    phase: str
+    phase_label: str
+    version: int
+    actions: list[ActionOut]

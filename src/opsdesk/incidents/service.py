@@ -6,6 +6,7 @@ the caller's transaction, flushes and never commits.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import cache
@@ -17,13 +18,19 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from opsdesk.auth.models import User
 from opsdesk.auth.roles import STAFF_ROLES, Caller, Role
 from opsdesk.catalog.kinds import Kind
-from opsdesk.catalog.service import check_references
+from opsdesk.catalog.service import check_references, names_of
 from opsdesk.core.errors import Conflict, Forbidden, NotFound, PreconditionFailed, ValidationFailed
 from opsdesk.core.pagination import Page
 from opsdesk.incidents.changes import diff
 from opsdesk.incidents.fields import (
+    CHANNEL_LABELS,
+    LEVEL_LABELS,
+    OWNERSHIP_LABELS,
+    SOURCE_LABELS,
+    STATUS_LABELS,
     Channel,
     HistoryAction,
+    Label,
     Ownership,
     OwnerType,
     Source,
@@ -49,10 +56,11 @@ STAFF_ONLY_FIELDS = frozenset(
         "source",
         "channel",
         "reporter_id",
+        "major",
     }
 )
 # Fields that may not be cleared with null once set.
-REQUIRED_FIELDS = frozenset({"title", "description", "level", "service_interrupted"})
+REQUIRED_FIELDS = frozenset({"title", "description", "level", "service_interrupted", "major"})
 REFERENCE_FIELDS: dict[str, Kind] = {
     "level": Kind.LEVEL,
     "category": Kind.CATEGORY,
@@ -81,7 +89,27 @@ RECORDED_FIELDS = (
     "source",
     "channel",
     "reporter_id",
+    "major",
 )
+
+
+# Lifecycle columns of a new incident (the create hot path binds every column).
+_LIFECYCLE_DEFAULTS: dict[str, Any] = {
+    "sub_status": None,
+    "pause_reason": None,
+    "pause_until": None,
+    "requested_level": None,
+    "reopen_count": 0,
+    "last_reopened_at": None,
+    "last_reopened_by": None,
+    "accepted_at": None,
+    "resolved_at": None,
+    "completed_at": None,
+    "cause": None,
+    "solution": None,
+    "fault_recovery_at": None,
+    "major": False,
+}
 
 
 @dataclass(frozen=True)
@@ -89,6 +117,10 @@ class IncidentRules:
     """Tunables of the incident rules that come from deployment settings."""
 
     clock_skew: timedelta = timedelta(minutes=5)
+    reopen_window: timedelta = timedelta(days=14)
+    auto_complete_after: timedelta = timedelta(days=7)
+    attachment_max_bytes: int = 10 * 1024 * 1024
+    attachment_max_count: int = 10
 
 
 def _refuse_staff_only(caller: Caller, given: set[str]) -> None:
@@ -96,6 +128,25 @@ def _refuse_staff_only(caller: Caller, given: set[str]) -> None:
         return
     for field in sorted(given & STAFF_ONLY_FIELDS):
         raise Forbidden(f"{field}: end users cannot set this field", field=field)
+
+
+# Once an incident is being handled, its level and owner change only through actions
+# (change_level with its approval rule, forward), so that the rules cannot be bypassed.
+_TRIAGE_STATUSES = frozenset({Status.DRAFT, Status.TRIGGERED, Status.REJECTED})
+
+
+def _refuse_handled_by_actions(incident: Incident, given: set[str]) -> None:
+    if incident.status in _TRIAGE_STATUSES:
+        return
+    if "level" in given:
+        raise Conflict(
+            "level: the incident is being handled; use the change_level action", field="level"
+        )
+    for field in OWNER_FIELDS:
+        if field in given:
+            raise Conflict(
+                f"{field}: the incident is being handled; use the forward action", field=field
+            )
 
 
 def _check_fault_time(value: datetime | None, *, now: datetime, rules: IncidentRules) -> None:
@@ -145,7 +196,7 @@ def normalize_owner(values: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-async def _check_people(
+async def check_people(
     *, session: AsyncSession, assignee_id: str | None, reporter_id: str | None
 ) -> None:
     wanted = {uid for uid in (assignee_id, reporter_id) if uid is not None}
@@ -168,15 +219,21 @@ async def _check_people(
             )
 
 
-def _history(
+def record_history(
     *,
     incident: Incident,
     action: str,
     operator_id: str | None,
     now: datetime,
-    changes: list[dict[str, Any]],
+    changes: list[dict[str, Any]] | None = None,
     comment: str = "",
+    internal: bool = False,
 ) -> IncidentHistory:
+    """A history row for ``incident`` at its current status; the caller adds it to the session.
+
+    Every feature that changes or annotates an incident records it through here, in the
+    same transaction as the change.
+    """
     return IncidentHistory(
         incident_id=incident.id,
         action=action,
@@ -185,7 +242,8 @@ def _history(
         start_time=now,
         stop_time=now,
         comment=comment,
-        changes=changes,
+        changes=changes or [],
+        internal=internal,
     )
 
 
@@ -220,7 +278,7 @@ async def create_incident(
         },
     )
     reporter_id = data.reporter_id or caller.user_id
-    await _check_people(
+    await check_people(
         session=session, assignee_id=owner["assignee_id"], reporter_id=data.reporter_id
     )
     if caller.is_staff:
@@ -254,6 +312,8 @@ async def create_incident(
         "updated_at": now,
         "version": 1,
         **owner,
+        **_LIFECYCLE_DEFAULTS,
+        "major": data.major,
     }
     initial = [
         change.as_dict()
@@ -268,6 +328,7 @@ async def create_incident(
         "stop_time": now,
         "comment": "",
         "changes": initial,
+        "internal": False,
     }
     incident_id = await _insert_with_history(session, values, history)
     return Incident(id=incident_id, **values)
@@ -361,6 +422,7 @@ async def update_incident(
         raise Conflict(f"incident {number} is closed; reopen it to change it", field="status")
     given = set(data.model_fields_set) - {"comment"}
     _refuse_staff_only(caller, given)
+    _refuse_handled_by_actions(incident, given)
     changes: dict[str, Any] = data.model_dump(include=given)
     for field, value in changes.items():
         if value is None and field in REQUIRED_FIELDS:
@@ -378,7 +440,7 @@ async def update_incident(
             if field in changes and changes[field] != getattr(incident, field)
         },
     )
-    await _check_people(
+    await check_people(
         session=session,
         assignee_id=changes.get("assignee_id")
         if changes.get("assignee_id") != incident.assignee_id
@@ -397,7 +459,7 @@ async def update_incident(
     incident.version += 1
     incident.updated_at = now
     session.add(
-        _history(
+        record_history(
             incident=incident,
             action=HistoryAction.UPDATE,
             operator_id=caller.user_id,
@@ -432,9 +494,65 @@ async def list_history(
     *, session: AsyncSession, caller: Caller, number: str
 ) -> list[IncidentHistory]:
     incident = await access_incident(session=session, caller=caller, number=number)
-    rows = await session.scalars(
-        select(IncidentHistory)
-        .where(IncidentHistory.incident_id == incident.id)
-        .order_by(IncidentHistory.start_time, IncidentHistory.id)
-    )
+    query = select(IncidentHistory).where(IncidentHistory.incident_id == incident.id)
+    if not caller.is_staff:
+        query = query.where(IncidentHistory.internal.is_(False))
+    rows = await session.scalars(query.order_by(IncidentHistory.start_time, IncidentHistory.id))
     return list(rows)
+
+
+# Enumerated fields whose changes a history row lists in COC's ``enum_data_list``.
+_STATIC_ENUMS: dict[str, dict[str, Label]] = {
+    "status": {str(key): label for key, label in STATUS_LABELS.items()},
+    "level": LEVEL_LABELS,
+    "requested_level": LEVEL_LABELS,
+    "ownership": {str(key): label for key, label in OWNERSHIP_LABELS.items()},
+    "source": {str(key): label for key, label in SOURCE_LABELS.items()},
+    "channel": {str(key): label for key, label in CHANNEL_LABELS.items()},
+}
+_CATALOG_ENUMS: dict[str, Kind] = {
+    "category": Kind.CATEGORY,
+    "application": Kind.APPLICATION,
+    "region": Kind.REGION,
+    "enterprise_project": Kind.ENTERPRISE_PROJECT,
+}
+
+
+@dataclass(frozen=True)
+class EnumNames:
+    """Display names of the enumerated values that some history rows changed to."""
+
+    catalog: Mapping[tuple[str, str], Label]
+
+    def name(self, field: str, key: str) -> Label | None:
+        static = _STATIC_ENUMS.get(field)
+        if static is not None:
+            return static.get(key, Label(key, key))
+        if field in _CATALOG_ENUMS:
+            return self.catalog.get((field, key), Label(key, key))
+        return None
+
+    def enum_data(self, changes: list[dict[str, Any]]) -> list[tuple[str, str, Label]]:
+        """(field, new key, names) for every enumerated field among ``changes``."""
+        found = []
+        for change in changes:
+            field, new = change.get("field"), change.get("new")
+            if isinstance(field, str) and isinstance(new, str):
+                label = self.name(field, new)
+                if label is not None:
+                    found.append((field, new, label))
+        return found
+
+
+async def enum_names(*, session: AsyncSession, rows: list[IncidentHistory]) -> EnumNames:
+    wanted: dict[str, set[str]] = {}
+    for row in rows:
+        for change in row.changes:
+            field, new = change.get("field"), change.get("new")
+            if field in _CATALOG_ENUMS and isinstance(new, str):
+                wanted.setdefault(field, set()).add(new)
+    catalog: dict[tuple[str, str], Label] = {}
+    for field, keys in wanted.items():
+        names = await names_of(session=session, kind=_CATALOG_ENUMS[field], keys=keys)
+        catalog.update({(field, key): Label(en, zh) for key, (en, zh) in names.items()})
+    return EnumNames(catalog=catalog)

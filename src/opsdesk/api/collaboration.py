@@ -1,0 +1,92 @@
+"""Conversation, work log and feedback routes under ``/api/v1/incidents``: translation only."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from opsdesk.api.deps import DB, ClockDep, CurrentCaller, Rules
+from opsdesk.collaboration import service
+from opsdesk.collaboration.models import WorkLogEntry
+from opsdesk.collaboration.schemas import (
+    ConversationCreate,
+    ConversationOut,
+    FeedbackOut,
+    FeedbackSet,
+    WorkLogCreate,
+    WorkLogList,
+    WorkLogOut,
+)
+
+router = APIRouter(prefix="/api/v1/incidents", tags=["incidents"])
+
+
+def work_log_out(entry: WorkLogEntry) -> WorkLogOut:
+    return WorkLogOut(
+        id=entry.id,
+        description=entry.description,
+        time_spent_minutes=entry.time_spent_s // 60,
+        started_at=entry.started_at,
+        author_id=entry.author_id,
+        created_at=entry.created_at,
+    )
+
+
+@router.post("/{number}/conversations", status_code=201, response_model=ConversationOut)
+async def add_conversation(
+    number: str, body: ConversationCreate, caller: CurrentCaller, db: DB, clock: ClockDep
+) -> ConversationOut:
+    async with db.write() as session:
+        entry = await service.add_conversation(
+            session=session, caller=caller, number=number, data=body, now=clock.now()
+        )
+    return ConversationOut.model_validate(entry)
+
+
+@router.get("/{number}/conversations", response_model=list[ConversationOut])
+async def list_conversations(number: str, caller: CurrentCaller, db: DB) -> list[ConversationOut]:
+    async with db.read() as session:
+        entries = await service.list_conversations(session=session, caller=caller, number=number)
+    return [ConversationOut.model_validate(entry) for entry in entries]
+
+
+@router.post("/{number}/worklogs", status_code=201, response_model=WorkLogOut)
+async def add_work_log(
+    number: str,
+    body: WorkLogCreate,
+    caller: CurrentCaller,
+    db: DB,
+    clock: ClockDep,
+    rules: Rules,
+) -> WorkLogOut:
+    async with db.write() as session:
+        entry = await service.add_work_log(
+            session=session, caller=caller, number=number, data=body, now=clock.now(), rules=rules
+        )
+    return work_log_out(entry)
+
+
+@router.get("/{number}/worklogs", response_model=WorkLogList)
+async def list_work_logs(number: str, caller: CurrentCaller, db: DB) -> WorkLogList:
+    async with db.read() as session:
+        logs = await service.list_work_logs(session=session, caller=caller, number=number)
+    return WorkLogList(
+        items=[work_log_out(entry) for entry in logs.items], total_minutes=logs.total_minutes
+    )
+
+
+@router.put("/{number}/feedback", response_model=FeedbackOut)
+async def give_feedback(
+    number: str, body: FeedbackSet, caller: CurrentCaller, db: DB, clock: ClockDep
+) -> FeedbackOut:
+    async with db.write() as session:
+        feedback = await service.give_feedback(
+            session=session, caller=caller, number=number, data=body, now=clock.now()
+        )
+    return FeedbackOut.model_validate(feedback)
+
+
+@router.get("/{number}/feedback", response_model=FeedbackOut)
+async def get_feedback(number: str, caller: CurrentCaller, db: DB) -> FeedbackOut:
+    async with db.read() as session:
+        feedback = await service.get_feedback(session=session, caller=caller, number=number)
+    return FeedbackOut.model_validate(feedback)

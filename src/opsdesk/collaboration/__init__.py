@@ -1,0 +1,1 @@
+"""Working an incident together: public replies, internal notes, work logs and feedback."""

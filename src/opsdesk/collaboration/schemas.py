@@ -1,0 +1,92 @@
+"""Pydantic shapes of conversation entries, work logs and feedback at the API boundary."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
+
+CONVERSATION_BODY_MAX = 20_000
+WORK_LOG_DESCRIPTION_MAX = 10_000
+WORK_LOG_MINUTES_MAX = 7 * 24 * 60  # one entry covers at most a week of work
+FEEDBACK_COMMENT_MAX = 2000
+RATING_MIN, RATING_MAX = 1, 5
+
+ConversationBody = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=CONVERSATION_BODY_MAX)
+]
+WorkLogDescription = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=WORK_LOG_DESCRIPTION_MAX),
+]
+FeedbackComment = Annotated[
+    str, StringConstraints(strip_whitespace=True, max_length=FEEDBACK_COMMENT_MAX)
+]
+# Strict: a rating of `true` or "4" is a client bug, not something to guess at.
+Minutes = Annotated[int, Field(strict=True, ge=1, le=WORK_LOG_MINUTES_MAX)]
+Rating = Annotated[int, Field(strict=True, ge=RATING_MIN, le=RATING_MAX)]
+
+
+class ConversationCreate(BaseModel):
+    """A public reply (the reporter sees it) or, from staff, an internal note."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    body: ConversationBody
+    internal: bool = Field(default=False, description="Staff only: a note the reporter never sees")
+
+
+class ConversationOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    body: str
+    internal: bool
+    author_id: str
+    created_at: datetime
+
+
+class WorkLogCreate(BaseModel):
+    """Work done on an incident and how long it took; staff only."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    description: WorkLogDescription
+    time_spent_minutes: Minutes
+    started_at: AwareDatetime | None = Field(
+        default=None, description="When the work began; not in the future"
+    )
+
+
+class WorkLogOut(BaseModel):
+    id: int
+    description: str
+    time_spent_minutes: int
+    started_at: datetime | None
+    author_id: str
+    created_at: datetime
+
+
+class WorkLogList(BaseModel):
+    items: list[WorkLogOut]
+    total_minutes: int
+
+
+class FeedbackSet(BaseModel):
+    """The reporter's rating of a resolved incident; a new answer replaces the old one."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    rating: Rating = Field(description="1 (poor) to 5 (excellent)")
+    comment: FeedbackComment = ""
+
+
+class FeedbackOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    rating: int
+    comment: str
+    reporter_id: str
+    created_at: datetime
+    updated_at: datetime

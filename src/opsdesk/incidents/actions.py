@@ -1,0 +1,600 @@
+"""Taking lifecycle actions: the one use case behind every button, API call and sweep.
+
+``take_action`` checks the transition in ``lifecycle.TRANSITIONS``, applies the action's
+effects, moves the incident to the next phase and writes one history row, all in the
+caller's transaction. The incident row is locked first (``SELECT … FOR UPDATE`` on
+PostgreSQL, the single writer on SQLite), so two people acting at once are serialised and
+the second sees the first one's result.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from opsdesk.auth.roles import Caller, Role
+from opsdesk.catalog.kinds import Kind
+from opsdesk.catalog.service import check_references
+from opsdesk.core.errors import Conflict, Forbidden, PreconditionFailed, ValidationFailed
+from opsdesk.incidents.changes import diff
+from opsdesk.incidents.fields import OwnerType, Status
+from opsdesk.incidents.lifecycle import (
+    HISTORY_KEYS,
+    PHASE_LABELS,
+    TRANSITIONS,
+    Action,
+    NotAllowed,
+    NotPermitted,
+    Outcome,
+    Phase,
+    SubStatus,
+    allowed_actions,
+    decide,
+    level_outcome,
+    phase_of,
+    status_of,
+)
+from opsdesk.incidents.models import Incident
+from opsdesk.incidents.schemas import (
+    ActionParams,
+    AutoCompleteParams,
+    ChangeLevelParams,
+    ConfirmParams,
+    ForwardParams,
+    PauseParams,
+    RejectParams,
+    RemarkParams,
+    ReopenParams,
+    ResolveParams,
+    ResumeParams,
+)
+from opsdesk.incidents.service import (
+    RECORDED_FIELDS,
+    IncidentRules,
+    access_incident,
+    check_people,
+    normalize_owner,
+    record_history,
+)
+
+# What an action's history row records as changed, beyond the editable fields.
+LIFECYCLE_FIELDS = (
+    "status",
+    "sub_status",
+    "pause_reason",
+    "pause_until",
+    "requested_level",
+    "reopen_count",
+    "cause",
+    "solution",
+    "fault_recovery_at",
+)
+_SNAPSHOT_FIELDS = (*RECORDED_FIELDS, *LIFECYCLE_FIELDS)
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who acts: a person (with their role) or the system itself (``caller`` None)."""
+
+    caller: Caller | None
+
+    @property
+    def role(self) -> Role | None:
+        return None if self.caller is None else self.caller.role
+
+    @property
+    def user_id(self) -> str | None:
+        return None if self.caller is None else self.caller.user_id
+
+    def is_reporter_of(self, incident: Incident) -> bool:
+        if self.caller is None:
+            return False
+        return self.caller.user_id in (incident.reporter_id, incident.creator_id)
+
+
+def phase_of_incident(incident: Incident) -> Phase:
+    return phase_of(incident.status, incident.sub_status)
+
+
+def available_actions(incident: Incident, caller: Caller) -> list[Action]:
+    """What ``caller`` may do to ``incident`` now; the reopen window is checked on acting."""
+    actor = Actor(caller)
+    return allowed_actions(
+        phase_of_incident(incident), actor.role, is_reporter=actor.is_reporter_of(incident)
+    )
+
+
+async def take_action(
+    *,
+    session: AsyncSession,
+    caller: Caller,
+    number: str,
+    action: Action,
+    params: ActionParams,
+    now: datetime,
+    rules: IncidentRules = IncidentRules(),
+    expected_version: int | None = None,
+) -> Incident:
+    """Apply ``action`` to the incident ``number`` on behalf of ``caller``."""
+    incident = await access_incident(session=session, caller=caller, number=number, for_update=True)
+    if expected_version is not None and incident.version != expected_version:
+        raise PreconditionFailed(
+            f"incident {number} is at version {incident.version}, not {expected_version}",
+            field="If-Match",
+        )
+    await apply_action(
+        session=session,
+        incident=incident,
+        actor=Actor(caller),
+        action=action,
+        params=params,
+        now=now,
+        rules=rules,
+    )
+    return incident
+
+
+async def apply_action(
+    *,
+    session: AsyncSession,
+    incident: Incident,
+    actor: Actor,
+    action: Action,
+    params: ActionParams,
+    now: datetime,
+    rules: IncidentRules,
+) -> None:
+    """The transition on an incident already loaded and locked by the caller."""
+    phase = phase_of_incident(incident)
+    is_reporter = actor.is_reporter_of(incident)
+    transition = TRANSITIONS.get((phase, action))
+    if transition is None:
+        allowed = allowed_actions(phase, actor.role, is_reporter=is_reporter)
+        error = NotAllowed(phase, action, allowed)
+        raise Conflict(
+            str(error),
+            field="action",
+            state=phase.value,
+            status=incident.status,
+            allowed=[a.value for a in allowed],
+        )
+    outcome = _outcome(incident, action, params)
+    try:
+        decide(phase, action, outcome, actor.role, is_reporter=is_reporter)
+    except NotPermitted as exc:
+        raise Forbidden(str(exc), field="action") from None
+    before = _snapshot(incident)
+    comment = await _EFFECTS[action](session, incident, actor, params, now, rules, outcome)
+    target = transition.target(outcome)
+    status, sub_status = status_of(target)
+    incident.status = str(status)
+    incident.sub_status = None if sub_status is None else str(sub_status)
+    if outcome in transition.counts_as_reopen:
+        incident.reopen_count += 1
+        incident.last_reopened_at = now
+        incident.last_reopened_by = actor.user_id
+    incident.version += 1
+    incident.updated_at = now
+    changes = [change.as_dict() for change in diff(before, _snapshot(incident))]
+    session.add(
+        record_history(
+            incident=incident,
+            action=HISTORY_KEYS[action],
+            operator_id=actor.user_id,
+            now=now,
+            changes=changes,
+            comment=comment,
+        )
+    )
+    await session.flush()
+
+
+def _snapshot(incident: Incident) -> dict[str, Any]:
+    return {field: getattr(incident, field) for field in _SNAPSHOT_FIELDS}
+
+
+def _outcome(incident: Incident, action: Action, params: ActionParams) -> Outcome:
+    if action is Action.CONFIRM:
+        assert isinstance(params, ConfirmParams)
+        return Outcome.CONFIRMED if params.accepted else Outcome.REFUSED
+    if action is Action.CHANGE_LEVEL:
+        assert isinstance(params, ChangeLevelParams)
+        try:
+            return level_outcome(incident.level, params.level)
+        except ValueError:
+            raise ValidationFailed(
+                f"level: the incident is already {params.level}", field="level"
+            ) from None
+    return Outcome.DONE
+
+
+def _comment_of(params: ActionParams) -> str:
+    value = getattr(params, "comment", "")
+    return value if isinstance(value, str) else ""
+
+
+async def _accept(
+    session: AsyncSession,
+    incident: Incident,
+    actor: Actor,
+    params: ActionParams,
+    now: datetime,
+    rules: IncidentRules,
+    outcome: Outcome,
+) -> str:
+    # Whoever accepts takes the incident: a shift's ticket now has a person.
+    if actor.user_id is not None:
+        incident.owner_type = str(OwnerType.INDIVIDUAL)
+        incident.assignee_id = actor.user_id
+        incident.assignee_scene = None
+        incident.assignee_role = None
+    incident.accepted_at = now
+    return _comment_of(params)
+
+
+async def _reject(
+    session: AsyncSession,
+    incident: Incident,
+    actor: Actor,
+    params: ActionParams,
+    now: datetime,
+    rules: IncidentRules,
+    outcome: Outcome,
+) -> str:
+    assert isinstance(params, RejectParams)
+    return params.reason
+
+
+async def _forward(
+    session: AsyncSession,
+    incident: Incident,
+    actor: Actor,
+    params: ActionParams,
+    now: datetime,
+    rules: IncidentRules,
+    outcome: Outcome,
+) -> str:
+    assert isinstance(params, ForwardParams)
+    if (
+        params.assignee_id is None
+        and params.assignee_scene is None
+        and params.assignee_role is None
+    ):
+        raise ValidationFailed(
+            "assignee_id: forward to a person (assignee_id) or a shift "
+            "(assignee_scene + assignee_role)",
+            field="assignee_id",
+        )
+    owner = normalize_owner(
+        params.model_dump(include={"assignee_id", "assignee_scene", "assignee_role"})
+    )
+    current = {name: getattr(incident, name) for name in owner}
+    if owner == current:
+        raise ValidationFailed(
+            "assignee_id: the incident already has this owner", field="assignee_id"
+        )
+    await check_people(session=session, assignee_id=owner["assignee_id"], reporter_id=None)
+    for name, value in owner.items():
+        setattr(incident, name, value)
+    return params.comment
+
+
+async def _remark(
+    session: AsyncSession,
+    incident: Incident,
+    actor: Actor,
+    params: ActionParams,
+    now: datetime,
+    rules: IncidentRules,
+    outcome: Outcome,
+) -> str:
+    assert isinstance(params, RemarkParams)
+    return params.note
+
+
+async def _pause(
+    session: AsyncSession,
+    incident: Incident,
+    actor: Actor,
+    params: ActionParams,
+    now: datetime,
+    rules: IncidentRules,
+    outcome: Outcome,
+) -> str:
+    assert isinstance(params, PauseParams)
+    if params.until <= now:
+        raise ValidationFailed(
+            "until: the planned end of the pause must be in the future", field="until"
+        )
+    incident.pause_reason = params.reason
+    incident.pause_until = params.until
+    return params.reason
+
+
+async def _approve(
+    session: AsyncSession,
+    incident: Incident,
+    actor: Actor,
+    params: ActionParams,
+    now: datetime,
+    rules: IncidentRules,
+    outcome: Outcome,
+) -> str:
+    if incident.sub_status == SubStatus.LEVEL_CHANGE_REQUESTED and incident.requested_level:
+        incident.level = incident.requested_level
+        incident.requested_level = None
+    return _comment_of(params)
+
+
+async def _deny(
+    session: AsyncSession,
+    incident: Incident,
+    actor: Actor,
+    params: ActionParams,
+    now: datetime,
+    rules: IncidentRules,
+    outcome: Outcome,
+) -> str:
+    if incident.sub_status == SubStatus.PAUSE_REQUESTED:
+        incident.pause_reason = None
+        incident.pause_until = None
+    incident.requested_level = None
+    return _comment_of(params)
+
+
+async def _resume(
+    session: AsyncSession,
+    incident: Incident,
+    actor: Actor,
+    params: ActionParams,
+    now: datetime,
+    rules: IncidentRules,
+    outcome: Outcome,
+) -> str:
+    incident.pause_reason = None
+    incident.pause_until = None
+    return _comment_of(params)
+
+
+async def _change_level(
+    session: AsyncSession,
+    incident: Incident,
+    actor: Actor,
+    params: ActionParams,
+    now: datetime,
+    rules: IncidentRules,
+    outcome: Outcome,
+) -> str:
+    assert isinstance(params, ChangeLevelParams)
+    await check_references(session=session, chosen={Kind.LEVEL: params.level})
+    # Raising is immediate; lowering waits for an incident manager's approval.
+    if outcome is Outcome.RAISE:
+        incident.level = params.level
+    else:
+        incident.requested_level = params.level
+    return params.comment
+
+
+async def _resolve(
+    session: AsyncSession,
+    incident: Incident,
+    actor: Actor,
+    params: ActionParams,
+    now: datetime,
+    rules: IncidentRules,
+    outcome: Outcome,
+) -> str:
+    assert isinstance(params, ResolveParams)
+    category = params.category or incident.category
+    if category is None:
+        raise ValidationFailed("category: required to resolve an incident", field="category")
+    await check_references(session=session, chosen={Kind.CATEGORY: category})
+    interrupted = (
+        incident.service_interrupted
+        if params.service_interrupted is None
+        else params.service_interrupted
+    )
+    occurred = params.fault_occurred_at or incident.fault_occurred_at
+    recovered = params.fault_recovery_time
+    if interrupted:
+        if occurred is None:
+            raise ValidationFailed(
+                "fault_occurred_at: required when the service was interrupted",
+                field="fault_occurred_at",
+            )
+        if recovered is None:
+            raise ValidationFailed(
+                "fault_recovery_time: required when the service was interrupted",
+                field="fault_recovery_time",
+            )
+    for name, value in (("fault_occurred_at", occurred), ("fault_recovery_time", recovered)):
+        if value is not None and value > now + rules.clock_skew:
+            raise ValidationFailed(f"{name}: must not be in the future", field=name)
+    if occurred is not None and recovered is not None and recovered < occurred:
+        raise ValidationFailed(
+            "fault_recovery_time: must not be before fault_occurred_at",
+            field="fault_recovery_time",
+        )
+    if params.attachment_ids:
+        from opsdesk.incidents import attachments  # noqa: PLC0415  (TEMP until it lands)
+
+        await attachments.link_attachments(
+            session=session,
+            incident=incident,
+            attachment_ids=params.attachment_ids,
+            context="solution",
+        )
+    incident.category = category
+    incident.service_interrupted = interrupted
+    incident.fault_occurred_at = occurred
+    incident.fault_recovery_at = recovered
+    incident.cause = params.cause
+    incident.solution = params.solution
+    incident.pause_reason = None
+    incident.pause_until = None
+    incident.resolved_at = now
+    return params.solution
+
+
+async def _confirm(
+    session: AsyncSession,
+    incident: Incident,
+    actor: Actor,
+    params: ActionParams,
+    now: datetime,
+    rules: IncidentRules,
+    outcome: Outcome,
+) -> str:
+    assert isinstance(params, ConfirmParams)
+    if outcome is Outcome.REFUSED and not params.comment:
+        raise ValidationFailed("comment: say why the resolution is refused", field="comment")
+    if outcome is Outcome.CONFIRMED:
+        incident.completed_at = now
+    return params.comment
+
+
+async def _reopen(
+    session: AsyncSession,
+    incident: Incident,
+    actor: Actor,
+    params: ActionParams,
+    now: datetime,
+    rules: IncidentRules,
+    outcome: Outcome,
+) -> str:
+    assert isinstance(params, ReopenParams)
+    since = {
+        Status.RESOLVED: incident.resolved_at,
+        Status.COMPLETED: incident.completed_at,
+    }.get(Status(incident.status))
+    if since is not None and now - since > rules.reopen_window:
+        days = rules.reopen_window.total_seconds() / 86400
+        raise Conflict(
+            f"reopen: the incident ended on {since:%Y-%m-%d %H:%M} UTC, more than {days:g} days "
+            "ago; report a new incident instead",
+            field="action",
+            state=phase_of_incident(incident).value,
+            status=incident.status,
+            allowed=[],
+        )
+    return params.reason
+
+
+async def _close(
+    session: AsyncSession,
+    incident: Incident,
+    actor: Actor,
+    params: ActionParams,
+    now: datetime,
+    rules: IncidentRules,
+    outcome: Outcome,
+) -> str:
+    incident.completed_at = now
+    return _comment_of(params)
+
+
+async def _auto_complete(
+    session: AsyncSession,
+    incident: Incident,
+    actor: Actor,
+    params: ActionParams,
+    now: datetime,
+    rules: IncidentRules,
+    outcome: Outcome,
+) -> str:
+    if incident.major:
+        raise Conflict("auto_complete: major incidents are never completed automatically")
+    incident.completed_at = now
+    return _comment_of(params) or "not confirmed in time: completed automatically"
+
+
+_EFFECTS = {
+    Action.ACCEPT: _accept,
+    Action.REJECT: _reject,
+    Action.FORWARD: _forward,
+    Action.REMARK: _remark,
+    Action.PAUSE: _pause,
+    Action.APPROVE: _approve,
+    Action.DENY: _deny,
+    Action.RESUME: _resume,
+    Action.CHANGE_LEVEL: _change_level,
+    Action.RESOLVE: _resolve,
+    Action.CONFIRM: _confirm,
+    Action.REOPEN: _reopen,
+    Action.CLOSE: _close,
+    Action.AUTO_COMPLETE: _auto_complete,
+}
+
+
+@dataclass(frozen=True)
+class SweepResult:
+    completed: int
+    resumed: int
+
+
+async def sweep_due(
+    *, session: AsyncSession, now: datetime, rules: IncidentRules, batch: int = 500
+) -> SweepResult:
+    """Complete resolved incidents nobody confirmed in time and end pauses that ran out.
+
+    Rows are claimed with ``FOR UPDATE SKIP LOCKED`` on PostgreSQL, so several servers can
+    sweep at once without acting twice; each incident goes through ``apply_action`` like
+    any other action.
+    """
+    system = Actor(None)
+    cutoff = now - rules.auto_complete_after
+    due_completion = (
+        select(Incident)
+        .where(
+            Incident.status == str(Status.RESOLVED),
+            Incident.major.is_(False),
+            Incident.resolved_at <= cutoff,
+        )
+        .order_by(Incident.resolved_at)
+        .limit(batch)
+        .with_for_update(skip_locked=True)
+    )
+    completed = 0
+    for incident in list(await session.scalars(due_completion)):
+        await apply_action(
+            session=session,
+            incident=incident,
+            actor=system,
+            action=Action.AUTO_COMPLETE,
+            params=AutoCompleteParams(),
+            now=now,
+            rules=rules,
+        )
+        completed += 1
+    due_resume = (
+        select(Incident)
+        .where(
+            Incident.status == str(Status.ACKNOWLEDGED),
+            Incident.sub_status == str(SubStatus.PAUSED),
+            Incident.pause_until <= now,
+        )
+        .order_by(Incident.pause_until)
+        .limit(batch)
+        .with_for_update(skip_locked=True)
+    )
+    resumed = 0
+    for incident in list(await session.scalars(due_resume)):
+        await apply_action(
+            session=session,
+            incident=incident,
+            actor=system,
+            action=Action.RESUME,
+            params=ResumeParams(comment="the planned end of the pause was reached"),
+            now=now,
+            rules=rules,
+        )
+        resumed += 1
+    return SweepResult(completed=completed, resumed=resumed)
+
+
+def phase_label(incident: Incident) -> str:
+    return PHASE_LABELS[phase_of_incident(incident)].en

@@ -1,0 +1,1 @@
+"""Placeholder: attachment type detection by content."""
