@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import timedelta
@@ -18,6 +20,8 @@ from opsdesk.core.clock import Clock, SystemClock
 from opsdesk.core.database import Database
 from opsdesk.core.settings import Settings, get_settings
 from opsdesk.incidents.service import IncidentRules
+from opsdesk.incidents.sweeper import sweep_forever
+from opsdesk.web import detail as web_detail
 from opsdesk.web import routes as web_routes
 
 SESSION_COOKIE = "opsdesk_session"
@@ -43,10 +47,27 @@ def create_app(
     database = db or Database(settings.resolved_database_url(), pool_size=settings.db_pool_size)
 
     @asynccontextmanager
-    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        yield
-        if db is None:
-            await database.dispose()
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        sweeper: asyncio.Task[None] | None = None
+        if settings.run_worker:
+            sweeper = asyncio.create_task(
+                sweep_forever(
+                    db=database,
+                    clock=app.state.clock,
+                    rules=app.state.incident_rules,
+                    interval_s=settings.lifecycle_sweep_s,
+                ),
+                name="opsdesk-lifecycle-sweep",
+            )
+        try:
+            yield
+        finally:
+            if sweeper is not None:
+                sweeper.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await sweeper
+            if db is None:
+                await database.dispose()
 
     app = FastAPI(
         title="opsdesk",
@@ -76,6 +97,7 @@ def create_app(
     for router in catalog.routers:
         app.include_router(router)
     app.include_router(web_routes.router)
+    app.include_router(web_detail.router)
     app.mount(
         "/static",
         StaticFiles(directory=Path(__file__).resolve().parent / "web" / "static"),

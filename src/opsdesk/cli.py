@@ -25,10 +25,12 @@ db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 demo_app = typer.Typer(help="Demo data.", no_args_is_help=True)
 users_app = typer.Typer(help="Users.", no_args_is_help=True)
 tokens_app = typer.Typer(help="API tokens.", no_args_is_help=True)
+incidents_app = typer.Typer(help="Incidents.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(demo_app, name="demo")
 app.add_typer(users_app, name="users")
 app.add_typer(tokens_app, name="tokens")
+app.add_typer(incidents_app, name="incidents")
 
 T = TypeVar("T")
 
@@ -171,6 +173,35 @@ def tokens_create(
         return token
 
     typer.echo(_in_transaction(work))
+
+
+@incidents_app.command("sweep")
+def incidents_sweep() -> None:
+    """Auto-complete unconfirmed resolved incidents and end pauses that ran out, once.
+
+    ``opsdesk serve`` does this every OPSDESK_LIFECYCLE_SWEEP_S seconds; this command is for
+    deployments that run serve with OPSDESK_RUN_WORKER=false and schedule the sweep (cron).
+    """
+    from opsdesk.app import incident_rules_from
+    from opsdesk.incidents.sweeper import sweep_once
+
+    settings = get_settings()
+
+    async def run() -> tuple[int, int]:
+        db = Database(settings.resolved_database_url())
+        try:
+            result = await sweep_once(
+                db=db, clock=SystemClock(), rules=incident_rules_from(settings)
+            )
+            return result.completed, result.resumed
+        finally:
+            await db.dispose()
+
+    try:
+        completed, resumed = asyncio.run(run())
+    except OpsdeskError as exc:
+        raise _fail(exc.message) from None
+    typer.echo(f"{completed} incidents auto-completed, {resumed} pauses ended")
 
 
 if __name__ == "__main__":

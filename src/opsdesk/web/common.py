@@ -1,0 +1,345 @@
+"""What every page shares: the unit of work, the caller, CSRF, rendering and display names."""
+
+from __future__ import annotations
+
+import hmac
+import secrets
+from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+import jinja2
+from fastapi import Request
+from fastapi.responses import RedirectResponse, Response
+from pydantic import ValidationError
+from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.datastructures import FormData
+from starlette.templating import Jinja2Templates
+
+from opsdesk import __version__
+from opsdesk.auth import service as auth_service
+from opsdesk.auth.roles import Caller, Role
+from opsdesk.auth.sessions import SESSION_USER_KEY
+from opsdesk.catalog import service as catalog_service
+from opsdesk.catalog.kinds import Kind
+from opsdesk.core.clock import Clock
+from opsdesk.core.database import Database
+from opsdesk.core.errors import NotFound, ValidationFailed
+from opsdesk.incidents.fields import (
+    LEVEL_LABELS,
+    STATUS_LABELS,
+    Label,
+    OwnerType,
+    Status,
+)
+from opsdesk.incidents.models import Incident
+from opsdesk.incidents.service import IncidentRules
+
+SESSION_CSRF_KEY = "csrf_token"
+SESSION_FLASH_KEY = "flash"
+CSRF_FIELD = "csrf_token"
+
+TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
+
+SECURITY_HEADERS = {
+    "X-Frame-Options": "DENY",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+    "Content-Security-Policy": (
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+        "form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'"
+    ),
+    # Pages show what one signed-in user may see: never keep them in a shared cache.
+    "Cache-Control": "no-store",
+}
+
+ROLE_LABELS: dict[Role, str] = {
+    Role.END_USER: "End user",
+    Role.TECHNICIAN: "Technician",
+    Role.INCIDENT_MANAGER: "Incident manager",
+    Role.ADMIN: "Administrator",
+}
+STATUS_CLASSES: dict[str, str] = {
+    Status.DRAFT: "draft",
+    Status.TRIGGERED: "new",
+    Status.ACKNOWLEDGED: "progress",
+    Status.REJECTED: "rejected",
+    Status.RESOLVED: "resolved",
+    Status.COMPLETED: "closed",
+}
+OWNER_TYPE_LABELS: dict[str, str] = {OwnerType.INDIVIDUAL: "Individual", OwnerType.SHIFT: "Shift"}
+FIELD_LABELS: dict[str, str] = {
+    "title": "Title",
+    "description": "Description",
+    "level": "Level",
+    "impact": "Impact",
+    "urgency": "Urgency",
+    "ownership": "Ownership",
+    "category": "Category",
+    "region": "Region",
+    "enterprise_project": "Enterprise project",
+    "application": "Application",
+    "fault_occurred_at": "Fault occurred at",
+    "service_interrupted": "Service interrupted",
+    "owner_type": "Owner type",
+    "assignee_id": "Assignee",
+    "assignee_scene": "Shift scene",
+    "assignee_role": "Shift role",
+    "source": "Source",
+    "channel": "Channel",
+    "reporter_id": "Reporter",
+    "status": "Status",
+}
+CATALOG_FIELDS: dict[str, Kind] = {
+    "category": Kind.CATEGORY,
+    "application": Kind.APPLICATION,
+    "region": Kind.REGION,
+    "enterprise_project": Kind.ENTERPRISE_PROJECT,
+}
+USER_FIELDS = frozenset({"assignee_id", "reporter_id"})
+LIST_FILTERS = ("q", "level", "status")
+SORT_COLUMNS = ("number", "title", "level", "status", "category", "application", "created_at")
+NEW_FORM_FIELDS = (
+    "title",
+    "description",
+    "level",
+    "impact",
+    "urgency",
+    "category",
+    "application",
+    "region",
+    "fault_occurred_at",
+)
+EMPTY = "—"
+
+
+def _format_time(value: datetime | None) -> str:
+    if value is None:
+        return EMPTY
+    return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def _environment() -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(TEMPLATES_DIR),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters["utc"] = _format_time
+    return env
+
+
+templates = Jinja2Templates(env=_environment())
+
+
+# --- plumbing: the unit of work, the caller, CSRF, rendering ---------------------------
+
+
+def _db(request: Request) -> Database:
+    db: Database = request.app.state.db
+    return db
+
+
+def _clock(request: Request) -> Clock:
+    clock: Clock = request.app.state.clock
+    return clock
+
+
+def _rules(request: Request) -> IncidentRules:
+    rules: IncidentRules = request.app.state.incident_rules
+    return rules
+
+
+async def _caller(request: Request, session: AsyncSession) -> Caller | None:
+    user_id = request.session.get(SESSION_USER_KEY)
+    if not isinstance(user_id, str):
+        return None
+    return await auth_service.caller_by_id(session=session, user_id=user_id)
+
+
+async def _signed_in(request: Request) -> Caller | None:
+    async with _db(request).read() as session:
+        return await _caller(request, session)
+
+
+def _csrf_token(request: Request) -> str:
+    token = request.session.get(SESSION_CSRF_KEY)
+    if not isinstance(token, str) or not token:
+        token = secrets.token_urlsafe(32)
+        request.session[SESSION_CSRF_KEY] = token
+    return token
+
+
+def _csrf_ok(request: Request, form: FormData) -> bool:
+    expected = request.session.get(SESSION_CSRF_KEY)
+    given = form.get(CSRF_FIELD)
+    if not isinstance(expected, str) or not expected or not isinstance(given, str):
+        return False
+    return hmac.compare_digest(expected.encode(), given.encode())
+
+
+def _text(form: FormData, name: str) -> str:
+    value = form.get(name)
+    return value if isinstance(value, str) else ""
+
+
+def _safe_next(target: str | None) -> str:
+    """A local path to return to after sign-in; anything else becomes the incident list."""
+    if (
+        target
+        and target.startswith("/")
+        and not target.startswith("//")
+        and "\\" not in target
+        and target.isprintable()
+    ):
+        return target
+    return "/incidents"
+
+
+def _secure(response: Response) -> Response:
+    for name, value in SECURITY_HEADERS.items():
+        response.headers[name] = value
+    return response
+
+
+def _redirect(url: str) -> Response:
+    return _secure(RedirectResponse(url, status_code=303))
+
+
+def _to_login(request: Request) -> Response:
+    target = request.url.path
+    if request.url.query:
+        target += "?" + request.url.query
+    return _redirect("/login?" + urlencode({"next": target}))
+
+
+def _render(
+    request: Request,
+    name: str,
+    context: dict[str, Any],
+    *,
+    caller: Caller | None,
+    status_code: int = 200,
+) -> Response:
+    flash = request.session.pop(SESSION_FLASH_KEY, None) if caller is not None else None
+    context = {
+        "caller": caller,
+        "role_label": ROLE_LABELS[caller.role] if caller is not None else "",
+        "csrf_token": _csrf_token(request),
+        "flash": flash if isinstance(flash, str) else None,
+        "version": __version__,
+        "request_path": request.url.path,
+        **context,
+    }
+    response = templates.TemplateResponse(request, name, context, status_code=status_code)
+    return _secure(response)
+
+
+def _error_page(
+    request: Request, *, caller: Caller | None, status_code: int, title: str, message: str
+) -> Response:
+    return _render(
+        request,
+        "error.html",
+        {"title": title, "message": message, "status_code": status_code},
+        caller=caller,
+        status_code=status_code,
+    )
+
+
+def _csrf_failed(request: Request, caller: Caller | None) -> Response:
+    return _error_page(
+        request,
+        caller=caller,
+        status_code=403,
+        title="Form expired",
+        message="This form has expired or did not come from opsdesk. Go back, reload the page "
+        "and try again.",
+    )
+
+
+# --- display values: labels, catalog names and user names --------------------------------
+
+
+def _label(labels: Mapping[Any, Label], key: str | None) -> str:
+    if key is None or key == "":
+        return EMPTY
+    label = labels.get(key)
+    return label.en if label is not None else key
+
+
+def _level_label(level: str) -> str:
+    return _label(LEVEL_LABELS, level)
+
+
+def _level_class(level: str) -> str:
+    label = LEVEL_LABELS.get(level)
+    return label.en.lower() if label is not None else "unknown"
+
+
+def _status_label(status: str) -> str:
+    return _label(STATUS_LABELS, status)
+
+
+async def _catalog_names(
+    session: AsyncSession, kinds: Iterable[Kind]
+) -> dict[Kind, dict[str, str]]:
+    names: dict[Kind, dict[str, str]] = {}
+    for kind in kinds:
+        items = await catalog_service.list_items(session=session, kind=kind)
+        names[kind] = {item.key: item.name_en for item in items}
+    return names
+
+
+async def _user_names(session: AsyncSession, user_ids: Iterable[str | None]) -> dict[str, str]:
+    names: dict[str, str] = {}
+    for user_id in {uid for uid in user_ids if uid}:
+        try:
+            user = await auth_service.get_user(session=session, user_id=user_id)
+        except NotFound:
+            names[user_id] = user_id
+        else:
+            names[user_id] = user.name
+    return names
+
+
+def _owner(incident: Incident, users: Mapping[str, str]) -> str:
+    if incident.owner_type == OwnerType.SHIFT:
+        return f"Shift: {incident.assignee_scene or EMPTY} / {incident.assignee_role or EMPTY}"
+    if incident.assignee_id:
+        return users.get(incident.assignee_id, incident.assignee_id)
+    return "Unassigned"
+
+
+def _name(names: Mapping[str, str], key: str | None) -> str:
+    if key is None or key == "":
+        return EMPTY
+    return names.get(key, key)
+
+
+def _fault_time(raw: str) -> datetime | None:
+    """A ``datetime-local`` value, which carries no zone, read as UTC."""
+    if not raw.strip():
+        return None
+    try:
+        value = datetime.fromisoformat(raw.strip())
+    except ValueError:
+        raise ValidationFailed(
+            "fault_occurred_at: enter a date and time, e.g. 2024-05-01T09:30",
+            field="fault_occurred_at",
+        ) from None
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+
+
+def _pydantic_errors(exc: ValidationError) -> tuple[list[str], set[str]]:
+    messages, fields = [], set()
+    for error in exc.errors():
+        name = ".".join(str(part) for part in error.get("loc", ())) or "form"
+        message = str(error.get("msg", "is invalid")).removeprefix("Value error, ")
+        messages.append(f"{name}: {message}")
+        fields.add(name)
+    return messages, fields
