@@ -112,7 +112,7 @@ async def test_public_reply_reaches_the_reporter_with_one_history_row(
     )
     assert response.status_code == 201, response.text
     entry = response.json()
-    assert set(entry) == {"id", "body", "internal", "author_id", "created_at"}
+    assert set(entry) == {"id", "body", "internal", "author_id", "created_at", "attachment_ids"}
     assert entry["body"] == "We are looking into it."
     assert entry["internal"] is False
     assert entry["author_id"] == desk.tech.id

@@ -5,11 +5,10 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Header, Response
-from pydantic import ValidationError
 
 from opsdesk.api.deps import DB, ClockDep, CurrentCaller, Rules
 from opsdesk.api.incidents import expected_version, incident_etag, incident_out
-from opsdesk.core.errors import NotFound, ValidationFailed
+from opsdesk.core.errors import NotFound
 from opsdesk.incidents import actions as action_service
 from opsdesk.incidents import service
 from opsdesk.incidents.fields import history_action_label
@@ -17,7 +16,6 @@ from opsdesk.incidents.lifecycle import HISTORY_KEYS, PUBLIC_ACTIONS, Action
 from opsdesk.incidents.schemas import (
     ACTION_PARAMS,
     ActionOut,
-    ActionParams,
     ActionsOut,
     IncidentOut,
 )
@@ -34,24 +32,6 @@ def _action(name: str) -> Action:
         known = ", ".join(a.value for a in PUBLIC_ACTIONS)
         raise NotFound(f"action: no action {name!r}; actions are {known}", field="action")
     return action
-
-
-def parse_params(action: Action, raw: Any) -> ActionParams:
-    """Validate an action's parameters; errors name the parameter, as for any body."""
-    model = ACTION_PARAMS[action]
-    try:
-        return model.model_validate(raw if raw is not None else {})
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        field = ".".join(str(part) for part in first["loc"]) or "params"
-        kind = first["type"]
-        if kind == "missing":
-            message = f"{field}: is required for {action.value}"
-        elif kind == "extra_forbidden":
-            message = f"{field}: unknown parameter for {action.value}"
-        else:
-            message = f"{field}: {first['msg'].removeprefix('Value error, ')}"
-        raise ValidationFailed(message, field=field) from None
 
 
 def action_out(action: Action) -> ActionOut:
@@ -94,7 +74,7 @@ async def take_action(
 ) -> IncidentOut:
     """Take ``action``; the body is its parameters (see ``GET …/actions``)."""
     chosen = _action(action)
-    params = parse_params(chosen, body)
+    params = action_service.parse_params(chosen, body)
     async with db.write() as session:
         incident = await action_service.take_action(
             session=session,

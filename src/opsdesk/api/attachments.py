@@ -1,7 +1,120 @@
-"""Placeholder: routes arrive with the lifecycle issue."""
+"""Attachment routes under ``/api/v1/incidents/{number}/attachments``: translation only."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from datetime import datetime
+from typing import Annotated
+from urllib.parse import quote
+
+from fastapi import APIRouter, File, Form, Request, UploadFile
+from fastapi.responses import FileResponse
+from pydantic import BaseModel
+
+from opsdesk.api.deps import DB, ClockDep, CurrentCaller, Rules
+from opsdesk.core.errors import NotFound, ValidationFailed
+from opsdesk.core.settings import Settings
+from opsdesk.incidents import attachments
+from opsdesk.incidents.models import Attachment
 
 router = APIRouter(prefix="/api/v1/incidents", tags=["incidents"])
+
+
+class AttachmentOut(BaseModel):
+    id: int
+    file_name: str
+    content_type: str
+    size: int
+    sha256: str
+    context: str
+    conversation_id: int | None
+    internal: bool
+    uploader_id: str
+    created_at: datetime
+    download_url: str
+
+
+def attachment_out(number: str, row: Attachment) -> AttachmentOut:
+    return AttachmentOut(
+        id=row.id,
+        file_name=row.file_name,
+        content_type=row.content_type,
+        size=row.size,
+        sha256=row.sha256,
+        context=row.context,
+        conversation_id=row.conversation_id,
+        internal=row.internal,
+        uploader_id=row.uploader_id,
+        created_at=row.created_at,
+        download_url=f"/api/v1/incidents/{number}/attachments/{row.id}",
+    )
+
+
+def _settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+@router.post("/{number}/attachments", status_code=201, response_model=AttachmentOut)
+async def upload(
+    number: str,
+    request: Request,
+    caller: CurrentCaller,
+    db: DB,
+    clock: ClockDep,
+    rules: Rules,
+    file: Annotated[
+        UploadFile | None, File(description="The file (multipart field `file`)")
+    ] = None,
+    internal: Annotated[bool, Form(description="Staff only: hidden from end users")] = False,
+) -> AttachmentOut:
+    """Attach one file: JPG, PNG, PDF, DOCX or TXT, checked by content."""
+    if file is None:
+        raise ValidationFailed(
+            "file: send the file as the multipart form field 'file'", field="file"
+        )
+    # One byte more than allowed is enough to refuse it, without buffering a huge upload.
+    data = await file.read(rules.attachment_max_bytes + 1)
+    async with db.write() as session:
+        row = await attachments.store_attachment(
+            session=session,
+            caller=caller,
+            number=number,
+            file_name=file.filename or "",
+            data=data,
+            internal=internal,
+            now=clock.now(),
+            rules=rules,
+            storage_dir=attachments.attachments_dir(_settings(request)),
+        )
+    return attachment_out(number, row)
+
+
+@router.get("/{number}/attachments", response_model=list[AttachmentOut])
+async def list_attachments(number: str, caller: CurrentCaller, db: DB) -> list[AttachmentOut]:
+    async with db.read() as session:
+        rows = await attachments.list_attachments(session=session, caller=caller, number=number)
+    return [attachment_out(number, row) for row in rows]
+
+
+@router.get("/{number}/attachments/{attachment_id}", response_class=FileResponse)
+async def download(
+    number: str, attachment_id: int, request: Request, caller: CurrentCaller, db: DB
+) -> FileResponse:
+    """The file's bytes, as an attachment under its original name."""
+    async with db.read() as session:
+        row = await attachments.get_attachment(
+            session=session, caller=caller, number=number, attachment_id=attachment_id
+        )
+    path = attachments.content_path(attachments.attachments_dir(_settings(request)), row.sha256)
+    if not path.is_file():
+        raise NotFound(f"the content of attachment {attachment_id} is missing", field="id")
+    return FileResponse(
+        path,
+        media_type=row.content_type,
+        headers={
+            "Content-Disposition": f"attachment; filename*=UTF-8''{quote(row.file_name, safe='')}",
+            "X-Content-Type-Options": "nosniff",
+            "Cache-Control": "private, no-store",
+            "Content-Security-Policy": "default-src 'none'; sandbox",
+        },
+    )

@@ -16,6 +16,7 @@ from opsdesk.collaboration.schemas import (
     WorkLogList,
     WorkLogOut,
 )
+from opsdesk.incidents import attachments
 
 router = APIRouter(prefix="/api/v1/incidents", tags=["incidents"])
 
@@ -39,14 +40,26 @@ async def add_conversation(
         entry = await service.add_conversation(
             session=session, caller=caller, number=number, data=body, now=clock.now()
         )
-    return ConversationOut.model_validate(entry)
+    out = ConversationOut.model_validate(entry)
+    out.attachment_ids = sorted(set(body.attachment_ids))
+    return out
 
 
 @router.get("/{number}/conversations", response_model=list[ConversationOut])
 async def list_conversations(number: str, caller: CurrentCaller, db: DB) -> list[ConversationOut]:
     async with db.read() as session:
         entries = await service.list_conversations(session=session, caller=caller, number=number)
-    return [ConversationOut.model_validate(entry) for entry in entries]
+        files = await attachments.list_attachments(session=session, caller=caller, number=number)
+    by_entry: dict[int, list[int]] = {}
+    for file in files:
+        if file.conversation_id is not None:
+            by_entry.setdefault(file.conversation_id, []).append(file.id)
+    result = []
+    for entry in entries:
+        out = ConversationOut.model_validate(entry)
+        out.attachment_ids = by_entry.get(entry.id, [])
+        result.append(out)
+    return result
 
 
 @router.post("/{number}/worklogs", status_code=201, response_model=WorkLogOut)

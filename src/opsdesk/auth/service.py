@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from opsdesk.auth.models import ApiToken, User
 from opsdesk.auth.passwords import hash_password, verify_password
-from opsdesk.auth.roles import Caller, Role
+from opsdesk.auth.roles import STAFF_ROLES, Caller, Role
 from opsdesk.auth.schemas import UserCreate, UserUpdate
 from opsdesk.core.cache import TTLCache, cache_of
 from opsdesk.core.errors import Conflict, Forbidden, NotFound, ValidationFailed
@@ -84,6 +84,15 @@ async def list_users(
         query.order_by(User.email).offset(page.offset).limit(page.per_page)
     )
     return Page(items=list(rows), total=total, page=page.page, per_page=page.per_page)
+
+
+async def active_staff(*, session: AsyncSession) -> list[User]:
+    """Active technicians and above, by name: whom an incident can be handed to."""
+    staff = [role.value for role in STAFF_ROLES]
+    rows = await session.scalars(
+        select(User).where(User.active.is_(True), User.role.in_(staff)).order_by(User.name)
+    )
+    return list(rows)
 
 
 async def update_user(

@@ -35,6 +35,11 @@ class ConversationCreate(BaseModel):
 
     body: ConversationBody
     internal: bool = Field(default=False, description="Staff only: a note the reporter never sees")
+    attachment_ids: list[int] = Field(
+        default_factory=list,
+        max_length=10,
+        description="Files uploaded to the incident to show with this entry",
+    )
 
 
 class ConversationOut(BaseModel):
@@ -45,6 +50,7 @@ class ConversationOut(BaseModel):
     internal: bool
     author_id: str
     created_at: datetime
+    attachment_ids: list[int] = Field(default_factory=list)
 
 
 class WorkLogCreate(BaseModel):

@@ -18,6 +18,7 @@ from opsdesk.auth.roles import Caller
 from opsdesk.collaboration.models import ConversationEntry, Feedback, WorkLogEntry
 from opsdesk.collaboration.schemas import RATING_MAX, ConversationCreate, FeedbackSet, WorkLogCreate
 from opsdesk.core.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from opsdesk.incidents.attachments import link_attachments
 from opsdesk.incidents.fields import HistoryAction, Status
 from opsdesk.incidents.models import Incident
 from opsdesk.incidents.service import IncidentRules, access_incident, record_history
@@ -80,6 +81,16 @@ async def add_conversation(
         created_at=now,
     )
     session.add(entry)
+    await session.flush()
+    # An internal note's files are as private as the note.
+    await link_attachments(
+        session=session,
+        incident=incident,
+        attachment_ids=data.attachment_ids,
+        context="conversation",
+        conversation_id=entry.id,
+        internal=data.internal,
+    )
     _touch(incident, now)
     session.add(
         record_history(

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from pydantic import ValidationError
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -20,6 +21,7 @@ from opsdesk.auth.roles import Caller, Role
 from opsdesk.catalog.kinds import Kind
 from opsdesk.catalog.service import check_references
 from opsdesk.core.errors import Conflict, Forbidden, PreconditionFailed, ValidationFailed
+from opsdesk.incidents import attachments
 from opsdesk.incidents.changes import diff
 from opsdesk.incidents.fields import OwnerType, Status
 from opsdesk.incidents.lifecycle import (
@@ -40,6 +42,7 @@ from opsdesk.incidents.lifecycle import (
 )
 from opsdesk.incidents.models import Incident
 from opsdesk.incidents.schemas import (
+    ACTION_PARAMS,
     ActionParams,
     AutoCompleteParams,
     ChangeLevelParams,
@@ -94,6 +97,24 @@ class Actor:
         if self.caller is None:
             return False
         return self.caller.user_id in (incident.reporter_id, incident.creator_id)
+
+
+def parse_params(action: Action, raw: Any) -> ActionParams:
+    """Validate an action's parameters from any adapter; errors name the parameter."""
+    model = ACTION_PARAMS[action]
+    try:
+        return model.model_validate(raw if raw is not None else {})
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        field = ".".join(str(part) for part in first["loc"]) or "params"
+        kind = first["type"]
+        if kind == "missing":
+            message = f"{field}: is required for {action.value}"
+        elif kind == "extra_forbidden":
+            message = f"{field}: unknown parameter for {action.value}"
+        else:
+            message = f"{field}: {first['msg'].removeprefix('Value error, ')}"
+        raise ValidationFailed(message, field=field) from None
 
 
 def phase_of_incident(incident: Incident) -> Phase:
@@ -420,8 +441,6 @@ async def _resolve(
             field="fault_recovery_time",
         )
     if params.attachment_ids:
-        from opsdesk.incidents import attachments  # noqa: PLC0415  (TEMP until it lands)
-
         await attachments.link_attachments(
             session=session,
             incident=incident,

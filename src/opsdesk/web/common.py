@@ -15,7 +15,7 @@ from fastapi import Request
 from fastapi.responses import RedirectResponse, Response
 from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
-from starlette.datastructures import FormData
+from starlette.datastructures import FormData, UploadFile
 from starlette.templating import Jinja2Templates
 
 from opsdesk import __version__
@@ -27,6 +27,8 @@ from opsdesk.catalog.kinds import Kind
 from opsdesk.core.clock import Clock
 from opsdesk.core.database import Database
 from opsdesk.core.errors import NotFound, ValidationFailed
+from opsdesk.incidents import attachments
+from opsdesk.incidents.attachments import attachments_dir
 from opsdesk.incidents.fields import (
     LEVEL_LABELS,
     STATUS_LABELS,
@@ -91,6 +93,15 @@ FIELD_LABELS: dict[str, str] = {
     "channel": "Channel",
     "reporter_id": "Reporter",
     "status": "Status",
+    "sub_status": "Pending",
+    "pause_reason": "Pause reason",
+    "pause_until": "Paused until",
+    "requested_level": "Requested level",
+    "reopen_count": "Times reopened",
+    "cause": "Cause",
+    "solution": "Solution",
+    "fault_recovery_at": "Service recovered at",
+    "major": "Major incident",
 }
 CATALOG_FIELDS: dict[str, Kind] = {
     "category": Kind.CATEGORY,
@@ -321,7 +332,7 @@ def _name(names: Mapping[str, str], key: str | None) -> str:
     return names.get(key, key)
 
 
-def _fault_time(raw: str) -> datetime | None:
+def _fault_time(raw: str, name: str = "fault_occurred_at") -> datetime | None:
     """A ``datetime-local`` value, which carries no zone, read as UTC."""
     if not raw.strip():
         return None
@@ -329,8 +340,7 @@ def _fault_time(raw: str) -> datetime | None:
         value = datetime.fromisoformat(raw.strip())
     except ValueError:
         raise ValidationFailed(
-            "fault_occurred_at: enter a date and time, e.g. 2024-05-01T09:30",
-            field="fault_occurred_at",
+            f"{name}: enter a date and time, e.g. 2024-05-01T09:30", field=name
         ) from None
     return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
 
@@ -343,3 +353,51 @@ def _pydantic_errors(exc: ValidationError) -> tuple[list[str], set[str]]:
         messages.append(f"{name}: {message}")
         fields.add(name)
     return messages, fields
+
+
+def _uploads(form: FormData, name: str) -> list[UploadFile]:
+    """Files chosen in a file input; an input left empty sends one nameless empty part."""
+    return [
+        item
+        for item in form.getlist(name)
+        if isinstance(item, UploadFile) and (item.filename or item.size)
+    ]
+
+
+async def _store_uploads(
+    request: Request,
+    session: AsyncSession,
+    caller: Caller,
+    number: str,
+    uploads: list[UploadFile],
+    *,
+    internal: bool,
+    context: str,
+) -> list[int]:
+    rules = _rules(request)
+    ids = []
+    for upload in uploads:
+        # One byte more than allowed is enough to refuse it without reading it all.
+        data = await upload.read(rules.attachment_max_bytes + 1)
+        attachment = await attachments.store_attachment(
+            session=session,
+            caller=caller,
+            number=number,
+            file_name=upload.filename or "",
+            data=data,
+            internal=internal,
+            context=context,
+            now=_clock(request).now(),
+            rules=rules,
+            storage_dir=attachments_dir(request.app.state.settings),
+        )
+        ids.append(attachment.id)
+    return ids
+
+
+def _size(size: int) -> str:
+    if size < 1024:
+        return f"{size} B"
+    if size < 1024 * 1024:
+        return f"{size / 1024:.1f} KB"
+    return f"{size / (1024 * 1024):.1f} MB"

@@ -58,9 +58,12 @@ from opsdesk.web.common import (
     _rules,
     _safe_next,
     _signed_in,
+    _size,
     _status_label,
+    _store_uploads,
     _text,
     _to_login,
+    _uploads,
     _user_names,
 )
 
@@ -284,7 +287,13 @@ async def _render_new(
     return _render(
         request,
         "incident_new.html",
-        {"form": state, "options": options, "title_max": TITLE_MAX},
+        {
+            "form": state,
+            "options": options,
+            "title_max": TITLE_MAX,
+            "attachment_max": _size(_rules(request).attachment_max_bytes),
+            "attachment_count": _rules(request).attachment_max_count,
+        },
         caller=caller,
         status_code=status_code,
     )
@@ -318,7 +327,7 @@ async def new_incident(request: Request) -> Response:
     caller = await _signed_in(request)
     if caller is None:
         return _to_login(request)
-    form = await request.form()
+    form = await request.form(max_files=_rules(request).attachment_max_count)
     if not _csrf_ok(request, form):
         return _csrf_failed(request, caller)
     state = FormState(
@@ -336,6 +345,16 @@ async def new_incident(request: Request) -> Response:
                 rules=_rules(request),
                 # the service records end users' reports as self-service
                 default_channel=Channel.TECHNICIAN_PORTAL,
+            )
+            # In the same transaction: a refused file leaves no incident behind either.
+            await _store_uploads(
+                request,
+                session,
+                caller,
+                incident.number,
+                _uploads(form, "files"),
+                internal=False,
+                context="incident",
             )
     except ValidationError as exc:
         state.errors, state.error_fields = _pydantic_errors(exc)

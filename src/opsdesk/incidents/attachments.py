@@ -1,0 +1,196 @@
+"""Files attached to incidents: checked by content, stored once by SHA-256, shown to who may see.
+
+The bytes live under ``<data dir>/attachments/<first two hex digits>/<sha256>``; the row
+keeps the original name, the type read from the content, the size and who added it. Equal
+content is stored once. A file is written (atomically, through a temporary file and a
+rename) before its row, so a row never points at a missing file; a transaction that fails
+after the write leaves at worst an unreferenced file, never a broken attachment.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import os
+import tempfile
+from datetime import datetime
+from pathlib import Path
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from opsdesk.auth.roles import Caller
+from opsdesk.core.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from opsdesk.core.settings import Settings
+from opsdesk.incidents.fields import HistoryAction, Status
+from opsdesk.incidents.filetypes import FileRefused, check_file
+from opsdesk.incidents.models import Attachment, Incident
+from opsdesk.incidents.service import IncidentRules, access_incident, record_history
+
+CONTEXTS = frozenset({"incident", "conversation", "solution"})
+
+
+def attachments_dir(settings: Settings) -> Path:
+    return settings.data_dir / "attachments"
+
+
+def content_path(storage_dir: Path, sha256: str) -> Path:
+    return storage_dir / sha256[:2] / sha256
+
+
+def _write_once(storage_dir: Path, sha256: str, data: bytes) -> None:
+    target = content_path(storage_dir, sha256)
+    if target.exists():
+        return
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, temporary = tempfile.mkstemp(dir=target.parent, prefix=".upload-")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temporary, target)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+def _megabytes(size: int) -> str:
+    return f"{size / (1024 * 1024):g} MB"
+
+
+async def store_attachment(
+    *,
+    session: AsyncSession,
+    caller: Caller,
+    number: str,
+    file_name: str,
+    data: bytes,
+    internal: bool,
+    now: datetime,
+    rules: IncidentRules,
+    storage_dir: Path,
+    context: str = "incident",
+) -> Attachment:
+    """Check and keep one file on incident ``number``, with its history row.
+
+    ``data`` may be one byte longer than the limit (the adapters read no more than that),
+    which is enough to refuse it. Every check runs before anything is written.
+    """
+    incident = await access_incident(session=session, caller=caller, number=number, for_update=True)
+    if internal and not caller.is_staff:
+        raise Forbidden("internal: end users cannot add staff-only attachments", field="internal")
+    if incident.status == Status.COMPLETED:
+        raise Conflict(
+            f"incident {number} is closed; reopen it first to attach files", field="status"
+        )
+    # The incident row is locked above, so two uploads at once cannot both pass the count.
+    count = await session.scalar(
+        select(func.count()).select_from(Attachment).where(Attachment.incident_id == incident.id)
+    )
+    if (count or 0) >= rules.attachment_max_count:
+        raise ValidationFailed(
+            f"file: incident {number} already has {count} attachments, the most allowed "
+            f"({rules.attachment_max_count}); {file_name!r} was not attached",
+            field="file",
+        )
+    if len(data) > rules.attachment_max_bytes:
+        raise ValidationFailed(
+            f"file: {file_name!r} is larger than {_megabytes(rules.attachment_max_bytes)} "
+            f"({rules.attachment_max_bytes} bytes), the most allowed per file",
+            field="file",
+        )
+    try:
+        checked = check_file(file_name, data)
+    except FileRefused as exc:
+        raise ValidationFailed(f"file: {exc}", field="file") from None
+    sha256 = hashlib.sha256(data).hexdigest()
+    await asyncio.to_thread(_write_once, storage_dir, sha256, data)
+    attachment = Attachment(
+        incident_id=incident.id,
+        uploader_id=caller.user_id,
+        file_name=checked.name,
+        content_type=checked.content_type,
+        size=len(data),
+        sha256=sha256,
+        context=context if context in CONTEXTS else "incident",
+        conversation_id=None,
+        internal=internal,
+        created_at=now,
+    )
+    session.add(attachment)
+    incident.updated_at = now
+    incident.version += 1
+    session.add(
+        record_history(
+            incident=incident,
+            action=HistoryAction.ATTACH,
+            operator_id=caller.user_id,
+            now=now,
+            comment=checked.name,
+            internal=internal,
+        )
+    )
+    await session.flush()
+    return attachment
+
+
+async def list_attachments(
+    *, session: AsyncSession, caller: Caller, number: str
+) -> list[Attachment]:
+    """The incident's files, oldest first; end users do not see staff-only ones."""
+    incident = await access_incident(session=session, caller=caller, number=number)
+    query = select(Attachment).where(Attachment.incident_id == incident.id)
+    if not caller.is_staff:
+        query = query.where(Attachment.internal.is_(False))
+    return list(await session.scalars(query.order_by(Attachment.id)))
+
+
+async def get_attachment(
+    *, session: AsyncSession, caller: Caller, number: str, attachment_id: int
+) -> Attachment:
+    """One file of the incident, if the caller may see both; otherwise it does not exist."""
+    incident = await access_incident(session=session, caller=caller, number=number)
+    attachment = await session.get(Attachment, attachment_id)
+    if (
+        attachment is None
+        or attachment.incident_id != incident.id
+        or (attachment.internal and not caller.is_staff)
+    ):
+        raise NotFound(f"incident {number} has no attachment {attachment_id}", field="id")
+    return attachment
+
+
+async def link_attachments(
+    *,
+    session: AsyncSession,
+    incident: Incident,
+    attachment_ids: list[int],
+    context: str,
+    conversation_id: int | None = None,
+    internal: bool | None = None,
+) -> list[Attachment]:
+    """Tie files already uploaded to this incident to a solution or a conversation entry."""
+    if not attachment_ids:
+        return []
+    wanted = set(attachment_ids)
+    rows = list(
+        await session.scalars(
+            select(Attachment).where(
+                Attachment.id.in_(wanted), Attachment.incident_id == incident.id
+            )
+        )
+    )
+    missing = sorted(wanted - {row.id for row in rows})
+    if missing:
+        raise ValidationFailed(
+            f"attachment_ids: {', '.join(map(str, missing))} are not attachments of "
+            f"incident {incident.number}; upload them to it first",
+            field="attachment_ids",
+        )
+    for row in rows:
+        row.context = context
+        row.conversation_id = conversation_id
+        if internal is not None:
+            row.internal = internal
+    return rows
