@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 
 import httpx
+
 from opsdesk.app import create_app
 from opsdesk.core.clock import FixedClock
 from opsdesk.core.database import Database
