@@ -223,3 +223,47 @@ async def test_future_fault_time_is_refused_naming_the_field(client: httpx.Async
     assert refused.status_code == 422
     assert "fault_occurred_at: must not be in the future" in refused.text
     assert 'value="2999-01-01T00:00"' in refused.text
+
+
+async def _number_of(http: httpx.AsyncClient, title_part: str) -> str:
+    listing = await http.get("/incidents", params={"q": title_part})
+    match = re.search(r'href="/incidents/(IM\d+)"', listing.text)
+    assert match is not None, listing.text
+    return match.group(1)
+
+
+async def test_action_forms_check_csrf_role_and_state(client: httpx.AsyncClient) -> None:
+    await sign_in(client, "user@example.com", "demo-user")
+    number = await _number_of(client, "VPN")
+    page = await client.get(f"/incidents/{number}")
+    token = csrf_of(page.text)
+    # End users get no staff buttons, and posting one anyway is refused with the reason.
+    assert 'action="/incidents/' + number + '/actions/accept"' not in page.text
+    refused = await client.post(
+        f"/incidents/{number}/actions/accept", data={"csrf_token": token, "comment": ""}
+    )
+    assert refused.status_code == 403
+    assert "accept" in refused.text
+    forged = await client.post(f"/incidents/{number}/reply", data={"body": "hi"})
+    assert forged.status_code == 403
+    assert "Form expired" in forged.text
+    unknown = await client.post(f"/incidents/{number}/actions/teleport", data={"csrf_token": token})
+    assert unknown.status_code == 404
+
+    await client.post("/logout", data={"csrf_token": token})
+    await sign_in(client, "tech@example.com", "demo-tech")
+    page = await client.get(f"/incidents/{number}")
+    token = csrf_of(page.text)
+    assert f'action="/incidents/{number}/actions/accept"' in page.text
+    # Confirm is not allowed on a new incident: 409, the page names the state, nothing moves.
+    conflict = await client.post(
+        f"/incidents/{number}/actions/confirm", data={"csrf_token": token, "accepted": "yes"}
+    )
+    assert conflict.status_code == 409
+    assert "new" in conflict.text
+    missing = await client.post(
+        f"/incidents/{number}/actions/reject", data={"csrf_token": token, "reason": "  "}
+    )
+    assert missing.status_code == 422
+    assert "reason" in missing.text
+    assert 'data-phase="new"' in missing.text

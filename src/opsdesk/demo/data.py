@@ -10,11 +10,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from opsdesk.auth import service as auth_service
 from opsdesk.auth.roles import Role
 from opsdesk.auth.schemas import UserCreate
+from opsdesk.collaboration import service as collaboration
+from opsdesk.collaboration.schemas import ConversationCreate, WorkLogCreate
 from opsdesk.core.clock import Clock
 from opsdesk.core.errors import NotFound
+from opsdesk.incidents import actions as action_service
 from opsdesk.incidents import service as incident_service
 from opsdesk.incidents.fields import Channel, Ownership, Source
-from opsdesk.incidents.schemas import IncidentCreate
+from opsdesk.incidents.lifecycle import Action
+from opsdesk.incidents.schemas import AcceptParams, IncidentCreate, ResolveParams
 
 
 @dataclass(frozen=True)
@@ -87,7 +91,7 @@ async def load_demo(*, session: AsyncSession, clock: Clock) -> bool:
         ),
         now=now - timedelta(minutes=50),
     )
-    await incident_service.create_incident(
+    mailbox = await incident_service.create_incident(
         session=session,
         caller=tech,
         data=IncidentCreate(
@@ -103,5 +107,61 @@ async def load_demo(*, session: AsyncSession, clock: Clock) -> bool:
             assignee_role="l1-analyst",
         ),
         now=now - timedelta(minutes=20),
+    )
+    await action_service.take_action(
+        session=session,
+        caller=tech,
+        number=mailbox.number,
+        action=Action.ACCEPT,
+        params=AcceptParams(comment="Checking the mail flow rules"),
+        now=now - timedelta(minutes=15),
+    )
+    await collaboration.add_conversation(
+        session=session,
+        caller=tech,
+        number=mailbox.number,
+        data=ConversationCreate(body="We are on it; mail sent meanwhile is queued, not lost."),
+        now=now - timedelta(minutes=14),
+    )
+    printer = await incident_service.create_incident(
+        session=session,
+        caller=end_user,
+        data=IncidentCreate(
+            title="Printer on floor 2 prints blank pages",
+            description="Every job comes out blank since yesterday.",
+            category="inc_type_p_hardware_issues",
+            application="app_workplace",
+            impact=3,
+            urgency=3,
+        ),
+        now=now - timedelta(days=1),
+    )
+    for action, params, ago in (
+        (Action.ACCEPT, AcceptParams(), timedelta(hours=20)),
+        (
+            Action.RESOLVE,
+            ResolveParams(
+                cause="Empty toner cartridge; the low-toner warning was switched off",
+                solution="Replaced the cartridge and switched the warning back on",
+            ),
+            timedelta(hours=19),
+        ),
+    ):
+        await action_service.take_action(
+            session=session,
+            caller=tech,
+            number=printer.number,
+            action=action,
+            params=params,
+            now=now - ago,
+        )
+    await collaboration.add_work_log(
+        session=session,
+        caller=tech,
+        number=printer.number,
+        data=WorkLogCreate(
+            description="On site: cartridge swap and test prints", time_spent_minutes=25
+        ),
+        now=now - timedelta(hours=19),
     )
     return True
