@@ -118,6 +118,19 @@ def test_demo_loads_once(cli: Cli) -> None:
     assert "already loaded" in second.output
 
 
+def test_sweep_completes_what_is_due_once(cli: Cli) -> None:
+    assert cli("demo", "load").exit_code == 0
+    # The demo's resolved printer incident waits for its reporter: not due within 7 days.
+    waiting = cli("incidents", "sweep")
+    assert waiting.exit_code == 0, waiting.output
+    assert waiting.output.strip() == "0 incidents auto-completed, 0 pauses ended"
+    cli.env["OPSDESK_AUTO_COMPLETE_DAYS"] = "0"
+    due = cli("incidents", "sweep")
+    assert due.output.strip() == "1 incidents auto-completed, 0 pauses ended"
+    again = cli("incidents", "sweep")
+    assert again.output.strip() == "0 incidents auto-completed, 0 pauses ended"
+
+
 def test_upgrade_on_postgres(postgres: PostgresServer | None, tmp_path: Path) -> None:
     if postgres is None:
         pytest.skip(POSTGRES_HINT)
