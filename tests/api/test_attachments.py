@@ -239,3 +239,68 @@ async def test_a_closed_incident_takes_no_files(
     response = await upload(client, desk.user, number, "late.txt", TEXT)
     assert response.status_code == 409
     assert "reopen" in response.json()["error"]["message"]
+
+
+async def test_linking_never_reveals_a_staff_only_file(
+    client: httpx.AsyncClient, desk: Desk
+) -> None:
+    number = (await create_incident(client, desk.user))["number"]
+    secret = (await upload(client, desk.tech, number, "dump.txt", TEXT, internal=True)).json()
+    staff_file = (await upload(client, desk.tech, number, "public.txt", TEXT)).json()
+    # An end user guessing the id of a staff-only file cannot publish it through a reply,
+    # nor take over a file someone else uploaded.
+    for attachment_id in (secret["id"], staff_file["id"]):
+        reply = await client.post(
+            f"/api/v1/incidents/{number}/conversations",
+            json={"body": "see this", "attachment_ids": [attachment_id]},
+            headers=desk.user.headers,
+        )
+        assert reply.status_code == 422, reply.text
+        assert reply.json()["error"]["field"] == "attachment_ids"
+    assert [item["id"] for item in await listing(client, desk.user, number)] == [staff_file["id"]]
+    # Staff linking a staff-only file to a public reply does not publish it either.
+    await ok(client, desk.tech, number, Action.ACCEPT, {})
+    reply = await client.post(
+        f"/api/v1/incidents/{number}/conversations",
+        json={"body": "attached", "attachment_ids": [secret["id"]]},
+        headers=desk.tech.headers,
+    )
+    assert reply.status_code == 201, reply.text
+    assert [item["id"] for item in await listing(client, desk.user, number)] == [staff_file["id"]]
+    linked = next(i for i in await listing(client, desk.tech, number) if i["id"] == secret["id"])
+    assert (linked["context"], linked["internal"]) == ("conversation", True)
+
+
+async def test_a_reply_names_only_files_of_its_incident(
+    client: httpx.AsyncClient, desk: Desk
+) -> None:
+    number = (await create_incident(client, desk.user))["number"]
+    other = (await create_incident(client, desk.user))["number"]
+    foreign = (await upload(client, desk.user, other, "other.txt", TEXT)).json()
+    before = await history(client, desk.user, number)
+    reply = await client.post(
+        f"/api/v1/incidents/{number}/conversations",
+        json={"body": "see attached", "attachment_ids": [foreign["id"]]},
+        headers=desk.user.headers,
+    )
+    assert reply.status_code == 422, reply.text
+    error = reply.json()["error"]
+    assert error["field"] == "attachment_ids"
+    assert f"{foreign['id']} are not attachments of incident {number}" in error["message"]
+    conversations = await client.get(
+        f"/api/v1/incidents/{number}/conversations", headers=desk.user.headers
+    )
+    assert conversations.json() == []
+    assert await history(client, desk.user, number) == before
+    own = (await upload(client, desk.user, number, "mine.txt", TEXT)).json()
+    reply = await client.post(
+        f"/api/v1/incidents/{number}/conversations",
+        json={"body": "see attached", "attachment_ids": [own["id"]]},
+        headers=desk.user.headers,
+    )
+    assert reply.status_code == 201, reply.text
+    assert reply.json()["attachment_ids"] == [own["id"]]
+    listed = await client.get(
+        f"/api/v1/incidents/{number}/conversations", headers=desk.user.headers
+    )
+    assert listed.json()[0]["attachment_ids"] == [own["id"]]

@@ -90,6 +90,7 @@ async def add_conversation(
         context="conversation",
         conversation_id=entry.id,
         internal=data.internal,
+        caller=caller,
     )
     _touch(incident, now)
     session.add(

@@ -168,29 +168,41 @@ async def link_attachments(
     attachment_ids: list[int],
     context: str,
     conversation_id: int | None = None,
-    internal: bool | None = None,
+    internal: bool = False,
+    caller: Caller | None = None,
 ) -> list[Attachment]:
-    """Tie files already uploaded to this incident to a solution or a conversation entry."""
+    """Tie files already uploaded to this incident to a solution or a conversation entry.
+
+    ``caller`` is None only for staff-only actions (resolve), whose role the action table
+    has already checked. An end user may link only files they uploaded themselves and can
+    see: ids are sequential, so anything else would let them publish a staff-only file or
+    take over someone else's. Such ids are refused exactly like ids of another incident.
+    """
     if not attachment_ids:
         return []
     wanted = set(attachment_ids)
-    rows = list(
-        await session.scalars(
-            select(Attachment).where(
-                Attachment.id.in_(wanted), Attachment.incident_id == incident.id
-            )
-        )
+    query = select(Attachment).where(
+        Attachment.id.in_(wanted), Attachment.incident_id == incident.id
     )
+    own_only = False
+    if caller is not None and not caller.is_staff:
+        own_only = True
+        query = query.where(
+            Attachment.uploader_id == caller.user_id, Attachment.internal.is_(False)
+        )
+    rows = list(await session.scalars(query))
     missing = sorted(wanted - {row.id for row in rows})
     if missing:
         raise ValidationFailed(
             f"attachment_ids: {', '.join(map(str, missing))} are not attachments of "
-            f"incident {incident.number}; upload them to it first",
+            f"incident {incident.number}{' that you uploaded' if own_only else ''}; "
+            "upload them to it first",
             field="attachment_ids",
         )
     for row in rows:
         row.context = context
         row.conversation_id = conversation_id
-        if internal is not None:
-            row.internal = internal
+        # Linking only ever narrows who sees a file: a staff-only file named in a public
+        # reply stays staff-only, while an internal note's files become as private as it.
+        row.internal = row.internal or internal
     return rows

@@ -64,7 +64,9 @@ def check_name(name: str) -> str:
         raise FileRefused(f"the file name {shown}… is longer than {NAME_MAX} characters")
     if any(ord(ch) < 32 or ord(ch) == 127 for ch in name):
         raise FileRefused(f"the file name {shown} contains control characters")
-    if "/" in name or "\\" in name or ".." in name:
+    # With both separators refused the name is a single component, so ".." can only
+    # climb out as the whole name; "notes..v2.txt" is harmless and kept.
+    if "/" in name or "\\" in name or name.strip() == "..":
         raise FileRefused(
             f"the file name {shown} contains a path ('/', '\\' or '..'); send the bare file name"
         )
