@@ -7,6 +7,8 @@ from typing import Any
 
 import httpx
 
+from opsdesk.assignment import service as assignment
+from opsdesk.assignment.schemas import RoleCreate, SceneCreate
 from opsdesk.auth import service as auth_service
 from opsdesk.auth.roles import Caller, Role
 from opsdesk.auth.schemas import UserCreate
@@ -55,8 +57,19 @@ class Desk:
     other_user: Actor
 
 
+# Shift scenes and roles that tests name as owners; none has a rotation, so nobody is on
+# duty and an incident handed to one waits in the shift's queue.
+DESK_SHIFTS = {
+    "noc": ("duty", "primary"),
+    "desk": ("l1", "duty"),
+    "dba": ("primary",),
+    "sre_oncall": ("primary",),
+    "service-desk": ("l1-analyst",),
+}
+
+
 async def make_desk(db: Database, clock: Clock) -> Desk:
-    return Desk(
+    desk = Desk(
         admin=await make_actor(db, clock, Role.ADMIN, "admin@desk.test", "admin-password"),
         manager=await make_actor(db, clock, Role.INCIDENT_MANAGER, "manager@desk.test"),
         tech=await make_actor(db, clock, Role.TECHNICIAN, "tech@desk.test"),
@@ -64,6 +77,23 @@ async def make_desk(db: Database, clock: Clock) -> Desk:
         user=await make_actor(db, clock, Role.END_USER, "user@desk.test", "user-password"),
         other_user=await make_actor(db, clock, Role.END_USER, "other@desk.test"),
     )
+    async with db.write() as session:
+        for scene, roles in DESK_SHIFTS.items():
+            await assignment.create_scene(
+                session=session,
+                caller=desk.admin.caller,
+                data=SceneCreate(key=scene, name=scene),
+                now=clock.now(),
+            )
+            for role in roles:
+                await assignment.add_role(
+                    session=session,
+                    caller=desk.admin.caller,
+                    scene_key=scene,
+                    data=RoleCreate(key=role, name=role),
+                    now=clock.now(),
+                )
+    return desk
 
 
 async def create_incident(client: httpx.AsyncClient, actor: Actor, **fields: Any) -> dict[str, Any]:

@@ -14,7 +14,16 @@ from starlette.middleware.sessions import SessionMiddleware
 from starlette.staticfiles import StaticFiles
 
 from opsdesk import __version__
-from opsdesk.api import actions, attachments, catalog, collaboration, health, incidents, users
+from opsdesk.api import (
+    actions,
+    assignment,
+    attachments,
+    catalog,
+    collaboration,
+    health,
+    incidents,
+    users,
+)
 from opsdesk.api.errors import install_error_handlers
 from opsdesk.core.clock import Clock, SystemClock
 from opsdesk.core.database import Database
@@ -94,6 +103,7 @@ def create_app(
     app.include_router(actions.router)
     app.include_router(attachments.router)
     app.include_router(collaboration.router)
+    app.include_router(assignment.router)
     for router in catalog.routers:
         app.include_router(router)
     app.include_router(web_routes.router)

@@ -8,13 +8,16 @@ from opsdesk.catalog.service import seed_defaults
 from opsdesk.core.clock import SystemClock
 from opsdesk.core.database import Database
 from opsdesk.core.migrate import upgrade
+from opsdesk.incidents.priority import seed_matrix
 
 
 async def _seed(url: str) -> int:
     db = Database(url)
     try:
         async with db.write() as session:
-            return await seed_defaults(session=session, now=SystemClock().now())
+            now = SystemClock().now()
+            added = await seed_defaults(session=session, now=now)
+            return added + await seed_matrix(session=session, now=now)
     finally:
         await db.dispose()
 

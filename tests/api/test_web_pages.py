@@ -267,3 +267,29 @@ async def test_action_forms_check_csrf_role_and_state(client: httpx.AsyncClient)
     assert missing.status_code == 422
     assert "reason" in missing.text
     assert 'data-phase="new"' in missing.text
+
+
+async def test_incident_page_shows_group_owner_and_why_and_forwards_by_form(
+    client: httpx.AsyncClient,
+) -> None:
+    await sign_in(client, "tech@example.com", "demo-tech")
+    number = await _number_of(client, "VPN")
+    page = await client.get(f"/incidents/{number}")
+    # The demo rules sent the VPN report to network operations, by least-loaded.
+    assert "Network operations" in page.text
+    assert "rule #1 &#39;Network and VPN to network operations&#39;" in page.text
+    assert 'value="service-desk/l1-analyst"' in page.text  # shifts are offered
+    token = csrf_of(page.text)
+    moved = await client.post(
+        f"/incidents/{number}/actions/forward",
+        data={"csrf_token": token, "shift": "service-desk/incident-manager", "comment": "VIP"},
+        follow_redirects=True,
+    )
+    assert moved.status_code == 200, moved.text
+    assert "Max Manager (on duty, Shift: service-desk / incident-manager)" in moved.text
+    refused = await client.post(
+        f"/incidents/{number}/actions/forward",
+        data={"csrf_token": csrf_of(moved.text), "workgroup": "nope", "comment": "x"},
+    )
+    assert refused.status_code == 422
+    assert "workgroup" in refused.text

@@ -13,7 +13,6 @@ from opsdesk.incidents.fields import (
     LEVELS,
     STATUS_LABELS,
     Status,
-    default_level_for,
     history_action_label,
     parse_level,
 )
@@ -27,17 +26,6 @@ from opsdesk.incidents.service import normalize_owner
 )
 def test_parse_level(raw: str, key: str | None) -> None:
     assert parse_level(raw) == key
-
-
-def test_default_grid_is_itil_three_by_three() -> None:
-    grid = [[default_level_for(i, u) for u in (1, 2, 3)] for i in (1, 2, 3)]
-    assert grid == [
-        ["level_10", "level_20", "level_30"],
-        ["level_20", "level_30", "level_40"],
-        ["level_30", "level_40", "level_50"],
-    ]
-    assert default_level_for(None, None) == "level_30"
-    assert default_level_for(1, None) == "level_20"
 
 
 def test_every_status_has_itil_and_chinese_labels() -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from datetime import datetime
 
 from sqlalchemy import func, select
@@ -93,6 +93,17 @@ async def active_staff(*, session: AsyncSession) -> list[User]:
         select(User).where(User.active.is_(True), User.role.in_(staff)).order_by(User.name)
     )
     return list(rows)
+
+
+async def staff_by_id(*, session: AsyncSession, user_ids: Collection[str]) -> dict[str, User]:
+    """The active technicians and above among ``user_ids``; others are left out."""
+    if not user_ids:
+        return {}
+    staff = [role.value for role in STAFF_ROLES]
+    rows = await session.scalars(
+        select(User).where(User.id.in_(set(user_ids)), User.active.is_(True), User.role.in_(staff))
+    )
+    return {user.id: user for user in rows}
 
 
 async def update_user(

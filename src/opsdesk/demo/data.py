@@ -3,12 +3,22 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, time, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from opsdesk.assignment import service as assignment
+from opsdesk.assignment.rules import Strategy, TargetType
+from opsdesk.assignment.schemas import (
+    ConditionsIn,
+    RoleCreate,
+    RotationCreate,
+    RuleCreate,
+    SceneCreate,
+    WorkgroupCreate,
+)
 from opsdesk.auth import service as auth_service
-from opsdesk.auth.roles import Role
+from opsdesk.auth.roles import Caller, Role
 from opsdesk.auth.schemas import UserCreate
 from opsdesk.collaboration import service as collaboration
 from opsdesk.collaboration.schemas import ConversationCreate, WorkLogCreate
@@ -59,6 +69,13 @@ async def load_demo(*, session: AsyncSession, clock: Clock) -> bool:
         )
     tech = auth_service.caller_of(users["tech@example.com"])
     end_user = auth_service.caller_of(users["user@example.com"])
+    await _load_assignment(
+        session=session,
+        admin=auth_service.caller_of(users[DEMO_ADMIN.email]),
+        technicians=[users["tech@example.com"].id, users["tech2@example.com"].id],
+        manager=users["manager@example.com"].id,
+        now=now,
+    )
     await incident_service.create_incident(
         session=session,
         caller=end_user,
@@ -165,3 +182,95 @@ async def load_demo(*, session: AsyncSession, clock: Clock) -> bool:
         now=now - timedelta(hours=19),
     )
     return True
+
+
+async def _load_assignment(
+    *,
+    session: AsyncSession,
+    admin: Caller,
+    technicians: list[str],
+    manager: str,
+    now: datetime,
+) -> None:
+    """Two workgroups, a weekly service-desk rotation, and rules that route by category."""
+    await assignment.create_workgroup(
+        session=session,
+        caller=admin,
+        data=WorkgroupCreate(
+            key="service-desk",
+            name="Service Desk (L1)",
+            skills=["workplace", "email"],
+            strategy=Strategy.ROUND_ROBIN,
+            members=technicians,
+        ),
+        now=now,
+    )
+    await assignment.create_workgroup(
+        session=session,
+        caller=admin,
+        data=WorkgroupCreate(
+            key="network",
+            name="Network operations",
+            skills=["network", "vpn"],
+            strategy=Strategy.LEAST_LOADED,
+            members=list(reversed(technicians)),
+        ),
+        now=now,
+    )
+    await assignment.create_scene(
+        session=session,
+        caller=admin,
+        data=SceneCreate(key="service-desk", name="Service desk", time_zone="Europe/Berlin"),
+        now=now,
+    )
+    for role, name in (("l1-analyst", "L1 analyst"), ("incident-manager", "Incident manager")):
+        await assignment.add_role(
+            session=session,
+            caller=admin,
+            scene_key="service-desk",
+            data=RoleCreate(key=role, name=name),
+            now=now,
+        )
+    # Started a week ago, so that somebody is on duty whenever the demo is loaded.
+    monday = (now - timedelta(days=now.weekday() + 7)).date()
+    await assignment.add_rotation(
+        session=session,
+        caller=admin,
+        scene_key="service-desk",
+        role_key="l1-analyst",
+        data=RotationCreate(
+            name="Weekly L1", members=technicians, start_date=monday, handoff=time(9, 0)
+        ),
+        now=now,
+    )
+    await assignment.add_rotation(
+        session=session,
+        caller=admin,
+        scene_key="service-desk",
+        role_key="incident-manager",
+        data=RotationCreate(name="Duty manager", members=[manager], start_date=monday),
+        now=now,
+    )
+    for rule in (
+        RuleCreate(
+            name="Network and VPN to network operations",
+            conditions=ConditionsIn(
+                categories=["inc_type_p_network_issues"], keywords=["vpn", "wifi", "network"]
+            ),
+            target_type=TargetType.WORKGROUP,
+            target_workgroup="network",
+        ),
+        RuleCreate(
+            name="P1 alarms to the L1 analyst on duty",
+            conditions=ConditionsIn(levels=["level_10"], sources=["incident_source_alarm"]),
+            target_type=TargetType.SHIFT,
+            target_scene="service-desk",
+            target_role="l1-analyst",
+        ),
+        RuleCreate(
+            name="Everything else to the service desk",
+            target_type=TargetType.WORKGROUP,
+            target_workgroup="service-desk",
+        ),
+    ):
+        await assignment.create_rule(session=session, caller=admin, data=rule, now=now)

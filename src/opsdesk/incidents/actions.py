@@ -17,11 +17,12 @@ from pydantic import ValidationError
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from opsdesk.assignment.rules import Trigger
 from opsdesk.auth.roles import Caller, Role
 from opsdesk.catalog.kinds import Kind
 from opsdesk.catalog.service import check_references
 from opsdesk.core.errors import Conflict, Forbidden, PreconditionFailed, ValidationFailed
-from opsdesk.incidents import attachments
+from opsdesk.incidents import assigning, attachments
 from opsdesk.incidents.changes import diff
 from opsdesk.incidents.fields import OwnerType, Status
 from opsdesk.incidents.lifecycle import (
@@ -211,7 +212,39 @@ async def apply_action(
             comment=comment,
         )
     )
+    if action is Action.REOPEN:
+        await _route_again(session, incident, now)
     await session.flush()
+
+
+async def _route_again(session: AsyncSession, incident: Incident, now: datetime) -> None:
+    """A reopened incident goes through the rules again; no match keeps its owner."""
+    found = await assigning.by_rules(
+        session=session,
+        values={name: getattr(incident, name) for name in RECORDED_FIELDS},
+        trigger=Trigger.REOPEN,
+        now=now,
+    )
+    if found is None:
+        return
+    before = assigning.snapshot(incident)
+    assigning.apply(incident, found)
+    after = assigning.snapshot(incident)
+    if {k: v for k, v in before.items() if k != "assignment_note"} == {
+        k: v for k, v in after.items() if k != "assignment_note"
+    }:
+        return
+    session.add(
+        assigning.assign_row(
+            incident_id=incident.id,
+            status=incident.status,
+            before=before,
+            after=after,
+            operator_id=None,
+            now=now,
+            note=found.note,
+        )
+    )
 
 
 def _snapshot(incident: Incident) -> dict[str, Any]:
@@ -248,11 +281,13 @@ async def _accept(
     outcome: Outcome,
 ) -> str:
     # Whoever accepts takes the incident: a shift's ticket now has a person.
-    if actor.user_id is not None:
+    if actor.caller is not None:
         incident.owner_type = str(OwnerType.INDIVIDUAL)
-        incident.assignee_id = actor.user_id
+        incident.assignee_id = actor.caller.user_id
         incident.assignee_scene = None
         incident.assignee_role = None
+        incident.assignment_rule_id = None
+        incident.assignment_note = f"accepted by {actor.caller.name}"
     incident.accepted_at = now
     return _comment_of(params)
 
@@ -280,26 +315,33 @@ async def _forward(
     outcome: Outcome,
 ) -> str:
     assert isinstance(params, ForwardParams)
-    if (
-        params.assignee_id is None
-        and params.assignee_scene is None
-        and params.assignee_role is None
-    ):
+    person_or_shift = {"assignee_id", "assignee_scene", "assignee_role"}
+    if params.workgroup is None and all(getattr(params, name) is None for name in person_or_shift):
         raise ValidationFailed(
-            "assignee_id: forward to a person (assignee_id) or a shift "
-            "(assignee_scene + assignee_role)",
+            "assignee_id: forward to a person (assignee_id), a shift "
+            "(assignee_scene + assignee_role) or a workgroup (workgroup)",
             field="assignee_id",
         )
-    owner = normalize_owner(
-        params.model_dump(include={"assignee_id", "assignee_scene", "assignee_role"})
+    owner = normalize_owner(params.model_dump(include=person_or_shift))
+    await check_people(session=session, assignee_id=owner["assignee_id"], reporter_id=None)
+    who = actor.caller.name if actor.caller is not None else "opsdesk"
+    found = await assigning.by_hand(
+        session=session, owner=owner, workgroup=params.workgroup, now=now, who=who
     )
-    current = {name: getattr(incident, name) for name in owner}
-    if owner == current:
+    assert found is not None
+    columns = assigning.columns_of(found)
+    if params.workgroup is None:
+        columns["workgroup"] = incident.workgroup  # a person or shift keeps the group
+    unchanged = all(
+        columns[name] == getattr(incident, name)
+        for name in ("workgroup", "owner_type", "assignee_id", "assignee_scene", "assignee_role")
+    )
+    if unchanged:
         raise ValidationFailed(
             "assignee_id: the incident already has this owner", field="assignee_id"
         )
-    await check_people(session=session, assignee_id=owner["assignee_id"], reporter_id=None)
-    for name, value in owner.items():
+    columns["assignment_note"] = f"{found.note} ({params.comment})"[:300]
+    for name, value in columns.items():
         setattr(incident, name, value)
     return params.comment
 

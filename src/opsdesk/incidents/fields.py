@@ -129,16 +129,6 @@ DEFAULT_IMPACT = 2
 DEFAULT_URGENCY = 2
 
 
-def default_level_for(impact: int | None, urgency: int | None) -> str:
-    """The ITIL 3x3 grid (impact + urgency - 1) mapped onto P1-P5.
-
-    The admin-editable matrix replaces this when the assignment issue lands; until then
-    a reporter who gives neither gets medium x medium = P3.
-    """
-    priority = (impact or DEFAULT_IMPACT) + (urgency or DEFAULT_URGENCY) - 1
-    return LEVELS[max(1, min(priority, 5)) - 1]
-
-
 class HistoryAction(StrEnum):
     """Keys of history rows: COC's vocabulary where it has one (coc-api.md §5.3)."""
 
@@ -163,6 +153,7 @@ class HistoryAction(StrEnum):
     WORK_LOG = "incident_work_log"
     ATTACH = "incident_attachment"
     FEEDBACK = "incident_feedback"
+    ASSIGN = "incident_assign"
 
 
 HISTORY_ACTION_LABELS: dict[str, Label] = {
@@ -187,6 +178,7 @@ HISTORY_ACTION_LABELS: dict[str, Label] = {
     HistoryAction.WORK_LOG: Label("work log", "工作日志"),
     HistoryAction.ATTACH: Label("add attachment", "添加附件"),
     HistoryAction.FEEDBACK: Label("feedback", "满意度评价"),
+    HistoryAction.ASSIGN: Label("assign incident", "分派事件单"),
 }
 
 

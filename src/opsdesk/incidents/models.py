@@ -1,4 +1,4 @@
-"""Tables: incidents, their append-only history and their attachments."""
+"""Tables: incidents, their append-only history, attachments and the priority matrix."""
 
 from __future__ import annotations
 
@@ -24,6 +24,8 @@ from opsdesk.core.database import Base, BigIntPK, UTCDateTime
 
 class Incident(Base):
     __tablename__ = "incidents"
+    # Open incidents per person: the least-loaded assigner counts these.
+    __table_args__ = (Index("ix_incidents_assignee_status", "assignee_id", "status"),)
 
     id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
     number: Mapped[str] = mapped_column(String(50), unique=True)
@@ -69,6 +71,23 @@ class Incident(Base):
     fault_recovery_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # Major incidents are never auto-completed.
     major: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # Assignment: the group that holds it, and why it is where it is (see assignment/).
+    workgroup: Mapped[str | None] = mapped_column(ForeignKey("workgroups.key"), index=True)
+    assignment_rule_id: Mapped[int | None] = mapped_column(BigInteger)
+    assignment_note: Mapped[str | None] = mapped_column(String(300))
+    # True once staff chose the level themselves: the matrix no longer recomputes it.
+    level_explicit: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+
+
+class PriorityCell(Base):
+    """One cell of the admin-editable priority matrix: impact x urgency -> level."""
+
+    __tablename__ = "priority_matrix"
+
+    impact: Mapped[int] = mapped_column(SmallInteger, primary_key=True, autoincrement=False)
+    urgency: Mapped[int] = mapped_column(SmallInteger, primary_key=True, autoincrement=False)
+    level: Mapped[str] = mapped_column(ForeignKey("levels.key"))
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
 class IncidentHistory(Base):

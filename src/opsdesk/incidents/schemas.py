@@ -66,6 +66,7 @@ class IncidentCreate(BaseModel):
     assignee_id: UserId | None = None
     assignee_scene: ShiftId | None = None
     assignee_role: ShiftId | None = None
+    workgroup: RefKey | None = Field(default=None, description="Workgroup that holds it")
     source: Source | None = None
     channel: Channel | None = None
     reporter_id: UserId | None = None
@@ -95,6 +96,7 @@ class IncidentUpdate(BaseModel):
     assignee_id: UserId | None = None
     assignee_scene: ShiftId | None = None
     assignee_role: ShiftId | None = None
+    workgroup: RefKey | None = None
     reporter_id: UserId | None = None
     major: bool | None = None
     comment: Annotated[str, StringConstraints(max_length=2000)] = ""
@@ -148,6 +150,10 @@ class IncidentOut(BaseModel):
     solution: str | None
     fault_recovery_at: datetime | None
     major: bool
+    workgroup: str | None
+    assignment_rule_id: int | None
+    assignment_note: str | None = Field(description="Who or which rule put it where it is")
+    level_explicit: bool = Field(description="Level chosen by staff, not by the matrix")
 
 
 class IncidentPage(BaseModel):
@@ -211,8 +217,10 @@ class RejectParams(ActionParams):
 
 
 class ForwardParams(ActionParams):
-    """A new owner: a person, or a shift (scene + role); the comment says why."""
+    """A new owner: a person, a shift (scene + role) or a workgroup (with or without one of
+    its members); the comment says why."""
 
+    workgroup: RefKey | None = Field(default=None, description="Workgroup to hand it to")
     assignee_id: UserId | None = Field(default=None, description="virtual_send_assignee")
     assignee_scene: ShiftId | None = Field(default=None, description="virtual_schedule_type")
     assignee_role: ShiftId | None = Field(default=None, description="virtual_schedule_role")
@@ -312,3 +320,34 @@ class ActionsOut(BaseModel):
     phase_label: str
     version: int
     actions: list[ActionOut]
+
+
+class MatrixCellIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    impact: ScaleValue
+    urgency: ScaleValue
+    level: str = Field(description="P1-P5 or level_10-level_50")
+
+    _check_level = field_validator("level", mode="before")(_level)
+
+
+class MatrixIn(BaseModel):
+    """The whole 3 x 3 grid (impact and urgency 1 = high … 3 = low)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    cells: Annotated[list[MatrixCellIn], Field(min_length=1, max_length=9)]
+
+
+class MatrixCellOut(BaseModel):
+    impact: int
+    urgency: int
+    level: str
+    level_label: str
+
+
+class MatrixOut(BaseModel):
+    impacts: dict[int, str]
+    urgencies: dict[int, str]
+    cells: list[MatrixCellOut]

@@ -15,12 +15,14 @@ from typing import Any
 from sqlalchemy import Executable, Select, Table, bindparam, func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from opsdesk.assignment.rules import Trigger
 from opsdesk.auth.models import User
 from opsdesk.auth.roles import STAFF_ROLES, Caller, Role
 from opsdesk.catalog.kinds import Kind
 from opsdesk.catalog.service import check_references, names_of
 from opsdesk.core.errors import Conflict, Forbidden, NotFound, PreconditionFailed, ValidationFailed
 from opsdesk.core.pagination import Page
+from opsdesk.incidents import assigning
 from opsdesk.incidents.changes import diff
 from opsdesk.incidents.fields import (
     CHANNEL_LABELS,
@@ -35,10 +37,10 @@ from opsdesk.incidents.fields import (
     OwnerType,
     Source,
     Status,
-    default_level_for,
 )
 from opsdesk.incidents.models import Incident, IncidentHistory
 from opsdesk.incidents.numbering import new_incident_number
+from opsdesk.incidents.priority import level_for
 from opsdesk.incidents.queries import ListSpec, apply_list_spec
 from opsdesk.incidents.schemas import IncidentCreate, IncidentUpdate
 
@@ -53,6 +55,7 @@ STAFF_ONLY_FIELDS = frozenset(
         "assignee_id",
         "assignee_scene",
         "assignee_role",
+        "workgroup",
         "source",
         "channel",
         "reporter_id",
@@ -86,6 +89,7 @@ RECORDED_FIELDS = (
     "assignee_id",
     "assignee_scene",
     "assignee_role",
+    "workgroup",
     "source",
     "channel",
     "reporter_id",
@@ -109,6 +113,10 @@ _LIFECYCLE_DEFAULTS: dict[str, Any] = {
     "solution": None,
     "fault_recovery_at": None,
     "major": False,
+    "workgroup": None,
+    "assignment_rule_id": None,
+    "assignment_note": None,
+    "level_explicit": False,
 }
 
 
@@ -265,7 +273,7 @@ async def create_incident(
     _refuse_staff_only(caller, given)
     _check_fault_time(data.fault_occurred_at, now=now, rules=rules)
     owner = normalize_owner(data.model_dump(include=set(OWNER_FIELDS)))
-    level = data.level or default_level_for(data.impact, data.urgency)
+    level = data.level or await level_for(session=session, impact=data.impact, urgency=data.urgency)
     enterprise_project = data.enterprise_project or DEFAULT_ENTERPRISE_PROJECT
     await check_references(
         session=session,
@@ -314,12 +322,25 @@ async def create_incident(
         **owner,
         **_LIFECYCLE_DEFAULTS,
         "major": data.major,
+        "level_explicit": data.level is not None,
+        "workgroup": data.workgroup,
     }
+    found = await assigning.by_hand(
+        session=session, owner=owner, workgroup=data.workgroup, now=now, who=caller.name
+    )
+    manual = found is not None
     initial = [
         change.as_dict()
         for change in diff({}, {field: values[field] for field in RECORDED_FIELDS})
         if change.new is not None and change.new is not False and change.new != ""
     ]
+    reported = {field: values[field] for field in assigning.ASSIGNMENT_FIELDS}
+    if found is None:
+        found = await assigning.by_rules(
+            session=session, values=values, trigger=Trigger.CREATE, now=now
+        )
+    if found is not None:
+        values.update(assigning.columns_of(found))
     history = {
         "action": str(HistoryAction.CREATE),
         "operator_id": caller.user_id,
@@ -331,6 +352,23 @@ async def create_incident(
         "internal": False,
     }
     incident_id = await _insert_with_history(session, values, history)
+    # An owner named on the form is part of the report (the create row has it); whatever
+    # the system worked out (a rule, who is on duty, a group's pick) gets a row saying why.
+    assigned = {field: values[field] for field in assigning.ASSIGNMENT_FIELDS}
+    worked_out = {k for k, v in assigned.items() if v != reported[k]} - {"assignment_note"}
+    if found is not None and worked_out:
+        session.add(
+            assigning.assign_row(
+                incident_id=incident_id,
+                status=values["status"],
+                before=reported,
+                after=assigned,
+                operator_id=caller.user_id if manual else None,
+                now=now,
+                note=found.note,
+            )
+        )
+        await session.flush()
     return Incident(id=incident_id, **values)
 
 
@@ -429,9 +467,21 @@ async def update_incident(
             raise ValidationFailed(f"{field}: cannot be null", field=field)
     if "fault_occurred_at" in changes:
         _check_fault_time(changes["fault_occurred_at"], now=now, rules=rules)
-    if given & set(OWNER_FIELDS):
-        # The owner is replaced as a whole: the owner fields sent are the new owner.
-        changes.update(normalize_owner({field: changes.get(field) for field in OWNER_FIELDS}))
+    if "level" in changes:
+        changes["level_explicit"] = True
+    elif {"impact", "urgency"} & given and not incident.level_explicit:
+        # The matrix keeps deciding the level until staff choose one themselves.
+        changes["level"] = await level_for(
+            session=session,
+            impact=changes.get("impact", incident.impact),
+            urgency=changes.get("urgency", incident.urgency),
+        )
+    if given & {*OWNER_FIELDS, "workgroup"}:
+        changes.update(
+            await _new_owner(
+                session=session, caller=caller, incident=incident, changes=changes, now=now
+            )
+        )
     await check_references(
         session=session,
         chosen={
@@ -451,7 +501,7 @@ async def update_incident(
     )
     before = _snapshot(incident)
     after = {field: _stored(value) for field, value in changes.items()}
-    recorded = diff(before, after)
+    recorded = diff(before, {k: v for k, v in after.items() if k in RECORDED_FIELDS})
     if not recorded:
         return incident
     for field, value in after.items():
@@ -470,6 +520,38 @@ async def update_incident(
     )
     await session.flush()
     return incident
+
+
+async def _new_owner(
+    *,
+    session: AsyncSession,
+    caller: Caller,
+    incident: Incident,
+    changes: dict[str, Any],
+    now: datetime,
+) -> dict[str, Any]:
+    """Owner and group columns after a change by hand; a shift resolves to who is on duty."""
+    by = f"by {caller.name}"
+    workgroup = changes.get("workgroup", incident.workgroup)
+    if "workgroup" in changes and workgroup is not None:
+        await assigning.check_workgroup(session=session, key=workgroup)
+    if not set(changes) & set(OWNER_FIELDS):
+        note = f"{by}: to workgroup {workgroup}" if workgroup else f"{by}: workgroup cleared"
+        return {"workgroup": workgroup, "assignment_rule_id": None, "assignment_note": note}
+    # The owner is replaced as a whole: the owner fields sent are the new owner.
+    owner = normalize_owner({field: changes.get(field) for field in OWNER_FIELDS})
+    if owner["owner_type"] is None:
+        return {
+            **owner,
+            "workgroup": workgroup,
+            "assignment_rule_id": None,
+            "assignment_note": f"{by}: owner cleared",
+        }
+    found = await assigning.by_hand(
+        session=session, owner=owner, workgroup=changes.get("workgroup"), now=now, who=caller.name
+    )
+    assert found is not None
+    return assigning.columns_of(found) | {"workgroup": workgroup}
 
 
 def _stored(value: Any) -> Any:

@@ -320,7 +320,11 @@ async def _user_names(session: AsyncSession, user_ids: Iterable[str | None]) -> 
 
 def _owner(incident: Incident, users: Mapping[str, str]) -> str:
     if incident.owner_type == OwnerType.SHIFT:
-        return f"Shift: {incident.assignee_scene or EMPTY} / {incident.assignee_role or EMPTY}"
+        shift = f"Shift: {incident.assignee_scene or EMPTY} / {incident.assignee_role or EMPTY}"
+        if incident.assignee_id:
+            person = users.get(incident.assignee_id, incident.assignee_id)
+            return f"{person} (on duty, {shift})"
+        return f"{shift} (nobody on duty yet)"
     if incident.assignee_id:
         return users.get(incident.assignee_id, incident.assignee_id)
     return "Unassigned"

@@ -16,6 +16,7 @@ from fastapi.responses import Response
 from pydantic import ValidationError
 from starlette.datastructures import FormData
 
+from opsdesk.assignment import service as assignment
 from opsdesk.auth import service as auth_service
 from opsdesk.auth.roles import Caller
 from opsdesk.catalog.kinds import Kind
@@ -103,9 +104,15 @@ class HistoryView:
 class _Names:
     """Turns stored keys into what a person reads, for fields and history values."""
 
-    def __init__(self, catalog: Mapping[Kind, Mapping[str, str]], users: Mapping[str, str]) -> None:
+    def __init__(
+        self,
+        catalog: Mapping[Kind, Mapping[str, str]],
+        users: Mapping[str, str],
+        workgroups: Mapping[str, str] | None = None,
+    ) -> None:
         self.catalog = catalog
         self.users = users
+        self.workgroups = workgroups or {}
 
     def value(self, name: str, raw: Any) -> str:
         if raw is None or raw == "":
@@ -119,6 +126,8 @@ class _Names:
             return _name(self.users, text)
         if name in ("level", "requested_level"):
             return _level_label(text)
+        if name == "workgroup":
+            return self.workgroups.get(text, text)
         if name == "sub_status":
             return SUB_STATUS_LABELS.get(text, text)
         if name == "status":
@@ -174,7 +183,9 @@ def _detail_fields(incident: Incident, names: _Names) -> list[tuple[str, str]]:
         ("Ownership", names.value("ownership", incident.ownership)),
         ("Fault occurred at", _format_time(incident.fault_occurred_at)),
         ("Service interrupted", "Yes" if incident.service_interrupted else "No"),
+        ("Workgroup", names.workgroups.get(incident.workgroup or "", incident.workgroup or EMPTY)),
         ("Assignee", _owner(incident, names.users)),
+        ("Assigned because", incident.assignment_note or EMPTY),
         ("Source", names.value("source", incident.source)),
         ("Channel", names.value("channel", incident.channel)),
         ("Reporter", _name(names.users, incident.reporter_id)),
@@ -210,7 +221,15 @@ ACTION_FORMS: dict[Action, tuple[FieldSpec, ...]] = {
     Action.ACCEPT: (_COMMENT,),
     Action.REJECT: (FieldSpec("reason", "Reason", "textarea", required=True),),
     Action.FORWARD: (
-        FieldSpec("assignee_id", "Forward to", "select", required=True, choices="staff"),
+        FieldSpec("workgroup", "To workgroup", "select", choices="workgroups"),
+        FieldSpec("assignee_id", "To person", "select", choices="staff"),
+        FieldSpec(
+            "shift",
+            "To shift",
+            "select",
+            choices="shifts",
+            hint="A group alone picks a member by its strategy; a shift goes to who is on duty.",
+        ),
         FieldSpec("comment", "Why", "textarea", required=True),
     ),
     Action.REMARK: (FieldSpec("note", "Remark", "textarea", required=True),),
@@ -315,6 +334,9 @@ def _action_input(action: Action, form: FormData) -> dict[str, Any]:
             data[spec.name] = _fault_time(raw, spec.name)
         elif spec.kind == "yesno":
             data[spec.name] = raw == "yes"
+        elif spec.name == "shift":
+            # One select carries a shift as "scene/role" (the keys allow no slash).
+            data["assignee_scene"], _, data["assignee_role"] = raw.partition("/")
         else:
             data[spec.name] = raw
     return data
@@ -363,6 +385,14 @@ async def _incident_page(
                 await collaboration.list_work_logs(session=session, caller=caller, number=number)
             ).total_minutes
         staff = await auth_service.active_staff(session=session) if caller.is_staff else []
+        groups = (
+            await assignment.list_workgroups(session=session, caller=caller)
+            if caller.is_staff
+            else []
+        )
+        scenes = (
+            await assignment.list_scenes(session=session, caller=caller) if caller.is_staff else []
+        )
         user_ids: list[str | None] = [
             incident.creator_id,
             incident.reporter_id,
@@ -378,6 +408,7 @@ async def _incident_page(
         names = _Names(
             await _catalog_names(session, CATALOG_FIELDS.values()),
             await _user_names(session, user_ids),
+            {group.key: group.name for group in groups},
         )
     available = action_service.available_actions(incident, caller)
     forms = [
@@ -395,6 +426,12 @@ async def _incident_page(
             names.catalog[Kind.CATEGORY].items(), key=lambda item: item[1].casefold()
         ),
         "staff": [(user.id, f"{user.name} ({user.email})") for user in staff],
+        "workgroups": [(group.key, group.name) for group in groups if group.enabled],
+        "shifts": [
+            (f"{scene.key}/{role.key}", f"{scene.name} / {role.name}")
+            for scene in scenes
+            for role in scene.roles
+        ],
     }
     defaults = {
         "category": incident.category or "",

@@ -1,0 +1,1 @@
+"""Who holds an incident: priority matrix, workgroups, technicians, shifts, assignment rules."""
