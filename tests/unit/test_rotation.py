@@ -6,6 +6,8 @@ from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from opsdesk.assignment.rotation import (
     BadTimeZone,
@@ -100,6 +102,11 @@ def test_a_handoff_inside_the_skipped_hour_moves_forward() -> None:
     turn = turn_at(rotation, at("2026-03-29T12:00"), BERLIN)
     assert turn is not None
     assert turn.starts_at == datetime(2026, 3, 29, 1, 30, tzinfo=UTC)  # 03:30 +02:00
+    # Between 03:00 and 03:30 the wall clock is past 02:30, but the hand-over is not yet.
+    before = turn_at(rotation, datetime(2026, 3, 29, 1, 10, tzinfo=UTC), BERLIN)
+    assert before is not None
+    assert before.index == turn.index - 1
+    assert before.ends_at == turn.starts_at
 
 
 def test_the_same_rotation_in_another_zone_hands_over_at_its_local_time() -> None:
@@ -189,3 +196,41 @@ def test_unknown_time_zone_is_refused() -> None:
     assert zone("Europe/Berlin") == BERLIN
     with pytest.raises(BadTimeZone, match="IANA"):
         zone("Mars/Olympus")
+
+
+ZONES = ("UTC", "Europe/Berlin", "America/New_York", "Australia/Lord_Howe", "Asia/Kolkata")
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    zone_name=st.sampled_from(ZONES),
+    members=st.lists(st.sampled_from(PEOPLE), min_size=1, max_size=6),
+    turn_days=st.integers(min_value=1, max_value=14),
+    handoff=st.times(),
+    start=st.dates(min_value=date(2024, 1, 1), max_value=date(2027, 12, 31)),
+    offset_s=st.integers(min_value=0, max_value=3 * 366 * 86400),
+)
+def test_every_moment_after_the_start_has_exactly_one_turn_that_contains_it(
+    zone_name: str,
+    members: list[str],
+    turn_days: int,
+    handoff: time,
+    start: date,
+    offset_s: int,
+) -> None:
+    tz = ZoneInfo(zone_name)
+    rotation = weekly(
+        members=tuple(members), turn_days=turn_days, handoff=handoff, start_date=start
+    )
+    first = turn_at(rotation, datetime.combine(start, handoff, tz) + timedelta(hours=1), tz)
+    moment = datetime.combine(start, time(0), UTC) + timedelta(days=2, seconds=offset_s)
+    turn = turn_at(rotation, moment, tz)
+    assert turn is not None
+    assert turn.starts_at <= moment < turn.ends_at
+    assert turn.user_id == members[turn.index]
+    # The next turn starts where this one ends, with the next member.
+    following = turn_at(rotation, turn.ends_at, tz)
+    assert following is not None
+    assert following.starts_at == turn.ends_at
+    assert following.index == (turn.index + 1) % len(members)
+    assert first is None or first.index == 0

@@ -134,7 +134,9 @@ def turn_at(rotation: Rotation, at: datetime, tz: ZoneInfo) -> Turn | None:
         return None
     local = at.astimezone(tz)
     day = local.date()
-    if local.time() < rotation.handoff:
+    # Compare instants, not wall times: a hand-over inside a skipped hour happens later
+    # than its wall time says, and the turn must begin exactly where the last one ended.
+    if at < _local_handoff(day, rotation.handoff, tz):
         day -= timedelta(days=1)
     elapsed_days = (day - rotation.start_date).days
     if elapsed_days < 0:

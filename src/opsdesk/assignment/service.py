@@ -57,6 +57,7 @@ from opsdesk.assignment.schemas import (
 )
 from opsdesk.auth.roles import Caller, Role
 from opsdesk.auth.service import active_staff, require_role, staff_by_id
+from opsdesk.core.cache import cache_of
 from opsdesk.core.errors import Conflict, Forbidden, NotFound, ValidationFailed
 
 # Counts open incidents per person; supplied by the incident service.
@@ -930,6 +931,29 @@ def _as_rule(row: AssignmentRule) -> Rule:
     )
 
 
+_RULES_CACHE_KEY = "assignment_rules"
+
+
+async def _enabled_rules(session: AsyncSession) -> list[Rule]:
+    """The enabled rules, as pure values; cached a few seconds (every new incident asks)."""
+    cache = cache_of(session, "reference")
+    if cache is not None:
+        cached = cache.get(_RULES_CACHE_KEY)
+        if cached is not None:
+            return list(cached)
+    rows = await session.scalars(select(AssignmentRule).where(AssignmentRule.enabled.is_(True)))
+    rules = [_as_rule(row) for row in rows]
+    if cache is not None:
+        cache.put(_RULES_CACHE_KEY, tuple(rules))
+    return rules
+
+
+def _forget_rules(session: AsyncSession) -> None:
+    cache = cache_of(session, "reference")
+    if cache is not None:
+        cache.clear()
+
+
 async def list_rules(*, session: AsyncSession, caller: Caller) -> list[AssignmentRule]:
     require_role(caller, Role.TECHNICIAN)
     rows = await session.scalars(
@@ -1017,6 +1041,7 @@ async def create_rule(
     rule = AssignmentRule(**values, created_at=now, updated_at=now)
     session.add(rule)
     await session.flush()
+    _forget_rules(session)
     return rule
 
 
@@ -1050,6 +1075,7 @@ async def update_rule(
         setattr(rule, field, value)
     rule.updated_at = now
     await session.flush()
+    _forget_rules(session)
     return rule
 
 
@@ -1058,6 +1084,7 @@ async def delete_rule(*, session: AsyncSession, caller: Caller, rule_id: int) ->
     rule = await _rule(session, rule_id)
     await session.delete(rule)
     await session.flush()
+    _forget_rules(session)
 
 
 async def _apply_rule(
@@ -1108,8 +1135,7 @@ async def route(
     open_counts: OpenCounts,
 ) -> Assignment | None:
     """The first matching enabled rule that yields an owner; None when no rule decides."""
-    rows = await session.scalars(select(AssignmentRule).where(AssignmentRule.enabled.is_(True)))
-    for rule in matching_rules([_as_rule(row) for row in rows], facts, trigger):
+    for rule in matching_rules(await _enabled_rules(session), facts, trigger):
         found = await _apply_rule(session, rule, now, open_counts)
         if found is not None:
             return found
