@@ -26,11 +26,13 @@ demo_app = typer.Typer(help="Demo data.", no_args_is_help=True)
 users_app = typer.Typer(help="Users.", no_args_is_help=True)
 tokens_app = typer.Typer(help="API tokens.", no_args_is_help=True)
 incidents_app = typer.Typer(help="Incidents.", no_args_is_help=True)
+shifts_app = typer.Typer(help="Shift schedules.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(demo_app, name="demo")
 app.add_typer(users_app, name="users")
 app.add_typer(tokens_app, name="tokens")
 app.add_typer(incidents_app, name="incidents")
+app.add_typer(shifts_app, name="shifts")
 
 T = TypeVar("T")
 
@@ -171,6 +173,43 @@ def tokens_create(
             session=session, user_id=user.id, name=name, now=SystemClock().now()
         )
         return token
+
+    typer.echo(_in_transaction(work))
+
+
+@shifts_app.command("on-duty")
+def shifts_on_duty(
+    scene: str,
+    role: str,
+    at: Annotated[
+        str | None,
+        typer.Option(
+            help="ISO 8601 time with offset, e.g. 2026-12-24T22:00:00+01:00 (default: now)"
+        ),
+    ] = None,
+) -> None:
+    """Who is on duty for a shift scene and role: email, user id, and what put them there."""
+    from datetime import datetime
+
+    from opsdesk.assignment import service as assignment
+
+    if at is None:
+        moment = SystemClock().now()
+    else:
+        try:
+            moment = datetime.fromisoformat(at)
+        except ValueError:
+            raise _fail(f"--at: {at!r} is not an ISO 8601 time") from None
+        if moment.tzinfo is None:
+            raise _fail("--at: give a time zone offset, e.g. 2026-12-24T22:00:00Z")
+
+    async def work(session: AsyncSession) -> str:
+        await assignment.check_shift(session=session, scene=scene, role=role)
+        duty = await assignment.on_duty(session=session, scene=scene, role=role, at=moment)
+        if duty.user_id is None:
+            return f"nobody  ({duty.reason})"
+        user = await auth_service.get_user(session=session, user_id=duty.user_id)
+        return f"{user.email}  {user.id}  ({duty.reason})"
 
     typer.echo(_in_transaction(work))
 

@@ -152,3 +152,24 @@ def test_unreachable_database_is_a_clear_error(tmp_path: Path) -> None:
     result = runner("db", "upgrade")
     assert result.exit_code == 1
     assert "could not upgrade the database" in result.output
+
+
+def test_shifts_on_duty_names_the_person_and_the_reason(cli: Cli) -> None:
+    assert cli("demo", "load").exit_code == 0
+    result = cli("shifts", "on-duty", "service-desk", "incident-manager")
+    assert result.exit_code == 0, result.output
+    assert result.output.startswith("manager@example.com  ")
+    assert "rotation 'Duty manager' turn 1" in result.output
+    # Before the demo rotation began, nobody was on duty.
+    early = cli("shifts", "on-duty", "service-desk", "l1-analyst", "--at", "2020-01-01T00:00Z")
+    assert early.exit_code == 0, early.output
+    assert early.output.startswith("nobody")
+    for args, message in (
+        (("nope", "l1-analyst"), "assignee_scene: no shift scene nope"),
+        (("service-desk", "nope"), "no shift role nope"),
+        (("service-desk", "l1-analyst", "--at", "tomorrow"), "--at"),
+        (("service-desk", "l1-analyst", "--at", "2026-01-01T00:00"), "offset"),
+    ):
+        bad = cli("shifts", "on-duty", *args)
+        assert bad.exit_code == 1, bad.output
+        assert message in bad.output

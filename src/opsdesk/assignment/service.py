@@ -204,7 +204,9 @@ async def list_workgroups(*, session: AsyncSession, caller: Caller) -> list[Work
 async def _workgroup(session: AsyncSession, key: str, *, lock: bool = False) -> Workgroup:
     query = select(Workgroup).where(Workgroup.key == key)
     if lock:
-        query = query.with_for_update()
+        # Refresh an object this session loaded before: after waiting for the lock, the
+        # round-robin pointer must be the one the previous transaction committed.
+        query = query.with_for_update().execution_options(populate_existing=True)
     group = await session.scalar(query)
     if group is None:
         raise NotFound(f"no workgroup {key}", field="workgroup")
