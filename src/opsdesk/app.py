@@ -32,6 +32,7 @@ from opsdesk.incidents.service import IncidentRules
 from opsdesk.incidents.sweeper import sweep_forever
 from opsdesk.web import detail as web_detail
 from opsdesk.web import routes as web_routes
+from opsdesk.web import teams as web_teams
 
 SESSION_COOKIE = "opsdesk_session"
 
@@ -108,6 +109,7 @@ def create_app(
         app.include_router(router)
     app.include_router(web_routes.router)
     app.include_router(web_detail.router)
+    app.include_router(web_teams.router)
     app.mount(
         "/static",
         StaticFiles(directory=Path(__file__).resolve().parent / "web" / "static"),

@@ -293,3 +293,35 @@ async def test_incident_page_shows_group_owner_and_why_and_forwards_by_form(
     )
     assert refused.status_code == 422
     assert "workgroup" in refused.text
+
+
+async def test_teams_page_shows_who_is_on_duty_and_switches_my_availability(
+    client: httpx.AsyncClient,
+) -> None:
+    await sign_in(client, "user@example.com", "demo-user")
+    page = await client.get("/incidents")
+    assert 'href="/teams"' not in page.text
+    assert (await client.get("/teams")).status_code == 403
+    await client.post("/logout", data={"csrf_token": csrf_of(page.text)})
+
+    await sign_in(client, "tech2@example.com", "demo-tech")
+    page = await client.get("/teams")
+    assert page.status_code == 200
+    assert "Max Manager" in page.text  # the duty manager rotation
+    assert "rotation &#39;Duty manager&#39; turn 1" in page.text
+    assert "Network operations" in page.text
+    assert "Least loaded" in page.text
+    forged = await client.post("/teams/availability", data={"available": "no"})
+    assert forged.status_code == 403
+    switched = await client.post(
+        "/teams/availability",
+        data={"available": "no", "csrf_token": csrf_of(page.text)},
+        follow_redirects=True,
+    )
+    assert switched.status_code == 200
+    assert "rules skip you" in switched.text
+    assert "Unavailable" in switched.text
+    api = await client.get("/api/v1/technicians")
+    assert api.status_code == 200
+    tom = next(p for p in api.json() if p["email"] == "tech2@example.com")
+    assert tom["available"] is False
