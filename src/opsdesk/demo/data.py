@@ -254,9 +254,7 @@ async def _load_assignment(
     for rule in (
         RuleCreate(
             name="Network and VPN to network operations",
-            conditions=ConditionsIn(
-                categories=["inc_type_p_network_issues"], keywords=["vpn", "wifi", "network"]
-            ),
+            conditions=ConditionsIn(keywords=["vpn", "wifi", "network"]),
             target_type=TargetType.WORKGROUP,
             target_workgroup="network",
         ),
