@@ -538,3 +538,17 @@ async def test_a_group_in_use_cannot_be_deleted(client: httpx.AsyncClient, desk:
     assert "disable it instead" in response.json()["error"]["message"]
     group = await ok(await client.get("/api/v1/workgroups/l1", headers=desk.tech.headers))
     assert group["members"] == [desk.tech.id]
+
+
+async def test_incidents_list_filters_by_workgroup(client: httpx.AsyncClient, desk: Desk) -> None:
+    await make_group(client, desk, "l1", [desk.tech.id])
+    held = await create_incident(client, desk.tech, workgroup="l1")
+    loose = await create_incident(client, desk.tech)
+    for query, expected in (
+        ("workgroup=l1", [held["number"]]),
+        ("workgroup_isnull=true", [loose["number"]]),
+    ):
+        page = await ok(await client.get(f"/api/v1/incidents?{query}", headers=desk.tech.headers))
+        assert [item["number"] for item in page["items"]] == expected, query
+    assert held["assignee_id"] == desk.tech.id  # a group alone picks its member
+    assert "by " in held["assignment_note"]

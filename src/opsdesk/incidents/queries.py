@@ -39,6 +39,7 @@ KEYWORD_FIELDS = (
     "assignee_id",
     "assignee_scene",
     "assignee_role",
+    "workgroup",
     "source",
     "channel",
     "creator_id",
@@ -59,6 +60,7 @@ NULLABLE_FIELDS = (
     "assignee_id",
     "assignee_scene",
     "assignee_role",
+    "workgroup",
     "fault_occurred_at",
 )
 SORTABLE_FIELDS = (
