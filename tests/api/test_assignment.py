@@ -552,3 +552,16 @@ async def test_incidents_list_filters_by_workgroup(client: httpx.AsyncClient, de
         assert [item["number"] for item in page["items"]] == expected, query
     assert held["assignee_id"] == desk.tech.id  # a group alone picks its member
     assert "by " in held["assignment_note"]
+
+
+async def test_once_accepted_the_group_moves_only_by_forward(
+    client: httpx.AsyncClient, desk: Desk
+) -> None:
+    await make_group(client, desk, "l1", [desk.tech.id])
+    created = await create_incident(client, desk.tech)
+    url = f"/api/v1/incidents/{created['number']}"
+    await ok(await client.post(f"{url}/actions/accept", json={}, headers=desk.tech.headers))
+    response = await client.patch(url, json={"workgroup": "l1"}, headers=desk.tech.headers)
+    assert response.status_code == 409
+    assert response.json()["error"]["field"] == "workgroup"
+    assert "forward" in response.json()["error"]["message"]

@@ -150,7 +150,7 @@ def _refuse_handled_by_actions(incident: Incident, given: set[str]) -> None:
         raise Conflict(
             "level: the incident is being handled; use the change_level action", field="level"
         )
-    for field in OWNER_FIELDS:
+    for field in (*OWNER_FIELDS, "workgroup"):
         if field in given:
             raise Conflict(
                 f"{field}: the incident is being handled; use the forward action", field=field
