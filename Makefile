@@ -51,3 +51,4 @@ fmt: install-dev
 ## Benchmarks (prints the figures recorded in docs/benchmarks.md).
 bench: install-dev
 	$(BIN)/python bench/create_incidents.py
+	$(BIN)/python bench/on_duty.py

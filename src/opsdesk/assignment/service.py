@@ -11,6 +11,7 @@ from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
@@ -610,6 +611,7 @@ async def update_scene(
         setattr(scene, field, _time_zone(value) if field == "time_zone" else value)
     scene.updated_at = now
     await session.flush()
+    _forget_schedules(session)
     return await get_scene(session=session, caller=caller, key=key)
 
 
@@ -626,6 +628,7 @@ async def add_role(
     role = ShiftRole(scene_key=scene_key, key=data.key, name=data.name, created_at=now)
     session.add(role)
     await session.flush()
+    _forget_schedules(session)
     return role
 
 
@@ -640,6 +643,8 @@ async def _role(session: AsyncSession, scene_key: str, role_key: str) -> ShiftRo
 
 async def check_shift(*, session: AsyncSession, scene: str, role: str) -> None:
     """Refuse an owner by shift that names a scene or role that does not exist."""
+    if await _schedule(session, scene, role) is not None:
+        return
     if await session.get(ShiftScene, scene) is None:
         raise ValidationFailed(f"assignee_scene: no shift scene {scene}", field="assignee_scene")
     try:
@@ -668,6 +673,7 @@ async def delete_role(
     await session.execute(delete(ShiftOverride).where(ShiftOverride.role_id == role.id))
     await session.delete(role)
     await session.flush()
+    _forget_schedules(session)
 
 
 def _check_rotation(values: Mapping[str, Any]) -> None:
@@ -716,6 +722,7 @@ async def add_rotation(
     rotation = ShiftRotation(role_id=role.id, **values, created_at=now, updated_at=now)
     session.add(rotation)
     await session.flush()
+    _forget_schedules(session)
     return rotation
 
 
@@ -757,6 +764,7 @@ async def update_rotation(
         setattr(rotation, field, value)
     rotation.updated_at = now
     await session.flush()
+    _forget_schedules(session)
     return rotation
 
 
@@ -767,6 +775,7 @@ async def delete_rotation(
     rotation = await _rotation(session, scene_key, role_key, rotation_id)
     await session.delete(rotation)
     await session.flush()
+    _forget_schedules(session)
 
 
 async def add_override(
@@ -850,41 +859,88 @@ def _as_rotation(row: ShiftRotation) -> rotations.Rotation:
     )
 
 
+@dataclass(frozen=True)
+class _Schedule:
+    """A role's standing schedule: everything but the overrides, which change all the time."""
+
+    role_id: int
+    tz: ZoneInfo
+    rotations: tuple[rotations.Rotation, ...]
+
+
+async def _schedule(session: AsyncSession, scene: str, role: str) -> _Schedule | None:
+    """The role's id, time zone and rotations; cached like reference data (a few seconds,
+    cleared at once by any change to scenes, roles or rotations in this process)."""
+    cache = cache_of(session, "reference")
+    key = ("shift_schedule", scene, role)
+    if cache is not None:
+        cached = cache.get(key)
+        if cached is not None:
+            return cached if isinstance(cached, _Schedule) else None
+    found = (
+        await session.execute(
+            select(ShiftRole.id, ShiftScene.time_zone)
+            .join(ShiftScene, ShiftScene.key == ShiftRole.scene_key)
+            .where(ShiftRole.scene_key == scene, ShiftRole.key == role)
+        )
+    ).first()
+    schedule = None
+    if found is not None:
+        role_id, time_zone = found
+        layers = await session.scalars(
+            select(ShiftRotation).where(ShiftRotation.role_id == role_id)
+        )
+        schedule = _Schedule(
+            role_id=role_id,
+            tz=rotations.zone(time_zone),
+            rotations=tuple(_as_rotation(layer) for layer in layers),
+        )
+    if cache is not None:
+        cache.put(key, schedule or False)
+    return schedule
+
+
+def _forget_schedules(session: AsyncSession) -> None:
+    cache = cache_of(session, "reference")
+    if cache is not None:
+        cache.clear()
+
+
 async def on_duty(
     *, session: AsyncSession, scene: str, role: str, at: datetime
 ) -> rotations.OnDuty:
-    """Who is on duty for ``scene``/``role`` at ``at``: two indexed reads and arithmetic."""
-    found = await session.execute(
-        select(ShiftRole.id, ShiftScene.time_zone)
-        .join(ShiftScene, ShiftScene.key == ShiftRole.scene_key)
-        .where(ShiftRole.scene_key == scene, ShiftRole.key == role)
-    )
-    row = found.first()
-    if row is None:
+    """Who is on duty for ``scene``/``role`` at ``at``: one indexed read of the overrides
+    covering ``at`` (the standing schedule is cached) and some arithmetic."""
+    schedule = await _schedule(session, scene, role)
+    if schedule is None:
         raise NotFound(f"no shift role {role} in scene {scene}", field="assignee_role")
-    role_id, time_zone = row
-    covering = await session.scalars(
-        select(ShiftOverride).where(
-            ShiftOverride.role_id == role_id,
+    covering = await session.execute(
+        select(
+            ShiftOverride.id,
+            ShiftOverride.user_id,
+            ShiftOverride.starts_at,
+            ShiftOverride.ends_at,
+            ShiftOverride.reason,
+        ).where(
+            ShiftOverride.role_id == schedule.role_id,
             ShiftOverride.ends_at > at,
             ShiftOverride.starts_at <= at,
         )
     )
-    layers = await session.scalars(select(ShiftRotation).where(ShiftRotation.role_id == role_id))
     return rotations.on_duty(
-        rotations=[_as_rotation(layer) for layer in layers],
+        rotations=schedule.rotations,
         overrides=[
             rotations.Override(
-                id=o.id,
-                user_id=o.user_id,
-                starts_at=o.starts_at,
-                ends_at=o.ends_at,
-                reason=o.reason,
+                id=row.id,
+                user_id=row.user_id,
+                starts_at=row.starts_at,
+                ends_at=row.ends_at,
+                reason=row.reason,
             )
-            for o in covering
+            for row in covering
         ],
         at=at,
-        tz=rotations.zone(time_zone),
+        tz=schedule.tz,
     )
 
 
