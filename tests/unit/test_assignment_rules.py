@@ -13,8 +13,8 @@ from opsdesk.assignment.rules import (
     TargetType,
     Trigger,
     matching_rules,
+    pick_in_turn,
     pick_least_loaded,
-    pick_round_robin,
 )
 
 DB_OUTAGE = IncidentFacts(
@@ -95,38 +95,29 @@ def members(*ids: str, **open_counts: int) -> list[Candidate]:
 
 def test_round_robin_spreads_100_incidents_25_each_over_4_members() -> None:
     team = members("ann", "bob", "cat", "dan")
-    last: str | None = None
     picks = []
-    for _ in range(100):
-        chosen = pick_round_robin(team, last, frozenset())
+    for turn in range(100):
+        chosen = pick_in_turn(team, turn, frozenset())
         assert chosen is not None
         picks.append(chosen.user_id)
-        last = chosen.user_id
     assert Counter(picks) == {"ann": 25, "bob": 25, "cat": 25, "dan": 25}
     assert picks[:5] == ["ann", "bob", "cat", "dan", "ann"]
 
 
-def test_round_robin_skips_who_cannot_take_it() -> None:
+def test_round_robin_leaves_out_who_cannot_take_it_and_shares_evenly() -> None:
     team = [
         Candidate("ann", 0),
         Candidate("bob", 0, available=False),
         Candidate("cat", 3, capacity=3),
         Candidate("dan", 0, skills=frozenset({"oracle"})),
     ]
-    chosen = pick_round_robin(team, "ann", frozenset())
-    assert chosen is not None
-    assert chosen.user_id == "dan"
-    chosen = pick_round_robin(team, "ann", frozenset({"oracle"}))
-    assert chosen is not None
-    assert chosen.user_id == "dan"
-    assert pick_round_robin(team, "dan", frozenset({"postgres"})) is None
-    assert pick_round_robin([], None, frozenset()) is None
-
-
-def test_round_robin_restarts_when_the_last_one_left_the_group() -> None:
-    chosen = pick_round_robin(members("ann", "bob"), "zed", frozenset())
-    assert chosen is not None
-    assert chosen.user_id == "ann"
+    picks = [pick_in_turn(team, turn, frozenset()) for turn in range(6)]
+    assert [p.user_id for p in picks if p is not None] == ["ann", "dan"] * 3
+    oracle = pick_in_turn(team, 7, frozenset({"oracle"}))
+    assert oracle is not None
+    assert oracle.user_id == "dan"
+    assert pick_in_turn(team, 0, frozenset({"postgres"})) is None
+    assert pick_in_turn([], 0, frozenset()) is None
 
 
 def test_least_loaded_follows_open_counts_and_ties_go_to_member_order() -> None:

@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     Date,
     ForeignKey,
@@ -32,8 +33,9 @@ class Workgroup(Base):
     # How a person is chosen when the group is the target (rules.Strategy).
     strategy: Mapped[str] = mapped_column(String(16))
     max_open_per_member: Mapped[int | None] = mapped_column(Integer)
-    # The round-robin pointer: the member chosen last.
-    last_assigned_user_id: Mapped[str | None] = mapped_column(ForeignKey("users.id"))
+    # Round-robin turns taken so far (SQLite; PostgreSQL draws them from a sequence per
+    # group so that concurrent creates never wait for each other, see service.next_turn).
+    turns: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -6,7 +6,7 @@ keywords one of which must appear in the title or description (case-insensitive)
 non-empty condition must hold; an empty rule matches everything (a catch-all at the end).
 
 The target is a workgroup, a shift (scene + role) or a person:
-- workgroup, ``round_robin``: the member after the one last chosen, in member order;
+- workgroup, ``round_robin``: the members take turns, in member order;
 - workgroup, ``least_loaded``: the member with the fewest open incidents (ties: member
   order);
 - workgroup, ``queue``: nobody in particular; the group's members pick it up;
@@ -148,19 +148,19 @@ class Candidate:
         return required_skills <= self.skills
 
 
-def pick_round_robin(
-    members: Sequence[Candidate], last_user_id: str | None, required_skills: frozenset[str]
+def pick_in_turn(
+    members: Sequence[Candidate], turn: int, required_skills: frozenset[str]
 ) -> Candidate | None:
-    """The first eligible member after ``last_user_id`` in member order, wrapping around."""
-    if not members:
+    """Round-robin: turn ``n`` goes to the ``n``-th of the members who can take it now.
+
+    Turns come from a counter that only ever grows, so consecutive turns walk the eligible
+    members in member order; someone who cannot take it drops out of the circle until they
+    can, and the others share their part evenly.
+    """
+    eligible = [member for member in members if member.can_take(required_skills)]
+    if not eligible:
         return None
-    ids = [member.user_id for member in members]
-    start = ids.index(last_user_id) + 1 if last_user_id in ids else 0
-    for offset in range(len(members)):
-        member = members[(start + offset) % len(members)]
-        if member.can_take(required_skills):
-            return member
-    return None
+    return eligible[turn % len(eligible)]
 
 
 def pick_least_loaded(

@@ -74,7 +74,6 @@ class WorkgroupOut(Out):
     max_open_per_member: int | None
     enabled: bool
     members: list[str]
-    last_assigned_user_id: str | None
 
 
 # Technicians -----------------------------------------------------------------------------

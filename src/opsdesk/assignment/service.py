@@ -7,13 +7,15 @@ open incidents per person, so this package never reads the incident tables.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import Executable, Table, bindparam, delete, func, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -39,8 +41,8 @@ from opsdesk.assignment.rules import (
     TargetType,
     Trigger,
     matching_rules,
+    pick_in_turn,
     pick_least_loaded,
-    pick_round_robin,
 )
 from opsdesk.assignment.schemas import (
     AbsenceCreate,
@@ -57,7 +59,7 @@ from opsdesk.assignment.schemas import (
     WorkgroupUpdate,
 )
 from opsdesk.auth.roles import Caller, Role
-from opsdesk.auth.service import active_staff, require_role, staff_by_id
+from opsdesk.auth.service import active_staff, active_staff_ids, require_role, staff_by_id
 from opsdesk.core.cache import cache_of
 from opsdesk.core.errors import Conflict, Forbidden, NotFound, ValidationFailed
 
@@ -118,41 +120,6 @@ async def available_people(
     return set(staff) - await _away(session, staff, now)
 
 
-async def _candidates(
-    session: AsyncSession,
-    user_ids: Sequence[str],
-    now: datetime,
-    open_counts: OpenCounts,
-    group_capacity: int | None,
-) -> list[Candidate]:
-    staff = await staff_by_id(session=session, user_ids=user_ids)
-    present = [user_id for user_id in user_ids if user_id in staff]
-    away = await _away(session, present, now)
-    profiles = {
-        row.user_id: row
-        for row in await session.scalars(select(Technician).where(Technician.user_id.in_(present)))
-    }
-    counts = await open_counts(present)
-    found = []
-    for user_id in present:
-        profile = profiles.get(user_id)
-        limits = [
-            limit
-            for limit in (group_capacity, None if profile is None else profile.max_open)
-            if limit is not None
-        ]
-        found.append(
-            Candidate(
-                user_id=user_id,
-                open_count=counts.get(user_id, 0),
-                available=user_id not in away,
-                capacity=min(limits) if limits else None,
-                skills=frozenset(() if profile is None else profile.skills),
-            )
-        )
-    return found
-
-
 # Workgroups ------------------------------------------------------------------------------
 
 
@@ -166,7 +133,6 @@ class WorkgroupView:
     max_open_per_member: int | None
     enabled: bool
     members: list[str]
-    last_assigned_user_id: str | None
 
 
 async def _members_of(session: AsyncSession, keys: Collection[str]) -> dict[str, list[str]]:
@@ -191,7 +157,6 @@ def _view(group: Workgroup, members: list[str]) -> WorkgroupView:
         max_open_per_member=group.max_open_per_member,
         enabled=group.enabled,
         members=members,
-        last_assigned_user_id=group.last_assigned_user_id,
     )
 
 
@@ -257,8 +222,17 @@ async def create_workgroup(
     )
     session.add(group)
     await session.flush()
+    _forget_rosters(session)
+    if _is_postgres(session):
+        await session.execute(
+            text(
+                f"CREATE SEQUENCE IF NOT EXISTS {_turn_sequence(data.key)} "
+                f"INCREMENT BY {TURN_BLOCK} MINVALUE 1 START WITH 1"
+            )
+        )
     await _replace_members(session, data.key, data.members)
     await session.flush()
+    _forget_rosters(session)
     return _view(group, list(data.members))
 
 
@@ -277,6 +251,7 @@ async def update_workgroup(
         setattr(group, field, str(value) if field == "strategy" else value)
     group.updated_at = now
     await session.flush()
+    _forget_rosters(session)
     return _view(group, (await _members_of(session, [key]))[key])
 
 
@@ -286,10 +261,9 @@ async def set_members(
     require_role(caller, Role.ADMIN)
     group = await _workgroup(session, key)
     await _replace_members(session, key, members)
-    if group.last_assigned_user_id not in members:
-        group.last_assigned_user_id = None
     group.updated_at = now
     await session.flush()
+    _forget_rosters(session)
     return _view(group, list(members))
 
 
@@ -310,6 +284,9 @@ async def delete_workgroup(*, session: AsyncSession, caller: Caller, key: str) -
     await session.delete(group)
     try:
         await session.flush()
+        _forget_rosters(session)
+        if _is_postgres(session):
+            await session.execute(text(f"DROP SEQUENCE IF EXISTS {_turn_sequence(key)}"))
     except IntegrityError:
         raise Conflict(
             f"workgroup: {key} still holds incidents; disable it instead (enabled: false)",
@@ -328,6 +305,192 @@ async def is_member(*, session: AsyncSession, key: str, user_id: str) -> bool:
     return row is not None
 
 
+def _turn_sequence(key: str) -> str:
+    """The PostgreSQL sequence of a group's round-robin turns (hex name: nothing to quote)."""
+    return "workgroup_turns_" + hashlib.sha256(key.encode()).hexdigest()[:24]
+
+
+def _is_postgres(session: AsyncSession) -> bool:
+    return session.bind is not None and session.bind.dialect.name == "postgresql"
+
+
+# Turns are reserved in blocks, so that most creates need no statement for them.
+TURN_BLOCK = 64
+
+
+@cache
+def _turn_statements() -> tuple[Executable, Executable]:
+    """Built once: the create path only binds parameters."""
+    groups: Table = Workgroup.__table__  # type: ignore[assignment]
+    sqlite_counter = (
+        update(groups)
+        .where(groups.c.key == bindparam("group_key"))
+        .values(turns=groups.c.turns + TURN_BLOCK)
+        .returning(groups.c.turns)
+    )
+    return text("SELECT nextval(CAST(:name AS regclass))"), sqlite_counter
+
+
+async def _reserve_turns(session: AsyncSession, key: str) -> int:
+    """Reserve the next block of the group's turns; returns its first turn.
+
+    On PostgreSQL a sequence (``INCREMENT BY TURN_BLOCK``): ``nextval`` never waits for
+    other transactions, so parallel creates do not queue behind one row lock. On SQLite
+    the write transaction is exclusive anyway, so a counter in the group's row does it.
+    """
+    sequence, counter = _turn_statements()
+    if _is_postgres(session):
+        drawn = await session.scalar(sequence, {"name": _turn_sequence(key)})
+        return int(drawn or 1) - 1
+    drawn = await session.scalar(counter, {"group_key": key})
+    return int(drawn or TURN_BLOCK) - TURN_BLOCK
+
+
+async def next_turn(session: AsyncSession, key: str) -> int:
+    """The group's next round-robin turn number.
+
+    Each process takes turns from a block it reserved, in order, so one process hands out
+    consecutive turns (an even rotation) and several processes each rotate evenly. A block
+    lost to a restart or a rolled-back create only skips turns, which is harmless.
+    """
+    blocks = cache_of(session, "turns")
+    block = None if blocks is None else blocks.get(key)
+    if block is not None and block[0] < block[1]:
+        turn = int(block[0])
+        block[0] += 1
+        return turn
+    first = await _reserve_turns(session, key)
+    if blocks is None:
+        return first
+    block = blocks.get(key)
+    if block is not None and block[0] < block[1]:
+        # Another create of this process refilled while we waited: keep to its block, so
+        # that concurrent creates still take consecutive turns (ours is simply skipped).
+        turn = int(block[0])
+        block[0] += 1
+        return turn
+    blocks.put(key, [first + 1, first + TURN_BLOCK])
+    return first
+
+
+@dataclass(frozen=True)
+class _Member:
+    user_id: str
+    skills: frozenset[str]
+    max_open: int | None
+    available: bool
+    absences: tuple[tuple[datetime, datetime], ...]
+
+    def away_at(self, now: datetime) -> bool:
+        return any(starts <= now < ends for starts, ends in self.absences)
+
+
+@dataclass(frozen=True)
+class _Roster:
+    """A workgroup as an assigner needs it: settings and active staff members in order."""
+
+    enabled: bool
+    strategy: Strategy
+    max_open_per_member: int | None
+    members: tuple[_Member, ...]
+
+
+async def _roster(session: AsyncSession, key: str, now: datetime) -> _Roster | None:
+    """The group's roster, cached a few seconds like reference data.
+
+    Absences are kept as ranges (current and future ones) and checked against ``now`` on
+    every call, so a cached roster is never wrong about who is away; any change to groups,
+    members, profiles or absences in this process clears the cache at once.
+    """
+    reference = cache_of(session, "reference")
+    cache_key = ("workgroup_roster", key)
+    if reference is not None:
+        cached = reference.get(cache_key)
+        if cached is not None:
+            return cached if isinstance(cached, _Roster) else None
+    group = (
+        await session.execute(
+            select(Workgroup.enabled, Workgroup.strategy, Workgroup.max_open_per_member).where(
+                Workgroup.key == key
+            )
+        )
+    ).first()
+    roster = None
+    if group is not None:
+        rows = (
+            await session.execute(
+                select(
+                    WorkgroupMember.user_id,
+                    Technician.skills,
+                    Technician.max_open,
+                    Technician.available,
+                )
+                .outerjoin(Technician, Technician.user_id == WorkgroupMember.user_id)
+                .where(
+                    WorkgroupMember.workgroup_key == key,
+                    WorkgroupMember.user_id.in_(active_staff_ids()),
+                )
+                .order_by(WorkgroupMember.position)
+            )
+        ).all()
+        absences: dict[str, list[tuple[datetime, datetime]]] = {}
+        for user_id, starts_at, ends_at in await session.execute(
+            select(Absence.user_id, Absence.starts_at, Absence.ends_at).where(
+                Absence.user_id.in_([row.user_id for row in rows]), Absence.ends_at > now
+            )
+        ):
+            absences.setdefault(user_id, []).append((starts_at, ends_at))
+        roster = _Roster(
+            enabled=group.enabled,
+            strategy=Strategy(group.strategy),
+            max_open_per_member=group.max_open_per_member,
+            members=tuple(
+                _Member(
+                    user_id=row.user_id,
+                    skills=frozenset(row.skills or ()),
+                    max_open=row.max_open,
+                    available=row.available is not False,
+                    absences=tuple(absences.get(row.user_id, ())),
+                )
+                for row in rows
+            ),
+        )
+    if reference is not None:
+        reference.put(cache_key, roster or False)
+    return roster
+
+
+def _forget_rosters(session: AsyncSession) -> None:
+    reference = cache_of(session, "reference")
+    if reference is not None:
+        reference.clear()
+
+
+async def _candidates(
+    roster: _Roster, now: datetime, open_counts: OpenCounts, need_counts: bool
+) -> list[Candidate]:
+    """Members as an assigner sees them now; open incidents are counted only when the
+    strategy or a capacity needs them."""
+    group_capacity = roster.max_open_per_member
+    limited = group_capacity is not None or any(m.max_open is not None for m in roster.members)
+    counts = (
+        await open_counts([m.user_id for m in roster.members]) if need_counts or limited else {}
+    )
+    candidates = []
+    for member in roster.members:
+        limits = [limit for limit in (group_capacity, member.max_open) if limit is not None]
+        candidates.append(
+            Candidate(
+                user_id=member.user_id,
+                open_count=counts.get(member.user_id, 0),
+                available=member.available and not member.away_at(now),
+                capacity=min(limits) if limits else None,
+                skills=member.skills,
+            )
+        )
+    return candidates
+
+
 async def to_workgroup(
     *,
     session: AsyncSession,
@@ -337,24 +500,31 @@ async def to_workgroup(
     strategy: Strategy | None = None,
     required_skills: frozenset[str] = frozenset(),
 ) -> Assignment:
-    """Hand an incident to a workgroup; its strategy (or the one given) picks the person."""
-    group = await _workgroup(session, key, lock=True)
-    if not group.enabled:
+    """Hand an incident to a workgroup; its strategy (or the one given) picks the person.
+
+    Nothing is locked: round-robin turns come from ``next_turn``, and least-loaded reads
+    the open counts as committed (two creates at the same instant may both pick the same
+    least-loaded person; the next ones see it).
+    """
+    roster = await _roster(session, key, now)
+    if roster is None:
+        raise ValidationFailed(f"workgroup: no workgroup {key}", field="workgroup")
+    if not roster.enabled:
         raise ValidationFailed(f"workgroup: {key} is disabled", field="workgroup")
-    how = strategy or Strategy(group.strategy)
+    how = strategy or roster.strategy
     if how is Strategy.QUEUE:
         return Assignment(workgroup=key, note=f"to workgroup {key} (queue)")
-    members = (await _members_of(session, [key]))[key]
-    candidates = await _candidates(session, members, now, open_counts, group.max_open_per_member)
+    candidates = await _candidates(
+        roster, now, open_counts, need_counts=how is Strategy.LEAST_LOADED
+    )
     if how is Strategy.LEAST_LOADED:
         chosen = pick_least_loaded(candidates, required_skills)
     else:
-        chosen = pick_round_robin(candidates, group.last_assigned_user_id, required_skills)
+        chosen = pick_in_turn(candidates, await next_turn(session, key), required_skills)
     if chosen is None:
         return Assignment(
             workgroup=key, note=f"to workgroup {key}: no member can take it now (queue)"
         )
-    group.last_assigned_user_id = chosen.user_id
     how_text = how.value.replace("_", "-")
     load = f", {chosen.open_count} open" if how is Strategy.LEAST_LOADED else ""
     return Assignment(
@@ -462,6 +632,7 @@ async def update_technician(
         setattr(profile, field, value)
     profile.updated_at = now
     await session.flush()
+    _forget_rosters(session)
     return await get_technician(session=session, caller=caller, user_id=user_id, now=now)
 
 
@@ -494,6 +665,7 @@ async def add_absence(
     )
     session.add(absence)
     await session.flush()
+    _forget_rosters(session)
     return absence
 
 
@@ -521,6 +693,7 @@ async def delete_absence(
         raise NotFound(f"no absence {absence_id} of {user_id}", field="absence_id")
     await session.delete(absence)
     await session.flush()
+    _forget_rosters(session)
 
 
 # Shifts ----------------------------------------------------------------------------------
@@ -1151,17 +1324,17 @@ async def _apply_rule(
     chosen = f"rule #{rule.id} '{rule.name}'"
     if rule.target_type is TargetType.WORKGROUP:
         assert rule.target_workgroup is not None
-        group = await session.get(Workgroup, rule.target_workgroup)
-        if group is None or not group.enabled:
-            return None
-        found = await to_workgroup(
-            session=session,
-            key=rule.target_workgroup,
-            now=now,
-            open_counts=open_counts,
-            strategy=rule.strategy,
-            required_skills=rule.required_skills,
-        )
+        try:
+            found = await to_workgroup(
+                session=session,
+                key=rule.target_workgroup,
+                now=now,
+                open_counts=open_counts,
+                strategy=rule.strategy,
+                required_skills=rule.required_skills,
+            )
+        except ValidationFailed:
+            return None  # the group was disabled or removed: the next rule decides
     elif rule.target_type is TargetType.SHIFT:
         assert rule.target_scene is not None
         assert rule.target_role is not None

@@ -6,7 +6,7 @@ import hashlib
 from collections.abc import Collection, Mapping
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from opsdesk.auth.models import ApiToken, User
@@ -104,6 +104,12 @@ async def staff_by_id(*, session: AsyncSession, user_ids: Collection[str]) -> di
         select(User).where(User.id.in_(set(user_ids)), User.active.is_(True), User.role.in_(staff))
     )
     return {user.id: user for user in rows}
+
+
+def active_staff_ids() -> Select[str]:
+    """A subquery of the ids of active staff, for other features' queries to filter by."""
+    staff = [role.value for role in STAFF_ROLES]
+    return select(User.id).where(User.active.is_(True), User.role.in_(staff))
 
 
 async def update_user(

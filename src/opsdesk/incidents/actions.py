@@ -234,16 +234,17 @@ async def _route_again(session: AsyncSession, incident: Incident, now: datetime)
         k: v for k, v in after.items() if k != "assignment_note"
     }:
         return
-    session.add(
-        assigning.assign_row(
-            incident_id=incident.id,
-            status=incident.status,
-            before=before,
-            after=after,
-            operator_id=None,
-            now=now,
-            note=found.note,
-        )
+    # The incident's own changes first, so that the history rows keep their order.
+    await session.flush()
+    await assigning.write_assign_row(
+        session=session,
+        incident_id=incident.id,
+        status=incident.status,
+        before=before,
+        after=after,
+        operator_id=None,
+        now=now,
+        note=found.note,
     )
 
 

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import datetime
+from functools import cache
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import Executable, Table, bindparam, func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from opsdesk.assignment import service as assignment
@@ -147,8 +148,32 @@ async def check_workgroup(*, session: AsyncSession, key: str) -> None:
     await assignment.check_workgroup(session=session, key=key)
 
 
-def assign_row(
+def assign_row_values(
     *,
+    status: str,
+    before: Mapping[str, Any],
+    after: Mapping[str, Any],
+    operator_id: str | None,
+    now: datetime,
+    note: str,
+) -> dict[str, Any]:
+    """The ``incident_assign`` history row (without its incident id): what moved, and who
+    or which rule moved it."""
+    return {
+        "action": HistoryAction.ASSIGN.value,
+        "operator_id": operator_id,
+        "status": status,
+        "start_time": now,
+        "stop_time": now,
+        "comment": note,
+        "changes": [change.as_dict() for change in diff(dict(before), dict(after))],
+        "internal": False,
+    }
+
+
+async def write_assign_row(
+    *,
+    session: AsyncSession,
     incident_id: int,
     status: str,
     before: Mapping[str, Any],
@@ -156,18 +181,20 @@ def assign_row(
     operator_id: str | None,
     now: datetime,
     note: str,
-) -> IncidentHistory:
-    """The ``incident_assign`` history row: what moved, and who or which rule moved it."""
-    return IncidentHistory(
-        incident_id=incident_id,
-        action=HistoryAction.ASSIGN.value,
-        operator_id=operator_id,
-        status=status,
-        start_time=now,
-        stop_time=now,
-        comment=note,
-        changes=[change.as_dict() for change in diff(dict(before), dict(after))],
-        internal=False,
+) -> None:
+    """Write the ``incident_assign`` row of an incident that already exists."""
+    row = assign_row_values(
+        status=status, before=before, after=after, operator_id=operator_id, now=now, note=note
+    )
+    await session.execute(_assign_statement(), row | {"incident_id": incident_id})
+
+
+@cache
+def _assign_statement() -> Executable:
+    """Built once: the create path only binds parameters."""
+    rows: Table = IncidentHistory.__table__  # type: ignore[assignment]
+    return insert(rows).values(
+        {c.name: bindparam(c.name, type_=c.type) for c in rows.c if c.name != "id"}
     )
 
 

@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from functools import cache
 from typing import Any
 
-from sqlalchemy import Executable, Select, Table, bindparam, func, insert, select
+from sqlalchemy import Executable, Select, Table, bindparam, func, insert, select, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from opsdesk.assignment.rules import Trigger
@@ -351,24 +351,21 @@ async def create_incident(
         "changes": initial,
         "internal": False,
     }
-    incident_id = await _insert_with_history(session, values, history)
     # An owner named on the form is part of the report (the create row has it); whatever
     # the system worked out (a rule, who is on duty, a group's pick) gets a row saying why.
     assigned = {field: values[field] for field in assigning.ASSIGNMENT_FIELDS}
     worked_out = {k for k, v in assigned.items() if v != reported[k]} - {"assignment_note"}
+    assign_row = None
     if found is not None and worked_out:
-        session.add(
-            assigning.assign_row(
-                incident_id=incident_id,
-                status=values["status"],
-                before=reported,
-                after=assigned,
-                operator_id=caller.user_id if manual else None,
-                now=now,
-                note=found.note,
-            )
+        assign_row = assigning.assign_row_values(
+            status=values["status"],
+            before=reported,
+            after=assigned,
+            operator_id=caller.user_id if manual else None,
+            now=now,
+            note=found.note,
         )
-        await session.flush()
+    incident_id = await _insert_with_history(session, values, history, assign_row)
     return Incident(id=incident_id, **values)
 
 
@@ -377,6 +374,7 @@ class _CreateStatements:
     """Compiled once: the create path only binds parameters (building SQL costs more)."""
 
     both_at_once: Executable  # PostgreSQL: a data-modifying CTE writes both rows
+    all_three: Executable  # PostgreSQL: the same, with the assignment's history row too
     incident: Executable
     history: Executable
 
@@ -390,6 +388,7 @@ def _create_statements() -> _CreateStatements:
     }
     history_columns = [c for c in rows.c if c.name not in ("id", "incident_id")]
     history_values = {c.name: bindparam(f"h_{c.name}", type_=c.type) for c in history_columns}
+    assign_values = {c.name: bindparam(f"a_{c.name}", type_=c.type) for c in history_columns}
     insert_incident = insert(incidents).values(incident_values).returning(incidents.c.id)
     new = insert_incident.cte("new_incident")
     both = (
@@ -397,22 +396,47 @@ def _create_statements() -> _CreateStatements:
         .from_select([*history_values, "incident_id"], select(*history_values.values(), new.c.id))
         .returning(rows.c.incident_id)
     )
+    # UNION ALL feeds the INSERT in order, so the create row gets the lower id.
+    three = (
+        insert(rows)
+        .from_select(
+            [*history_values, "incident_id"],
+            union_all(
+                select(*history_values.values(), new.c.id),
+                select(*assign_values.values(), new.c.id),
+            ),
+        )
+        .returning(rows.c.incident_id)
+    )
     history = insert(rows).values(
         {**history_values, "incident_id": bindparam("h_incident_id", type_=rows.c.incident_id.type)}
     )
-    return _CreateStatements(both_at_once=both, incident=insert_incident, history=history)
+    return _CreateStatements(
+        both_at_once=both, all_three=three, incident=insert_incident, history=history
+    )
 
 
 async def _insert_with_history(
-    session: AsyncSession, values: dict[str, Any], history: dict[str, Any]
+    session: AsyncSession,
+    values: dict[str, Any],
+    history: dict[str, Any],
+    assigned: dict[str, Any] | None = None,
 ) -> int:
-    """Insert an incident and its first history row with SQL Core: the create hot path."""
+    """Insert an incident, its create row and (when given) its assignment row with SQL
+    Core: the create hot path, one statement on PostgreSQL, two on SQLite."""
     statements = _create_statements()
     params = {f"i_{k}": v for k, v in values.items()} | {f"h_{k}": v for k, v in history.items()}
     if session.bind is not None and session.bind.dialect.name == "postgresql":
-        return int((await session.execute(statements.both_at_once, params)).scalar_one())
+        if assigned is None:
+            return int((await session.execute(statements.both_at_once, params)).scalar_one())
+        params |= {f"a_{k}": v for k, v in assigned.items()}
+        return int((await session.execute(statements.all_three, params)).scalars().first() or 0)
     incident_id = int((await session.execute(statements.incident, params)).scalar_one())
-    await session.execute(statements.history, params | {"h_incident_id": incident_id})
+    rows = [history] if assigned is None else [history, assigned]
+    await session.execute(
+        statements.history,
+        [{f"h_{k}": v for k, v in row.items()} | {"h_incident_id": incident_id} for row in rows],
+    )
     return incident_id
 
 

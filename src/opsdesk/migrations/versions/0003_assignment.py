@@ -100,15 +100,10 @@ def upgrade() -> None:
         sa.Column("skills", sa.JSON(), nullable=False),
         sa.Column("strategy", sa.String(length=16), nullable=False),
         sa.Column("max_open_per_member", sa.Integer(), nullable=True),
-        sa.Column("last_assigned_user_id", sa.String(length=32), nullable=True),
+        sa.Column("turns", sa.BigInteger(), server_default="0", nullable=False),
         sa.Column("enabled", sa.Boolean(), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["last_assigned_user_id"],
-            ["users.id"],
-            name=op.f("fk_workgroups_last_assigned_user_id_users"),
-        ),
         sa.PrimaryKeyConstraint("key", name=op.f("pk_workgroups")),
     )
     op.create_table(
