@@ -85,8 +85,8 @@ def test_rules_apply_on_their_triggers_only() -> None:
         on_reopen=False,
         target_user_id="ann",
     )
-    assert matching_rules([create_only], DB_OUTAGE, Trigger.CREATE) == [create_only]
-    assert matching_rules([create_only], DB_OUTAGE, Trigger.REOPEN) == []
+    assert list(matching_rules([create_only], DB_OUTAGE, Trigger.CREATE)) == [create_only]
+    assert list(matching_rules([create_only], DB_OUTAGE, Trigger.REOPEN)) == []
 
 
 def members(*ids: str, **open_counts: int) -> list[Candidate]:

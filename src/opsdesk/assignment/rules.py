@@ -19,7 +19,7 @@ queue; a person target that is away lets the next matching rule decide.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -121,13 +121,13 @@ class Rule:
         return self.on_create if trigger is Trigger.CREATE else self.on_reopen
 
 
-def matching_rules(rules: Sequence[Rule], facts: IncidentFacts, trigger: Trigger) -> list[Rule]:
-    """The rules that match, in the order they are tried (first match wins)."""
-    return [
+def matching_rules(rules: Sequence[Rule], facts: IncidentFacts, trigger: Trigger) -> Iterator[Rule]:
+    """The rules that match, lazily, in the order they are tried (first match wins)."""
+    return (
         rule
         for rule in sorted(rules, key=lambda r: (r.position, r.id))
         if rule.applies_on(trigger) and rule.conditions.matches(facts)
-    ]
+    )
 
 
 @dataclass(frozen=True)

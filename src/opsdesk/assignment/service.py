@@ -1165,17 +1165,18 @@ def _as_rule(row: AssignmentRule) -> Rule:
 _RULES_CACHE_KEY = "assignment_rules"
 
 
-async def _enabled_rules(session: AsyncSession) -> list[Rule]:
-    """The enabled rules, as pure values; cached a few seconds (every new incident asks)."""
+async def _enabled_rules(session: AsyncSession) -> tuple[Rule, ...]:
+    """The enabled rules in the order they are tried, as pure values; cached a few seconds
+    (every new incident asks)."""
     cache = cache_of(session, "reference")
     if cache is not None:
         cached = cache.get(_RULES_CACHE_KEY)
         if cached is not None:
-            return list(cached)
+            return tuple(cached)
     rows = await session.scalars(select(AssignmentRule).where(AssignmentRule.enabled.is_(True)))
-    rules = [_as_rule(row) for row in rows]
+    rules = tuple(sorted((_as_rule(row) for row in rows), key=lambda r: (r.position, r.id)))
     if cache is not None:
-        cache.put(_RULES_CACHE_KEY, tuple(rules))
+        cache.put(_RULES_CACHE_KEY, rules)
     return rules
 
 
