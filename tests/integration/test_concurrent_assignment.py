@@ -52,3 +52,33 @@ async def test_concurrent_creates_keep_round_robin_even(
         for client in clients:
             await client.aclose()
         await second_db.dispose()
+
+
+async def test_round_robin_survives_a_missing_turn_sequence(
+    database_url: str, db: Database, desk: Desk, clock: FixedClock, settings: Settings
+) -> None:
+    """A group that arrived without its sequence (a restore, a copy) still takes turns."""
+    from sqlalchemy import text
+
+    from opsdesk.assignment.service import _turn_sequence
+
+    app = create_app(settings, db=db, clock=clock)
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://opsdesk.test"
+    ) as client:
+        admin = desk.admin.headers
+        group = {"key": "l1", "name": "L1", "members": [desk.tech.id, desk.tech2.id]}
+        assert (await client.post("/api/v1/workgroups", json=group, headers=admin)).is_success
+        if database_url.startswith("postgresql"):
+            async with db.write() as session:
+                await session.execute(text(f"DROP SEQUENCE {_turn_sequence('l1')}"))
+        owners = []
+        for n in range(4):
+            response = await client.post(
+                "/api/v1/incidents",
+                json={"title": f"report {n}", "workgroup": "l1"},
+                headers=desk.tech.headers,
+            )
+            assert response.status_code == 201, response.text
+            owners.append(response.json()["assignee_id"])
+        assert Counter(owners) == {desk.tech.id: 2, desk.tech2.id: 2}

@@ -224,12 +224,7 @@ async def create_workgroup(
     await session.flush()
     _forget_rosters(session)
     if _is_postgres(session):
-        await session.execute(
-            text(
-                f"CREATE SEQUENCE IF NOT EXISTS {_turn_sequence(data.key)} "
-                f"INCREMENT BY {TURN_BLOCK} MINVALUE 1 START WITH 1"
-            )
-        )
+        await _ensure_turn_sequence(session, data.key)
     await _replace_members(session, data.key, data.members)
     await session.flush()
     _forget_rosters(session)
@@ -331,6 +326,15 @@ def _turn_statements() -> tuple[Executable, Executable]:
     return text("SELECT nextval(CAST(:name AS regclass))"), sqlite_counter
 
 
+async def _ensure_turn_sequence(session: AsyncSession, key: str) -> None:
+    await session.execute(
+        text(
+            f"CREATE SEQUENCE IF NOT EXISTS {_turn_sequence(key)} "
+            f"INCREMENT BY {TURN_BLOCK} MINVALUE 1 START WITH 1"
+        )
+    )
+
+
 async def _reserve_turns(session: AsyncSession, key: str) -> int:
     """Reserve the next block of the group's turns; returns its first turn.
 
@@ -340,6 +344,9 @@ async def _reserve_turns(session: AsyncSession, key: str) -> int:
     """
     sequence, counter = _turn_statements()
     if _is_postgres(session):
+        # Created with the group; made here too for a group that came another way (a
+        # restore, a copy): once per block, so it costs nothing worth measuring.
+        await _ensure_turn_sequence(session, key)
         drawn = await session.scalar(sequence, {"name": _turn_sequence(key)})
         return int(drawn or 1) - 1
     drawn = await session.scalar(counter, {"group_key": key})
