@@ -1,0 +1,1 @@
+"""The COC filter language: parse and check list requests (pure), then SQL (``sql.py``)."""
