@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+import json
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Request, Response
+from fastapi import APIRouter, Header, Query, Request, Response
+from pydantic import BaseModel, Field
 
 from opsdesk.api.deps import DB, ClockDep, CurrentCaller, Rules
+from opsdesk.auth.roles import Caller
 from opsdesk.core.clock import epoch_ms
+from opsdesk.core.database import Database
 from opsdesk.core.errors import ValidationFailed
+from opsdesk.core.pagination import MAX_PER_PAGE, PageRequest
 from opsdesk.incidents import service
 from opsdesk.incidents.actions import phase_of_incident
 from opsdesk.incidents.fields import LEVEL_LABELS, Label, history_action_label
@@ -24,6 +29,7 @@ from opsdesk.incidents.schemas import (
     IncidentPage,
     IncidentUpdate,
 )
+from opsdesk.incidents.search import NATIVE_NAMES, parse_search, search_incidents
 from opsdesk.incidents.service import EnumNames
 
 router = APIRouter(prefix="/api/v1/incidents", tags=["incidents"])
@@ -117,6 +123,82 @@ async def list_incidents(request: Request, caller: CurrentCaller, db: DB) -> Inc
         page=page.page,
         per_page=page.per_page,
     )
+
+
+class SearchGroup(BaseModel):
+    value: str | int | bool | None
+    count: int
+
+
+class SearchPage(BaseModel):
+    items: list[IncidentOut]
+    total: int | None
+    page: int
+    per_page: int
+    groups: list[SearchGroup] = Field(description="Counts per value of group_by_filter.field")
+    counts: dict[str, int] = Field(description="One total per count_filters entry, by name")
+
+
+async def _search(
+    body: Any, caller: Caller, db: Database, page: int, per_page: int, contain_total: bool
+) -> SearchPage:
+    query = parse_search(body)
+    async with db.read() as session:
+        result = await search_incidents(
+            session=session,
+            caller=caller,
+            query=query,
+            page=PageRequest(page, per_page),
+            contain_total=contain_total,
+        )
+    items = [incident_out(item) for item in result.items]
+    if query.fields:
+        # A projection keeps the number (to refer to the incident) and the chosen fields.
+        keep = {"number", *(NATIVE_NAMES.get(name, name) for name in query.fields)}
+        items = [IncidentOut.model_construct(**item.model_dump(include=keep)) for item in items]
+    return SearchPage(
+        items=items,
+        total=result.total,
+        page=page,
+        per_page=per_page,
+        groups=[SearchGroup(value=value, count=count) for value, count in result.groups],
+        counts=result.counts,
+    )
+
+
+@router.post("/search", response_model=SearchPage, response_model_exclude_unset=True)
+async def search_incidents_post(
+    request: Request,
+    caller: CurrentCaller,
+    db: DB,
+    page: Annotated[int, Query(ge=1, le=1_000_000)] = 1,
+    per_page: Annotated[int, Query(ge=1, le=MAX_PER_PAGE)] = 20,
+    contain_total: bool = True,
+) -> SearchPage:
+    """Search with COC's filter language in the body (``string_filters``, ``int_filters``,
+    ``condition``, ``sort_filter``, ``group_by_filter``, ``count_filters``, ``fields``)."""
+    try:
+        body = await request.json()
+    except ValueError:
+        raise ValidationFailed("body: is not valid JSON", field="body") from None
+    return await _search(body, caller, db, page, per_page, contain_total)
+
+
+@router.get("/search", response_model=SearchPage, response_model_exclude_unset=True)
+async def search_incidents_get(
+    caller: CurrentCaller,
+    db: DB,
+    filter_json: Annotated[str, Query(alias="filter", max_length=100_000)] = "{}",
+    page: Annotated[int, Query(ge=1, le=1_000_000)] = 1,
+    per_page: Annotated[int, Query(ge=1, le=MAX_PER_PAGE)] = 20,
+    contain_total: bool = True,
+) -> SearchPage:
+    """The same search, with the body as JSON in ``?filter=`` (for links and saved views)."""
+    try:
+        body = json.loads(filter_json)
+    except ValueError:
+        raise ValidationFailed("filter: is not valid JSON", field="filter") from None
+    return await _search(body, caller, db, page, per_page, contain_total)
 
 
 @router.get("/{number}", response_model=IncidentOut)
