@@ -24,6 +24,7 @@ from opsdesk.api import (
     incidents,
     users,
 )
+from opsdesk.api.coc import incidents as coc_incidents
 from opsdesk.api.errors import install_error_handlers
 from opsdesk.core.clock import Clock, SystemClock
 from opsdesk.core.database import Database
@@ -105,6 +106,7 @@ def create_app(
     app.include_router(attachments.router)
     app.include_router(collaboration.router)
     app.include_router(assignment.router)
+    app.include_router(coc_incidents.router)
     for router in catalog.routers:
         app.include_router(router)
     app.include_router(web_routes.router)

@@ -9,6 +9,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from opsdesk.api.coc import envelope as coc
 from opsdesk.core.errors import (
     Conflict,
     Forbidden,
@@ -54,8 +55,10 @@ def _message_of(error: dict[str, Any]) -> str:
     return message.removeprefix("Value error, ")
 
 
-async def _opsdesk_error(_request: Request, exc: Exception) -> JSONResponse:
+async def _opsdesk_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, OpsdeskError)
+    if coc.is_coc(request):
+        return coc.from_opsdesk_error(exc)
     status = next((s for kind, s in STATUS_OF.items() if isinstance(exc, kind)), 400)
     headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
     return JSONResponse(
@@ -65,9 +68,14 @@ async def _opsdesk_error(_request: Request, exc: Exception) -> JSONResponse:
     )
 
 
-async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
+async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
     errors = list(exc.errors())
+    if coc.is_coc(request):
+        first = errors[0] if errors else {}
+        field = _field_of(tuple(first.get("loc", ()))) or "body"
+        reason = "is not valid JSON" if first.get("type") == "json_invalid" else _message_of(first)
+        return coc.error_response(coc.PARAMETER_ERROR, f"Parameter error: {field}: {reason}")
     if any(error.get("type") == "json_invalid" for error in errors):
         return JSONResponse(
             error_body("malformed_json", "the request body is not valid JSON", "body"),
@@ -84,8 +92,13 @@ async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
     )
 
 
-async def _http_error(_request: Request, exc: Exception) -> JSONResponse:
+async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
+    if coc.is_coc(request):
+        if exc.status_code == 401:
+            return coc.error_response(coc.UNAUTHENTICATED, "Token missing or invalid.", status=401)
+        code = coc.NOT_FOUND if exc.status_code in (404, 405) else coc.PARAMETER_ERROR
+        return coc.error_response(code, str(exc.detail), status=exc.status_code)
     codes = {404: "not_found", 405: "method_not_allowed", 401: "unauthenticated", 403: "forbidden"}
     code = codes.get(exc.status_code, "http_error")
     message = str(exc.detail) if exc.status_code != 404 else "no such resource"

@@ -112,6 +112,14 @@ def active_staff_ids() -> Select[str]:
     return select(User.id).where(User.active.is_(True), User.role.in_(staff))
 
 
+async def display_names(*, session: AsyncSession, user_ids: Collection[str]) -> dict[str, str]:
+    """User id → display name for the given ids (unknown ids are left out)."""
+    if not user_ids:
+        return {}
+    rows = await session.execute(select(User.id, User.name).where(User.id.in_(set(user_ids))))
+    return {str(row.id): str(row.name) for row in rows}
+
+
 async def update_user(
     *, session: AsyncSession, caller: Caller, user_id: str, data: UserUpdate, now: datetime
 ) -> User:

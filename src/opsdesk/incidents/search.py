@@ -16,8 +16,8 @@ from opsdesk.auth.roles import Caller
 from opsdesk.core.errors import ValidationFailed
 from opsdesk.core.pagination import PageRequest
 from opsdesk.incidents.fields import LEVELS, Channel, Ownership, Source, Status
-from opsdesk.incidents.models import Incident
-from opsdesk.incidents.service import visible_to
+from opsdesk.incidents.models import Incident, IncidentHistory
+from opsdesk.incidents.service import access_incident, visible_to
 from opsdesk.query.errors import QueryError
 from opsdesk.query.request import Catalogue, FieldSpec, Kind, ListQuery, parse_request
 from opsdesk.query.sql import count_clause, order_clause, where_clause
@@ -171,3 +171,51 @@ async def search_incidents(
         )
         counts[named.name] = int(value or 0)
     return SearchResult(items=items, total=total, groups=groups, counts=counts)
+
+
+# The operation history of one incident (COC's ``/v2/incidents/{id}/histories``).
+HISTORY_CATALOGUE = Catalogue.of(
+    FieldSpec("action", Kind.STRING, groupable=True),
+    FieldSpec("operator", Kind.STRING, groupable=True),
+    FieldSpec("status", Kind.ENUM, _values(Status), groupable=True),
+    FieldSpec("start_time", Kind.TIMESTAMP),
+    FieldSpec("stop_time", Kind.TIMESTAMP),
+    FieldSpec("comment", Kind.STRING, sortable=False),
+)
+_history = IncidentHistory.__table__
+HISTORY_COLUMNS: dict[str, ColumnElement[Any]] = {
+    "action": _history.c.action,
+    "operator": _history.c.operator_id,
+    "status": _history.c.status,
+    "start_time": _history.c.start_time,
+    "stop_time": _history.c.stop_time,
+    "comment": _history.c.comment,
+}
+
+
+def parse_history_search(raw: Any) -> ListQuery:
+    try:
+        return parse_request(raw, HISTORY_CATALOGUE)
+    except QueryError as exc:
+        raise ValidationFailed(exc.message, field=exc.field) from None
+
+
+async def search_history(
+    *, session: AsyncSession, caller: Caller, number: str, query: ListQuery, limit: int = 10_000
+) -> tuple[list[IncidentHistory], int]:
+    """The incident's history rows that ``query`` selects (newest first by default) and how
+    many there are; end users never see internal rows."""
+    incident = await access_incident(session=session, caller=caller, number=number)
+    base = select(IncidentHistory).where(
+        IncidentHistory.incident_id == incident.id, where_clause(query, HISTORY_COLUMNS)
+    )
+    if not caller.is_staff:
+        base = base.where(IncidentHistory.internal.is_(False))
+    order = (
+        order_clause(query.sort, HISTORY_COLUMNS)
+        if query.sort is not None
+        else IncidentHistory.start_time.desc()
+    )
+    rows = list(await session.scalars(base.order_by(order, IncidentHistory.id.desc()).limit(limit)))
+    total = await session.scalar(select(func.count()).select_from(base.subquery()))
+    return rows, int(total or 0)

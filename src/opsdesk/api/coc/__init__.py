@@ -1,0 +1,1 @@
+"""Huawei Cloud COC-compatible routes (``/v1``, ``/v2``): COC's paths, names and envelope."""

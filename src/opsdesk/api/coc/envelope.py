@@ -1,0 +1,64 @@
+"""COC's response envelope and error codes.
+
+Success: ``{"provider_code": "049", "error_code": "GOM.00000000", "error_msg": null,
+"data": …}``. Business errors: HTTP 400 with the same envelope and a ``GOM.*`` code;
+``GOM.00007256`` ("Parameter error") is COC's, and names the offending field in
+``error_msg``. Codes COC does not publish are ours, listed in ``docs/coc-api.md``. A
+missing or bad token is HTTP 401 with COC's gateway code ``common.01010001``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import Request
+from fastapi.responses import JSONResponse
+
+from opsdesk.core.errors import (
+    Conflict,
+    Forbidden,
+    NotFound,
+    OpsdeskError,
+    PreconditionFailed,
+    Unauthenticated,
+)
+
+PROVIDER_CODE = "049"
+OK = "GOM.00000000"
+PARAMETER_ERROR = "GOM.00007256"
+# Ours: COC publishes no GOM code for these.
+FORBIDDEN = "GOM.10000403"
+NOT_FOUND = "GOM.10000404"
+NOT_ALLOWED_NOW = "GOM.10000409"
+STALE_VERSION = "GOM.10000412"
+UNAUTHENTICATED = "common.01010001"
+
+COC_PREFIXES = ("/v1/", "/v2/")
+
+
+def is_coc(request: Request) -> bool:
+    return request.url.path.startswith(COC_PREFIXES)
+
+
+def envelope(data: Any, *, code: str = OK, message: str | None = None) -> dict[str, Any]:
+    return {"provider_code": PROVIDER_CODE, "error_code": code, "error_msg": message, "data": data}
+
+
+def error_response(code: str, message: str, *, status: int = 400) -> JSONResponse:
+    return JSONResponse(envelope(None, code=code, message=message), status_code=status)
+
+
+def from_opsdesk_error(exc: OpsdeskError) -> JSONResponse:
+    if isinstance(exc, Unauthenticated):
+        return error_response(UNAUTHENTICATED, "Token missing or invalid.", status=401)
+    code = PARAMETER_ERROR
+    if isinstance(exc, Forbidden):
+        code = FORBIDDEN
+    elif isinstance(exc, NotFound):
+        code = NOT_FOUND
+    elif isinstance(exc, Conflict):
+        code = NOT_ALLOWED_NOW
+    elif isinstance(exc, PreconditionFailed):
+        code = STALE_VERSION
+    message = exc.message if code != PARAMETER_ERROR else f"Parameter error: {exc.message}"
+    return error_response(code, message)
