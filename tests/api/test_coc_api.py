@@ -152,3 +152,202 @@ async def test_list_incidents_filters_pages_and_refuses_bad_parameters(
     not_json = await client.post("/v2/incidents/list", content=b"{", headers=coc_headers(desk.tech))
     assert not_json.status_code == 400
     assert not_json.json()["error_code"] == "GOM.00007256"
+
+
+async def tasks(client: httpx.AsyncClient, actor: Actor, number: str) -> dict[str, Any]:
+    nodes = (await coc(client, actor, "GET", f"/v2/incidents/{number}/tasks"))["data"]
+    assert len(nodes) == 1
+    node: dict[str, Any] = nodes[0]
+    return node
+
+
+async def act(
+    client: httpx.AsyncClient,
+    actor: Actor,
+    number: str,
+    action: str,
+    params: dict[str, Any] | None = None,
+    status: int = 200,
+) -> dict[str, Any]:
+    node = await tasks(client, actor, number)
+    keys = {op["key"]: op["task_id"] for op in node["operations"]}
+    task_id = keys.get(action, next(iter(keys.values()), "none"))
+    body = {"task_id": task_id, "action": action, "params": params}
+    return await coc(client, actor, "POST", f"/v2/incidents/{number}/actions", body, status)
+
+
+async def test_full_lifecycle_through_the_v2_actions_alone(
+    client: httpx.AsyncClient, desk: Desk, clock: FixedClock
+) -> None:
+    created = await coc(
+        client,
+        desk.tech,
+        "POST",
+        "/v1/external/incident/create",
+        {
+            "incident_title": "Payment gateway timeouts",
+            "incident_description": "p99 above 5 s",
+            "incident_level": "level_20",
+            "incident_type": "inc_type_p_function_issues",
+            "incident_source": "incident_source_manual",
+            "is_service_interrupt": "true",
+            "creator": desk.tech.id,
+            "enterprise_project": ["0"],
+            "current_cloud_service": ["app_website"],
+            "incident_assignee": [desk.tech.id],
+            "assignee_scene": "",
+            "assignee_role": "",
+            "start_time": int(clock.now().timestamp() * 1000) - 60_000,
+        },
+    )
+    number = created["data"]["incident_num"]
+    assert number.startswith("IM")
+    node = await tasks(client, desk.tech, number)
+    assert node["key"] == "new"
+    assert {"accepted", "rejected", "unAcceptedForward", "addRemark"} <= {
+        op["key"] for op in node["operations"]
+    }
+    await act(client, desk.tech, number, "accepted")
+    assert (await tasks(client, desk.tech, number))["key"] == "in_progress"
+    clock.advance(timedelta(minutes=30))
+    await act(
+        client,
+        desk.tech,
+        number,
+        "commitSolution",
+        {
+            "mtm_type": "inc_type_p_function_issues",
+            "is_service_interrupt": True,
+            "start_time": int(clock.now().timestamp() * 1000) - 1_800_000,
+            "fault_recovery_time": int(clock.now().timestamp() * 1000),
+            "cause": "connection pool exhausted",
+            "solution": "raised the pool size and restarted",
+            "resolve_attachments": "",
+        },
+    )
+    assert (await tasks(client, desk.tech, number))["key"] == "resolved"
+    await act(
+        client,
+        desk.tech,
+        number,
+        "confirm",
+        {"virtual_confirm_result": True, "virtual_confirm_comment": "works again"},
+    )
+    detail = (await coc(client, desk.tech, "GET", f"/v1/external/incident/{number}"))["data"]
+    assert detail["status"] == "INCIDENT_STATUS_COMPLETED"
+    assert isinstance(detail["handle_time"], int)
+    history = (
+        await coc(client, desk.tech, "POST", f"/v2/incidents/{number}/histories", SEED_REQUEST)
+    )["data"]
+    assert [row["action"] for row in history["info"]] == [
+        "incident_confirm",
+        "incident_solution",
+        "incident_accept",
+        "create_incident",
+    ]
+
+
+async def test_actions_refuse_stale_tasks_unknown_keys_and_bad_params(
+    client: httpx.AsyncClient, desk: Desk
+) -> None:
+    number = (await create_incident(client, desk.user, title="Wifi drops"))["number"]
+    stale = await coc(
+        client,
+        desk.tech,
+        "POST",
+        f"/v2/incidents/{number}/actions",
+        {"task_id": "new-0", "action": "accepted"},
+        status=400,
+    )
+    assert stale["error_code"] == "GOM.10000409"
+    assert "task_id" in stale["error_msg"]
+    unknown = await act(client, desk.tech, number, "teleport", status=400)
+    assert unknown["error_code"] == "GOM.00007256"
+    assert "The field[action] value[teleport] invalid" in unknown["error_msg"]
+    not_now = await act(client, desk.tech, number, "commitSolution", status=400)
+    assert not_now["error_code"] == "GOM.10000409"
+    missing = await act(client, desk.tech, number, "rejected", {}, status=400)
+    assert missing["error_code"] == "GOM.00007256"
+    assert "params.virtual_confirm_comment" in missing["error_msg"]
+    forbidden = await act(client, desk.user, number, "accepted", status=400)
+    assert forbidden["error_code"] in ("GOM.10000403", "GOM.10000409")
+    # Nothing of the above changed the incident.
+    history = (await coc(client, desk.tech, "POST", f"/v2/incidents/{number}/histories", {}))[
+        "data"
+    ]
+    assert [row["action"] for row in history["info"]] == ["create_incident"]
+
+
+async def test_v1_handle_and_create_checks(client: httpx.AsyncClient, desk: Desk) -> None:
+    number = (await create_incident(client, desk.user, title="Laptop broken"))["number"]
+    await coc(
+        client,
+        desk.tech,
+        "POST",
+        "/v1/external/incident/handle",
+        {
+            "incident_num": number,
+            "operator": desk.tech.id,
+            "operate_key": "acceptedIncident1",
+            "parameter": {},
+        },
+    )
+    detail = (await coc(client, desk.tech, "GET", f"/v1/external/incident/{number}"))["data"]
+    assert detail["status"] == "INCIDENT_STATUS_ACKNOWLEDGED"
+    assert detail["incident_assignee"] == [desk.tech.id]
+    impostor = await coc(
+        client,
+        desk.tech,
+        "POST",
+        "/v1/external/incident/handle",
+        {
+            "incident_num": number,
+            "operator": desk.tech2.id,
+            "operate_key": "addRemark",
+            "parameter": {"note": "x"},
+        },
+        status=400,
+    )
+    assert "operator" in impostor["error_msg"]
+    for body, words in (
+        ({}, "incident_title"),
+        (
+            {
+                "incident_title": "x",
+                "incident_level": "level_90",
+                "incident_type": "inc_type_p_function_issues",
+                "incident_source": "incident_source_manual",
+                "is_service_interrupt": False,
+                "creator": desk.tech.id,
+            },
+            "incident_level",
+        ),
+        (
+            {
+                "incident_title": "x",
+                "incident_level": "level_30",
+                "incident_type": "inc_type_p_function_issues",
+                "incident_source": "incident_source_manual",
+                "is_service_interrupt": "maybe",
+                "creator": desk.tech.id,
+            },
+            "is_service_interrupt",
+        ),
+        (
+            {
+                "incident_title": "x",
+                "incident_level": "level_30",
+                "incident_type": "inc_type_p_function_issues",
+                "incident_source": "incident_source_manual",
+                "is_service_interrupt": False,
+                "creator": desk.tech.id,
+                "region": ["a", "b"],
+            },
+            "region",
+        ),
+    ):
+        error = await coc(
+            client, desk.tech, "POST", "/v1/external/incident/create", body, status=400
+        )
+        assert error["error_code"] == "GOM.00007256"
+        assert words in error["error_msg"], error

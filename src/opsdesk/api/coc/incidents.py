@@ -5,28 +5,40 @@ Translation only: the same services as the native API answer, with the same rule
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import APIRouter, Request
+from pydantic import ValidationError as PydanticValidationError
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from opsdesk.api.coc.envelope import envelope
-from opsdesk.api.deps import DB, CurrentCaller
-from opsdesk.auth.roles import Caller
-from opsdesk.auth.service import display_names
+from opsdesk.api.coc.keys import COC_NAMES, V2_KEYS, action_for, coc_params, key_of
+from opsdesk.api.deps import DB, ClockDep, CurrentCaller, Rules
+from opsdesk.auth.roles import Caller, Role
+from opsdesk.auth.service import caller_by_id, display_names
 from opsdesk.core.clock import epoch_ms
-from opsdesk.core.errors import ValidationFailed
+from opsdesk.core.errors import Conflict, ValidationFailed
 from opsdesk.core.pagination import MAX_PER_PAGE, PageRequest
 from opsdesk.incidents import service
-from opsdesk.incidents.actions import phase_of_incident
-from opsdesk.incidents.fields import history_action_label
+from opsdesk.incidents.actions import (
+    Actor,
+    apply_action,
+    available_actions,
+    parse_params,
+    phase_of_incident,
+)
+from opsdesk.incidents.fields import Channel, history_action_label
+from opsdesk.incidents.lifecycle import PHASE_LABELS, Phase
 from opsdesk.incidents.models import Incident, IncidentHistory
+from opsdesk.incidents.schemas import IncidentCreate
 from opsdesk.incidents.search import (
     parse_history_search,
     parse_search,
     search_history,
     search_incidents,
 )
-from opsdesk.incidents.service import EnumNames, enum_names
+from opsdesk.incidents.service import EnumNames, IncidentRules, enum_names
 
 router = APIRouter(tags=["COC-compatible"])
 
@@ -217,3 +229,276 @@ async def list_histories(
             session=session, user_ids={row.operator_id for row in rows if row.operator_id}
         )
     return envelope({"total": total, "info": await history_info(rows, caller, names, people)})
+
+
+# Workflow nodes (ShowIncidentTask) ---------------------------------------------------------
+
+_NODE_TYPES = {
+    Phase.PAUSE_REQUESTED: "ApprovalNode",
+    Phase.LEVEL_CHANGE_REQUESTED: "ApprovalNode",
+    Phase.PAUSED: "PauseNode",
+    Phase.COMPLETED: "EndNode",
+}
+
+
+def task_id_of(incident: Incident) -> str:
+    """The current node's task: it changes with every change, so an action sent for a
+    node the incident has left is refused instead of applied to the wrong state."""
+    return f"{phase_of_incident(incident).value}-{incident.version}"
+
+
+@router.get("/v2/incidents/{incident_id}/tasks")
+async def show_tasks(incident_id: str, caller: CurrentCaller, db: DB) -> dict[str, Any]:
+    async with db.read() as session:
+        incident = await service.access_incident(session=session, caller=caller, number=incident_id)
+    phase = phase_of_incident(incident)
+    task_id = task_id_of(incident)
+    operations = [
+        {"task_id": task_id, "key": key_of(action, phase)}
+        for action in available_actions(incident, caller)
+        if action in V2_KEYS
+    ]
+    node = {
+        "type": _NODE_TYPES.get(phase, "OperateNode"),
+        "name": PHASE_LABELS[phase].zh,
+        "name_en": PHASE_LABELS[phase].en,
+        "key": phase.value,
+        "state": "running" if phase is not Phase.COMPLETED else "finished",
+        "operations": operations,
+    }
+    return envelope([node])
+
+
+async def _act(
+    *,
+    session: AsyncSession,
+    actor: Caller,
+    number: str,
+    key: str,
+    raw_params: Any,
+    now: datetime,
+    rules: IncidentRules,
+    v1: bool,
+    task_id: str | None = None,
+) -> None:
+    incident = await service.access_incident(
+        session=session, caller=actor, number=number, for_update=True
+    )
+    if task_id is not None and task_id != task_id_of(incident):
+        raise Conflict(
+            f"task_id: {task_id!r} is not the incident's current task; ask "
+            f"/v2/incidents/{number}/tasks again",
+            field="task_id",
+        )
+    phase = phase_of_incident(incident)
+    action = action_for(key, phase, available_actions(incident, actor), v1=v1)
+    try:
+        params = parse_params(action, coc_params(action, raw_params))
+    except ValidationFailed as exc:
+        field = exc.field or "params"
+        coc_name = COC_NAMES.get(field, field)
+        raise ValidationFailed(
+            exc.message.replace(field, f"params.{coc_name}", 1), field=f"params.{coc_name}"
+        ) from None
+    await apply_action(
+        session=session,
+        incident=incident,
+        actor=Actor(actor),
+        action=action,
+        params=params,
+        now=now,
+        rules=rules,
+    )
+
+
+def _required_text(body: dict[str, Any], name: str, limit: int) -> str:
+    value = body.get(name)
+    if not isinstance(value, str) or not value.strip():
+        raise ValidationFailed(f"{name}: is required", field=name)
+    if len(value) > limit:
+        raise ValidationFailed(f"{name}: is longer than {limit} characters", field=name)
+    return value
+
+
+@router.post("/v2/incidents/{incident_id}/actions")
+async def handle_incident(
+    incident_id: str,
+    request: Request,
+    caller: CurrentCaller,
+    db: DB,
+    clock: ClockDep,
+    rules: Rules,
+) -> dict[str, Any]:
+    body = await _json(request)
+    if not isinstance(body, dict):
+        raise ValidationFailed("body: must be an object", field="body")
+    task_id = _required_text(body, "task_id", 100)
+    key = _required_text(body, "action", 100).strip()
+    async with db.write() as session:
+        await _act(
+            session=session,
+            actor=caller,
+            number=incident_id,
+            key=key,
+            raw_params=body.get("params"),
+            now=clock.now(),
+            rules=rules,
+            v1=False,
+            task_id=task_id.strip(),
+        )
+    return envelope(None)
+
+
+async def _operator(
+    session: AsyncSession, caller: Caller, operator: str, field: str = "operator"
+) -> Caller:
+    """Who acts: the token's user, or (for an admin's integration token) the named user."""
+    if operator == caller.user_id:
+        return caller
+    if not caller.can(Role.ADMIN):
+        raise ValidationFailed(
+            f"{field}: must be the user of the token (only an admin's token may act for "
+            "someone else)",
+            field=field,
+        )
+    found = await caller_by_id(session=session, user_id=operator)
+    if found is None:
+        raise ValidationFailed(f"{field}: no active user {operator}", field=field)
+    return found
+
+
+@router.post("/v1/external/incident/handle")
+async def handle_incident_v1(
+    request: Request, caller: CurrentCaller, db: DB, clock: ClockDep, rules: Rules
+) -> dict[str, Any]:
+    body = await _json(request)
+    if not isinstance(body, dict):
+        raise ValidationFailed("body: must be an object", field="body")
+    number = _required_text(body, "incident_num", 255)
+    operator = _required_text(body, "operator", 64)
+    key = _required_text(body, "operate_key", 100).strip()
+    async with db.write() as session:
+        actor = await _operator(session, caller, operator)
+        await _act(
+            session=session,
+            actor=actor,
+            number=number,
+            key=key,
+            raw_params=body.get("parameter"),
+            now=clock.now(),
+            rules=rules,
+            v1=True,
+        )
+    return envelope(None)
+
+
+# CreateCocIncident --------------------------------------------------------------------------
+
+
+def _one(body: dict[str, Any], name: str) -> str | None:
+    value = body.get(name)
+    if value in (None, "", []):
+        return None
+    if isinstance(value, str):
+        return value
+    if isinstance(value, list) and len(value) == 1 and isinstance(value[0], str):
+        return value[0] or None
+    raise ValidationFailed(f"{name}: must be an array of at most one string", field=name)
+
+
+def _interrupted(body: dict[str, Any]) -> bool:
+    value = body.get("is_service_interrupt")
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.lower() in ("true", "false"):
+        return value.lower() == "true"
+    raise ValidationFailed(
+        "is_service_interrupt: is required, true or false", field="is_service_interrupt"
+    )
+
+
+_CREATE_FIELDS = {
+    "incident_title": "title",
+    "incident_description": "description",
+    "incident_level": "level",
+    "incident_type": "category",
+    "incident_source": "source",
+    "incident_ownership": "ownership",
+    "start_time": "fault_occurred_at",
+    "region": "region",
+    "enterprise_project": "enterprise_project",
+    "current_cloud_service": "application",
+    "incident_assignee": "assignee_id",
+    "assignee_scene": "assignee_scene",
+    "assignee_role": "assignee_role",
+}
+
+
+_STAFF_ONLY = frozenset(
+    {"level", "source", "assignee_id", "assignee_scene", "assignee_role", "ownership"}
+)
+
+
+@router.post("/v1/external/incident/create")
+async def create_incident(
+    request: Request, caller: CurrentCaller, db: DB, clock: ClockDep, rules: Rules
+) -> dict[str, Any]:
+    body = await _json(request)
+    if not isinstance(body, dict):
+        raise ValidationFailed("body: must be an object", field="body")
+    title = _required_text(body, "incident_title", 200)
+    level = _required_text(body, "incident_level", 64)
+    category = _required_text(body, "incident_type", 64)
+    source = _required_text(body, "incident_source", 64)
+    creator = _required_text(body, "creator", 64)
+    description = body.get("incident_description") or ""
+    if not isinstance(description, str) or len(description) > 600:
+        raise ValidationFailed(
+            "incident_description: must be text of at most 600 characters",
+            field="incident_description",
+        )
+    values: dict[str, Any] = {
+        "title": title,
+        "description": description,
+        "level": level,
+        "category": category,
+        "source": source,
+        "service_interrupted": _interrupted(body),
+        "region": _one(body, "region"),
+        "enterprise_project": _one(body, "enterprise_project"),
+        "application": _one(body, "current_cloud_service"),
+        "assignee_id": _one(body, "incident_assignee"),
+        "assignee_scene": body.get("assignee_scene") or None,
+        "assignee_role": body.get("assignee_role") or None,
+        "ownership": body.get("incident_ownership") or None,
+    }
+    start = body.get("start_time")
+    if start not in (None, ""):
+        if isinstance(start, bool) or not isinstance(start, int):
+            raise ValidationFailed("start_time: must be epoch milliseconds", field="start_time")
+        values["fault_occurred_at"] = datetime.fromtimestamp(start / 1000, tz=UTC)
+    async with db.write() as session:
+        # The creator is the token's user (or, for an admin's integration token, the
+        # user it names); end users cannot set triage fields, as on the native API.
+        acting = await _operator(session, caller, creator, "creator")
+        if not acting.is_staff:
+            values = {k: v for k, v in values.items() if k not in _STAFF_ONLY}
+        clean = {k: v for k, v in values.items() if v is not None}
+        try:
+            data = IncidentCreate.model_validate(clean)
+        except PydanticValidationError as exc:
+            first = exc.errors()[0]
+            ours = ".".join(str(part) for part in first["loc"])
+            theirs = next((coc for coc, native in _CREATE_FIELDS.items() if native == ours), ours)
+            raise ValidationFailed(
+                f"{theirs}: {first['msg'].removeprefix('Value error, ')}", field=theirs
+            ) from None
+        incident = await service.create_incident(
+            session=session,
+            caller=acting,
+            data=data,
+            now=clock.now(),
+            rules=rules,
+            default_channel=Channel.COC_API,
+        )
+    return envelope({"incident_num": incident.number})

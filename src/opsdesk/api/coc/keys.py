@@ -1,0 +1,182 @@
+"""COC's action keys and parameter names, translated to the lifecycle's actions.
+
+One COC key can mean different actions on different workflow nodes (``rejected`` rejects a
+new incident but denies a pause request), so a key is resolved against the incident's
+current phase: among the actions allowed there, the one whose key it is.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from opsdesk.core.errors import Conflict, ValidationFailed
+from opsdesk.incidents.lifecycle import Action, Phase
+
+# The v2 key of each action (forward depends on the phase, see key_of).
+V2_KEYS: dict[Action, str] = {
+    Action.ACCEPT: "accepted",
+    Action.REJECT: "rejected",
+    Action.FORWARD: "acceptedForward",
+    Action.REMARK: "addRemark",
+    Action.PAUSE: "incidentPause",
+    Action.APPROVE: "agreed",
+    Action.DENY: "rejected",
+    Action.RESUME: "recovery",
+    Action.CHANGE_LEVEL: "changeLevel",
+    Action.RESOLVE: "commitSolution",
+    Action.CONFIRM: "confirm",
+    Action.REOPEN: "ReOpen",
+    Action.CLOSE: "agreed",
+}
+# The v1 ``operate_key`` of each action (HandleCocIncident).
+V1_KEYS: dict[Action, str] = {
+    **V2_KEYS,
+    Action.ACCEPT: "acceptedIncident1",
+    Action.FORWARD: "forwardOther1",
+    Action.RESOLVE: "commitSolution1",
+    Action.CHANGE_LEVEL: "incidentChangeLevel1",
+}
+
+
+def key_of(action: Action, phase: Phase, *, v1: bool = False) -> str:
+    if not v1 and action is Action.FORWARD and phase is Phase.NEW:
+        return "unAcceptedForward"
+    return (V1_KEYS if v1 else V2_KEYS)[action]
+
+
+_ALL_V2 = frozenset({*V2_KEYS.values(), "unAcceptedForward"})
+_ALL_V1 = frozenset(V1_KEYS.values())
+
+
+def action_for(key: str, phase: Phase, allowed: list[Action], *, v1: bool = False) -> Action:
+    """The action ``key`` means in ``phase``: a parameter error for a key COC does not have,
+    a conflict for one that is not possible now."""
+    for action in allowed:
+        if key_of(action, phase, v1=v1) == key:
+            return action
+    field = "operate_key" if v1 else "action"
+    if key not in (_ALL_V1 if v1 else _ALL_V2):
+        raise ValidationFailed(f"The field[{field}] value[{key}] invalid", field=field)
+    possible = ", ".join(sorted({key_of(a, phase, v1=v1) for a in allowed})) or "none"
+    raise Conflict(
+        f"{field}: {key!r} is not possible while the incident is {phase.value}; "
+        f"possible now: {possible}",
+        field=field,
+    )
+
+
+def _ms(value: Any, name: str) -> datetime | None:
+    if value in (None, ""):
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        raise ValidationFailed(f"params.{name}: must be epoch milliseconds", field=name)
+    try:
+        return datetime.fromtimestamp(int(value) / 1000, tz=UTC)
+    except (ValueError, OverflowError, OSError):
+        raise ValidationFailed(f"params.{name}: must be epoch milliseconds", field=name) from None
+
+
+def _flag(value: Any, name: str, default: bool | None = None) -> bool | None:
+    if value in (None, ""):
+        return default
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.lower() in ("true", "false"):
+        return value.lower() == "true"
+    raise ValidationFailed(f"params.{name}: must be true or false", field=name)
+
+
+def _text(value: Any) -> Any:
+    return None if value == "" else value
+
+
+def _ids(value: Any, name: str) -> list[int]:
+    if value in (None, ""):
+        return []
+    items = value.split(",") if isinstance(value, str) else value
+    if not isinstance(items, list):
+        raise ValidationFailed(f"params.{name}: must be a list of attachment ids", field=name)
+    try:
+        return [int(str(item).strip()) for item in items if str(item).strip()]
+    except ValueError:
+        raise ValidationFailed(
+            f"params.{name}: must be a list of attachment ids", field=name
+        ) from None
+
+
+def _forward(p: Mapping[str, Any]) -> dict[str, Any]:
+    comment = _text(p.get("virtual_send_comment")) or _text(p.get("virtual_current_location_info"))
+    return {
+        "assignee_id": _text(p.get("virtual_send_assignee")),
+        "assignee_scene": _text(p.get("virtual_schedule_type")),
+        "assignee_role": _text(p.get("virtual_schedule_role")),
+        "comment": comment or "forwarded",
+    }
+
+
+def _resolve(p: Mapping[str, Any]) -> dict[str, Any]:
+    return {
+        "cause": p.get("cause"),
+        "solution": p.get("solution"),
+        "category": _text(p.get("mtm_type")),
+        "service_interrupted": _flag(p.get("is_service_interrupt"), "is_service_interrupt"),
+        "fault_occurred_at": _ms(p.get("start_time"), "start_time"),
+        "fault_recovery_time": _ms(p.get("fault_recovery_time"), "fault_recovery_time"),
+        "attachment_ids": _ids(p.get("resolve_attachments"), "resolve_attachments"),
+    }
+
+
+# COC params → the lifecycle's params, per action. Parameters COC clients send that mean
+# nothing here are left out rather than refused: COC's params are an open map.
+TRANSLATE: dict[Action, Callable[[Mapping[str, Any]], dict[str, Any]]] = {
+    Action.ACCEPT: lambda p: {},
+    Action.REJECT: lambda p: {"reason": p.get("virtual_confirm_comment")},
+    Action.FORWARD: _forward,
+    Action.REMARK: lambda p: {"note": p.get("note")},
+    Action.PAUSE: lambda p: {
+        "reason": p.get("pause_reason"),
+        "until": _ms(p.get("pause_end_time"), "pause_end_time"),
+    },
+    Action.APPROVE: lambda p: {"comment": p.get("note") or ""},
+    Action.DENY: lambda p: {"comment": p.get("note") or ""},
+    Action.RESUME: lambda p: {},
+    Action.CHANGE_LEVEL: lambda p: {
+        "level": p.get("virtual_target_level"),
+        "comment": p.get("virtual_change_level_comment"),
+    },
+    Action.RESOLVE: _resolve,
+    Action.CONFIRM: lambda p: {
+        "accepted": _flag(p.get("virtual_confirm_result"), "virtual_confirm_result", True),
+        "comment": p.get("virtual_confirm_comment") or "",
+    },
+    Action.REOPEN: lambda p: {
+        "reason": p.get("virtual_confirm_comment") or p.get("description") or "resubmitted"
+    },
+    Action.CLOSE: lambda p: {"comment": p.get("note") or ""},
+}
+
+# Our parameter names back to COC's, so that errors name what the client sent.
+COC_NAMES: dict[str, str] = {
+    "reason": "virtual_confirm_comment",
+    "assignee_id": "virtual_send_assignee",
+    "assignee_scene": "virtual_schedule_type",
+    "assignee_role": "virtual_schedule_role",
+    "until": "pause_end_time",
+    "level": "virtual_target_level",
+    "category": "mtm_type",
+    "service_interrupted": "is_service_interrupt",
+    "fault_occurred_at": "start_time",
+    "attachment_ids": "resolve_attachments",
+    "accepted": "virtual_confirm_result",
+}
+
+
+def coc_params(action: Action, raw: Any) -> dict[str, Any]:
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        raise ValidationFailed("params: must be an object", field="params")
+    translated = TRANSLATE[action](raw)
+    return {name: value for name, value in translated.items() if value is not None}
