@@ -26,6 +26,7 @@ from opsdesk.api import (
 )
 from opsdesk.api.coc import incidents as coc_incidents
 from opsdesk.api.errors import install_error_handlers
+from opsdesk.api.nul_guard import NulGuard
 from opsdesk.core.clock import Clock, SystemClock
 from opsdesk.core.database import Database
 from opsdesk.core.settings import Settings, get_settings
@@ -98,6 +99,7 @@ def create_app(
         same_site="lax",
         https_only=settings.cookie_secure,
     )
+    app.add_middleware(NulGuard)
     install_error_handlers(app)
     app.include_router(health.router)
     app.include_router(users.router)

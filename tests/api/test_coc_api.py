@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 from datetime import timedelta
 from typing import Any
 
@@ -351,3 +352,102 @@ async def test_v1_handle_and_create_checks(client: httpx.AsyncClient, desk: Desk
         )
         assert error["error_code"] == "GOM.00007256"
         assert words in error["error_msg"], error
+
+
+def _junk(rng: random.Random, depth: int = 0) -> Any:
+    choices: list[Any] = [
+        None,
+        True,
+        7,
+        -1,
+        1.5,
+        "",
+        "x",
+        "level_10",
+        "=",
+        "in",
+        "like",
+        "(",
+        "f1 | f2",
+        "' OR 1=1 --",
+        "create_time",
+        "1700000000000",
+        "\u0000",
+        "9" * 30,
+    ]
+    if depth < 3:
+        choices += [
+            [_junk(rng, depth + 1) for _ in range(rng.randint(0, 3))],
+            {rng.choice(_KEYS): _junk(rng, depth + 1) for _ in range(rng.randint(0, 4))},
+        ]
+    return rng.choice(choices)
+
+
+_KEYS = (
+    "string_filters",
+    "int_filters",
+    "condition",
+    "sort_filter",
+    "group_by_filter",
+    "count_filters",
+    "fields",
+    "page",
+    "per_page",
+    "contain_total",
+    "field",
+    "operator",
+    "values",
+    "name",
+    "filters",
+)
+
+
+async def test_random_and_malformed_list_bodies_never_fail_the_server(
+    client: httpx.AsyncClient, desk: Desk
+) -> None:
+    await create_incident(client, desk.tech, title="One incident")
+    rng = random.Random(5)
+    statuses = set()
+    for _ in range(250):
+        body = {rng.choice(_KEYS): _junk(rng) for _ in range(rng.randint(0, 5))}
+        response = await client.post(
+            "/v2/incidents/list", json=body, headers=coc_headers(desk.tech)
+        )
+        assert response.status_code in (200, 400), (body, response.text)
+        statuses.add(response.status_code)
+        assert response.json()["provider_code"] == "049"
+    assert statuses == {200, 400}
+
+
+async def test_a_nul_character_in_a_value_is_a_parameter_error(
+    client: httpx.AsyncClient, desk: Desk
+) -> None:
+    body = {"string_filters": [{"field": "title", "operator": "like", "values": ["a\u0000b"]}]}
+    error = await coc(client, desk.tech, "POST", "/v2/incidents/list", body, status=400)
+    assert error["error_code"] == "GOM.00007256"
+    assert "NUL" in error["error_msg"]
+
+
+async def test_nul_in_incident_text_is_refused_on_every_way_in(
+    client: httpx.AsyncClient, desk: Desk
+) -> None:
+    response = await client.post(
+        "/api/v1/incidents", json={"title": "a\u0000b"}, headers=desk.tech.headers
+    )
+    assert response.status_code == 422, response.text
+    assert response.json()["error"]["field"] == "body"
+    assert "NUL" in response.json()["error"]["message"]
+    # An escaped backslash before "u0000" is plain text, not a NUL.
+    plain = await client.post(
+        "/api/v1/incidents", json={"title": "path C:\\u0000"}, headers=desk.tech.headers
+    )
+    assert plain.status_code == 201, plain.text
+    listed = await client.get("/api/v1/incidents?title=%00", headers=desk.tech.headers)
+    assert listed.status_code == 422
+    assert listed.json()["error"]["field"] == "query"
+    form = await client.post(
+        "/incidents/new",
+        content=b"title=a%00b",
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+    )
+    assert form.status_code == 422

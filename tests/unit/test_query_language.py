@@ -317,6 +317,11 @@ def test_sort_by_values_and_group_and_fields_and_counts() -> None:
         ({"group_by_filter": {"field": "title"}}, "group_by_filter.field", "cannot be grouped"),
         ({"fields": ["ticket_id", "password"]}, "fields[1]", "unknown field 'password'"),
         ({"fields": ["ticket_id"] * 101}, "fields", "at most 100"),
+        (
+            {"string_filters": [{"field": "title", "operator": "=", "values": ["a\x00"]}]},
+            "string_filters[0].values[0]",
+            "NUL",
+        ),
         ({"count_filters": [{"name": "a", "filters": []}] * 11}, "count_filters", "at most 10"),
         (
             {"count_filters": [{"name": "a", "filters": []}, {"name": "a", "filters": []}]},

@@ -132,6 +132,9 @@ def _text(raw: Any, path: str, *, limit: int = MAX_VALUE_LENGTH) -> str:
         raise QueryError(f"must be a string, not {_type_name(raw)}", field=path)
     if len(raw) > limit:
         raise QueryError(f"is longer than {limit} characters", field=path)
+    if "\x00" in raw:
+        # PostgreSQL text cannot hold NUL; refused here so both databases answer alike.
+        raise QueryError("contains a NUL character", field=path)
     return raw
 
 
