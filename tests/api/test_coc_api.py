@@ -451,3 +451,41 @@ async def test_nul_in_incident_text_is_refused_on_every_way_in(
         headers={"Content-Type": "application/x-www-form-urlencoded"},
     )
     assert form.status_code == 422
+
+
+async def test_simple_tickets_and_v1_list_histories(
+    client: httpx.AsyncClient, desk: Desk, clock: FixedClock
+) -> None:
+    numbers = []
+    for n in range(3):
+        numbers.append((await create_incident(client, desk.tech, title=f"t{n}"))["number"])
+        clock.advance(timedelta(minutes=1))
+    page = await client.get(
+        "/v1/incident-tickets", params={"offset": 2, "limit": 2}, headers=coc_headers(desk.tech)
+    )
+    assert page.status_code == 200, page.text
+    data = page.json()["data"]
+    assert data["total"] == 3
+    assert [t["ticket_id"] for t in data["IncidentSimpleTicketInfos"]] == [numbers[0]]
+    bad = await client.get(
+        "/v1/incident-tickets", params={"limit": 101}, headers=coc_headers(desk.tech)
+    )
+    assert bad.status_code == 400
+    assert bad.json()["error_code"] == "GOM.00007256"
+    assert "limit" in bad.json()["error_msg"]
+    body = {
+        "string_filters": [
+            {"operator": "=", "field": "ticket_id", "name": "ticket_id", "values": [numbers[1]]}
+        ],
+        "sort_filter": {"operator": "desc", "field": "start_time", "values": ["start_time"]},
+    }
+    history = await coc(client, desk.tech, "POST", "/v1/external/incident/list-histories", body)
+    (row,) = history["data"]["info"]
+    assert (row["action"], row["ticket_id"]) == ("create_incident", numbers[1])
+    assert isinstance(row["id"], str)
+    for wrong, path in (
+        ({"string_filters": []}, "/v1/external/incident/list-histories"),
+        (body, "/v1/external/change/list-histories"),
+    ):
+        error = await coc(client, desk.tech, "POST", path, wrong, status=400)
+        assert error["error_code"] == "GOM.00007256"

@@ -6,9 +6,9 @@ Translation only: the same services as the native API answer, with the same rule
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
 from pydantic import ValidationError as PydanticValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -502,3 +502,94 @@ async def create_incident(
             default_channel=Channel.COC_API,
         )
     return envelope({"incident_num": incident.number})
+
+
+# ListIncidentSimpleTickets and ListCocTicketOperationHistories (v1) -----------------------
+
+
+@router.get("/v1/incident-tickets")
+async def list_simple_tickets(
+    caller: CurrentCaller,
+    db: DB,
+    offset: Annotated[int, Query(ge=1, le=2_147_483_647)] = 1,
+    limit: Annotated[int, Query(ge=1, le=100)] = 50,
+) -> dict[str, Any]:
+    """``offset`` is the page number (1 = first page), as COC's doc says."""
+    async with db.read() as session:
+        result = await search_incidents(
+            session=session,
+            caller=caller,
+            query=parse_search({}),
+            page=PageRequest(offset, limit),
+        )
+    tickets = [
+        {
+            "title": item.title,
+            "ticket_id": item.number,
+            "description": item.description,
+            "status": item.status,
+            "level": item.level,
+            "enterprise_project": item.enterprise_project,
+            "source": item.source,
+            "creator": item.creator_id,
+            "assignee": _listed(item.assignee_id),
+        }
+        for item in result.items
+    ]
+    return envelope({"total": result.total, "IncidentSimpleTicketInfos": tickets})
+
+
+@router.post("/v1/external/{ticket_type}/list-histories")
+async def list_ticket_histories(
+    ticket_type: str, request: Request, caller: CurrentCaller, db: DB
+) -> dict[str, Any]:
+    """The history of the incident named by a ``ticket_id`` filter (``=`` or ``in`` with one
+    value); the other filters and the sort work as on the v2 histories."""
+    if ticket_type != "incident":
+        raise ValidationFailed(
+            f"ticket_type: {ticket_type!r} is not supported; use 'incident'", field="ticket_type"
+        )
+    body = await _json(request)
+    if not isinstance(body, dict):
+        raise ValidationFailed("body: must be an object", field="body")
+    filters = body.get("string_filters")
+    if not isinstance(filters, list):
+        raise ValidationFailed(
+            "string_filters: name the incident with a ticket_id filter", field="string_filters"
+        )
+    number = None
+    rest = []
+    for item in filters:
+        if isinstance(item, dict) and item.get("field") == "ticket_id":
+            values = item.get("values")
+            if (
+                item.get("operator") not in ("=", "in")
+                or not isinstance(values, list)
+                or len(values) != 1
+                or not isinstance(values[0], str)
+            ):
+                raise ValidationFailed(
+                    "string_filters: ticket_id takes '=' (or 'in') with one incident number",
+                    field="string_filters",
+                )
+            number = values[0]
+        else:
+            rest.append(item)
+    if number is None:
+        raise ValidationFailed(
+            "string_filters: name the incident with a ticket_id filter", field="string_filters"
+        )
+    query = parse_history_search({**body, "string_filters": rest})
+    async with db.read() as session:
+        rows, total = await search_history(
+            session=session, caller=caller, number=number, query=query
+        )
+        names = await enum_names(session=session, rows=rows)
+        people = await display_names(
+            session=session, user_ids={row.operator_id for row in rows if row.operator_id}
+        )
+    info = await history_info(rows, caller, names, people)
+    for row, item in zip(rows, info, strict=True):
+        item["id"] = str(row.id)
+        item["ticket_id"] = number
+    return envelope({"total": total, "info": info})
