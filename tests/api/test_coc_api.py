@@ -10,6 +10,7 @@ import httpx
 
 from opsdesk.core.clock import FixedClock
 from tests.factories import Actor, Desk, create_incident
+from tests.unit.test_filetypes import EXE, PNG, TEXT
 
 
 def coc_headers(actor: Actor) -> dict[str, str]:
@@ -489,3 +490,86 @@ async def test_simple_tickets_and_v1_list_histories(
     ):
         error = await coc(client, desk.tech, "POST", path, wrong, status=400)
         assert error["error_code"] == "GOM.00007256"
+
+
+async def test_attachments_upload_first_then_name_them_on_create_and_solution(
+    client: httpx.AsyncClient, desk: Desk
+) -> None:
+    async def upload(actor: Actor, name: str, data: bytes, path: str) -> httpx.Response:
+        return await client.post(path, files={"file": (name, data)}, headers=coc_headers(actor))
+
+    first = await upload(desk.tech, "screen.png", PNG, "/v1/external/incident/attachments")
+    assert first.status_code == 200, first.text
+    payload = first.json()
+    assert (payload["code"], payload["msg"], payload["provider_code"]) == ("0", "", "049")
+    doc = payload["data"]["doc_id"]
+    assert payload["data"]["doc_name"] == "screen.png"
+    # Only the uploader can fetch an unused upload.
+    mine = await client.get(f"/v1/incident/attachments/{doc}", headers=coc_headers(desk.tech))
+    assert mine.status_code == 200
+    assert mine.content == PNG
+    theirs = await client.get(f"/v1/incident/attachments/{doc}", headers=coc_headers(desk.user))
+    assert theirs.json()["error_code"] == "GOM.10000404"
+    refused = await upload(desk.tech, "tool.pdf", EXE, "/v1/incident/attachments")
+    assert refused.status_code == 400
+    assert refused.json()["error_code"] == "GOM.00007256"
+    created = await coc(
+        client,
+        desk.tech,
+        "POST",
+        "/v1/external/incident/create",
+        {
+            "incident_title": "Broken screen",
+            "incident_level": "level_40",
+            "incident_type": "inc_type_p_hardware_issues",
+            "incident_source": "incident_source_manual",
+            "is_service_interrupt": False,
+            "creator": desk.tech.id,
+            "incident_assignee": [desk.tech.id],
+            "attachments": [doc],
+        },
+    )
+    number = created["data"]["incident_num"]
+    listed = await client.get(f"/api/v1/incidents/{number}/attachments", headers=desk.tech.headers)
+    assert [a["file_name"] for a in listed.json()] == ["screen.png"]
+    # A document is used once.
+    again = await coc(
+        client,
+        desk.tech,
+        "POST",
+        "/v1/external/incident/create",
+        {
+            "incident_title": "Again",
+            "incident_level": "level_40",
+            "incident_type": "inc_type_p_hardware_issues",
+            "incident_source": "incident_source_manual",
+            "is_service_interrupt": False,
+            "creator": desk.tech.id,
+            "attachments": [doc],
+        },
+        status=400,
+    )
+    assert "attachments" in again["error_msg"]
+    solution_doc = (
+        await upload(desk.tech, "fix.txt", TEXT, "/v1/external/incident/attachments")
+    ).json()["data"]["doc_id"]
+    await act(client, desk.tech, number, "accepted")
+    await act(
+        client,
+        desk.tech,
+        number,
+        "commitSolution",
+        {
+            "cause": "dropped",
+            "solution": "replaced the screen",
+            "is_service_interrupt": False,
+            "resolve_attachments": solution_doc,
+        },
+    )
+    files = (
+        await client.get(f"/api/v1/incidents/{number}/attachments", headers=desk.tech.headers)
+    ).json()
+    assert {(f["file_name"], f["context"]) for f in files} == {
+        ("screen.png", "incident"),
+        ("fix.txt", "solution"),
+    }

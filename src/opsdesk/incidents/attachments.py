@@ -21,10 +21,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from opsdesk.auth.roles import Caller
 from opsdesk.core.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from opsdesk.core.ids import new_id
 from opsdesk.core.settings import Settings
 from opsdesk.incidents.fields import HistoryAction, Status
 from opsdesk.incidents.filetypes import FileRefused, check_file
-from opsdesk.incidents.models import Attachment, Incident
+from opsdesk.incidents.models import Attachment, Incident, PendingUpload
 from opsdesk.incidents.service import IncidentRules, access_incident, record_history
 
 CONTEXTS = frozenset({"incident", "conversation", "solution"})
@@ -206,3 +207,138 @@ async def link_attachments(
         # reply stays staff-only, while an internal note's files become as private as it.
         row.internal = row.internal or internal
     return rows
+
+
+async def store_pending_upload(
+    *,
+    session: AsyncSession,
+    caller: Caller,
+    file_name: str,
+    data: bytes,
+    now: datetime,
+    rules: IncidentRules,
+    storage_dir: Path,
+) -> PendingUpload:
+    """Check and keep a file that is not yet on an incident; the same checks as any upload."""
+    if len(data) > rules.attachment_max_bytes:
+        raise ValidationFailed(
+            f"file: {file_name!r} is larger than {_megabytes(rules.attachment_max_bytes)} "
+            f"({rules.attachment_max_bytes} bytes), the most allowed per file",
+            field="file",
+        )
+    try:
+        checked = check_file(file_name, data)
+    except FileRefused as exc:
+        raise ValidationFailed(f"file: {exc}", field="file") from None
+    sha256 = hashlib.sha256(data).hexdigest()
+    await asyncio.to_thread(_write_once, storage_dir, sha256, data)
+    upload = PendingUpload(
+        id=new_id(),
+        uploader_id=caller.user_id,
+        file_name=checked.name,
+        content_type=checked.content_type,
+        size=len(data),
+        sha256=sha256,
+        created_at=now,
+        attachment_id=None,
+    )
+    session.add(upload)
+    await session.flush()
+    return upload
+
+
+async def claim_uploads(
+    *,
+    session: AsyncSession,
+    caller: Caller,
+    number: str,
+    doc_ids: list[str],
+    now: datetime,
+    rules: IncidentRules,
+    context: str = "incident",
+) -> list[int]:
+    """Turn the caller's pending uploads into attachments of incident ``number``; returns
+    their attachment ids. Someone else's upload, or one already used, does not exist."""
+    if not doc_ids:
+        return []
+    incident = await access_incident(session=session, caller=caller, number=number, for_update=True)
+    wanted = list(dict.fromkeys(doc_ids))
+    rows = {
+        row.id: row
+        for row in await session.scalars(
+            select(PendingUpload).where(
+                PendingUpload.id.in_(wanted),
+                PendingUpload.uploader_id == caller.user_id,
+                PendingUpload.attachment_id.is_(None),
+            )
+        )
+    }
+    missing = [doc_id for doc_id in wanted if doc_id not in rows]
+    if missing:
+        raise ValidationFailed(
+            f"attachments: {', '.join(missing)} are not uploads of yours that are still unused",
+            field="attachments",
+        )
+    count = await session.scalar(
+        select(func.count()).select_from(Attachment).where(Attachment.incident_id == incident.id)
+    )
+    if (count or 0) + len(wanted) > rules.attachment_max_count:
+        raise ValidationFailed(
+            f"attachments: incident {number} would have more than "
+            f"{rules.attachment_max_count} attachments",
+            field="attachments",
+        )
+    ids = []
+    for doc_id in wanted:
+        upload = rows[doc_id]
+        attachment = Attachment(
+            incident_id=incident.id,
+            uploader_id=caller.user_id,
+            file_name=upload.file_name,
+            content_type=upload.content_type,
+            size=upload.size,
+            sha256=upload.sha256,
+            context=context if context in CONTEXTS else "incident",
+            conversation_id=None,
+            internal=False,
+            created_at=now,
+        )
+        session.add(attachment)
+        await session.flush()
+        upload.attachment_id = attachment.id
+        ids.append(attachment.id)
+        session.add(
+            record_history(
+                incident=incident,
+                action=HistoryAction.ATTACH,
+                operator_id=caller.user_id,
+                now=now,
+                comment=upload.file_name,
+            )
+        )
+    incident.updated_at = now
+    incident.version += 1
+    await session.flush()
+    return ids
+
+
+async def get_upload(*, session: AsyncSession, caller: Caller, doc_id: str) -> tuple[str, str, str]:
+    """(sha256, content type, name) of a document by COC ``doc_id``: a pending upload to
+    its uploader, a claimed one to whoever may see the attachment it became."""
+    upload = await session.get(PendingUpload, doc_id)
+    if upload is None:
+        raise NotFound(f"no document {doc_id}", field="doc_id")
+    if upload.attachment_id is None:
+        if upload.uploader_id != caller.user_id:
+            raise NotFound(f"no document {doc_id}", field="doc_id")
+        return upload.sha256, upload.content_type, upload.file_name
+    attachment = await session.get(Attachment, upload.attachment_id)
+    if attachment is None or attachment.incident_id is None:
+        raise NotFound(f"no document {doc_id}", field="doc_id")
+    incident = await session.get(Incident, attachment.incident_id)
+    if incident is None:
+        raise NotFound(f"no document {doc_id}", field="doc_id")
+    found = await get_attachment(
+        session=session, caller=caller, number=incident.number, attachment_id=attachment.id
+    )
+    return found.sha256, found.content_type, found.file_name

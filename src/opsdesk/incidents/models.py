@@ -130,3 +130,22 @@ class Attachment(Base):
     # Attachments of internal notes are for staff only.
     internal: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class PendingUpload(Base):
+    """A file uploaded before the incident it belongs to (COC's upload-then-refer flow).
+
+    The id is the ``doc_id`` COC clients send back on create or commitSolution; claiming
+    it turns it into an ``Attachment`` of that incident, once.
+    """
+
+    __tablename__ = "pending_uploads"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    uploader_id: Mapped[str] = mapped_column(ForeignKey("users.id"), index=True)
+    file_name: Mapped[str] = mapped_column(String(255))
+    content_type: Mapped[str] = mapped_column(String(100))
+    size: Mapped[int] = mapped_column(BigInteger)
+    sha256: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    attachment_id: Mapped[int | None] = mapped_column(BigInteger)

@@ -6,21 +6,26 @@ Translation only: the same services as the native API answer, with the same rule
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Annotated, Any
+from urllib.parse import quote
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, File, Query, Request, UploadFile
+from fastapi.responses import FileResponse
 from pydantic import ValidationError as PydanticValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from opsdesk.api.coc.envelope import envelope
-from opsdesk.api.coc.keys import COC_NAMES, V2_KEYS, action_for, coc_params, key_of
+from opsdesk.api.coc.keys import COC_NAMES, V2_KEYS, action_for, coc_params, doc_ids, key_of
 from opsdesk.api.deps import DB, ClockDep, CurrentCaller, Rules
 from opsdesk.auth.roles import Caller, Role
 from opsdesk.auth.service import caller_by_id, display_names
 from opsdesk.core.clock import epoch_ms
-from opsdesk.core.errors import Conflict, ValidationFailed
+from opsdesk.core.database import Database
+from opsdesk.core.errors import Conflict, NotFound, ValidationFailed
 from opsdesk.core.pagination import MAX_PER_PAGE, PageRequest
-from opsdesk.incidents import service
+from opsdesk.core.settings import Settings
+from opsdesk.incidents import attachments, service
 from opsdesk.incidents.actions import (
     Actor,
     apply_action,
@@ -29,7 +34,7 @@ from opsdesk.incidents.actions import (
     phase_of_incident,
 )
 from opsdesk.incidents.fields import Channel, history_action_label
-from opsdesk.incidents.lifecycle import PHASE_LABELS, Phase
+from opsdesk.incidents.lifecycle import PHASE_LABELS, Action, Phase
 from opsdesk.incidents.models import Incident, IncidentHistory
 from opsdesk.incidents.schemas import IncidentCreate
 from opsdesk.incidents.search import (
@@ -292,8 +297,20 @@ async def _act(
         )
     phase = phase_of_incident(incident)
     action = action_for(key, phase, available_actions(incident, actor), v1=v1)
+    translated = coc_params(action, raw_params)
+    if action is Action.RESOLVE and isinstance(raw_params, dict):
+        documents = doc_ids(raw_params.get("resolve_attachments"), "params.resolve_attachments")
+        translated["attachment_ids"] = await attachments.claim_uploads(
+            session=session,
+            caller=actor,
+            number=number,
+            doc_ids=documents,
+            now=now,
+            rules=rules,
+            context="solution",
+        )
     try:
-        params = parse_params(action, coc_params(action, raw_params))
+        params = parse_params(action, translated)
     except ValidationFailed as exc:
         field = exc.field or "params"
         coc_name = COC_NAMES.get(field, field)
@@ -447,6 +464,7 @@ async def create_incident(
     if not isinstance(body, dict):
         raise ValidationFailed("body: must be an object", field="body")
     title = _required_text(body, "incident_title", 200)
+    documents = doc_ids(body.get("attachments"), "attachments")
     level = _required_text(body, "incident_level", 64)
     category = _required_text(body, "incident_type", 64)
     source = _required_text(body, "incident_source", 64)
@@ -500,6 +518,14 @@ async def create_incident(
             now=clock.now(),
             rules=rules,
             default_channel=Channel.COC_API,
+        )
+        await attachments.claim_uploads(
+            session=session,
+            caller=acting,
+            number=incident.number,
+            doc_ids=documents,
+            now=clock.now(),
+            rules=rules,
         )
     return envelope({"incident_num": incident.number})
 
@@ -593,3 +619,91 @@ async def list_ticket_histories(
         item["id"] = str(row.id)
         item["ticket_id"] = number
     return envelope({"total": total, "info": info})
+
+
+# Attachments ---------------------------------------------------------------------------------
+
+
+def _storage(request: Request) -> Path:
+    settings: Settings = request.app.state.settings
+    return attachments.attachments_dir(settings)
+
+
+async def _upload(
+    request: Request,
+    caller: Caller,
+    db: Database,
+    now: datetime,
+    rules: IncidentRules,
+    file: UploadFile | None,
+) -> dict[str, Any]:
+    if file is None:
+        raise ValidationFailed(
+            "file: send the file as the multipart form field 'file'", field="file"
+        )
+    data = await file.read(rules.attachment_max_bytes + 1)
+    async with db.write() as session:
+        upload = await attachments.store_pending_upload(
+            session=session,
+            caller=caller,
+            file_name=file.filename or "",
+            data=data,
+            now=now,
+            rules=rules,
+            storage_dir=_storage(request),
+        )
+    # CreateExternalCocAttachment answers in its own envelope: code "0" is success.
+    return {
+        "code": "0",
+        "provider_code": "049",
+        "msg": "",
+        "data": {"doc_id": upload.id, "doc_name": upload.file_name},
+    }
+
+
+@router.post("/v1/external/incident/attachments")
+async def upload_external(
+    request: Request,
+    caller: CurrentCaller,
+    db: DB,
+    clock: ClockDep,
+    rules: Rules,
+    file: Annotated[UploadFile | None, File()] = None,
+) -> dict[str, Any]:
+    """Upload one file (multipart field ``file``) before naming it on create or solution."""
+    return await _upload(request, caller, db, clock.now(), rules, file)
+
+
+@router.post("/v1/incident/attachments")
+async def upload_generic(
+    request: Request,
+    caller: CurrentCaller,
+    db: DB,
+    clock: ClockDep,
+    rules: Rules,
+    file: Annotated[UploadFile | None, File()] = None,
+) -> dict[str, Any]:
+    return await _upload(request, caller, db, clock.now(), rules, file)
+
+
+@router.get("/v1/incident/attachments/{doc_id}", response_class=FileResponse)
+async def download_document(
+    doc_id: str, request: Request, caller: CurrentCaller, db: DB
+) -> FileResponse:
+    async with db.read() as session:
+        sha256, content_type, name = await attachments.get_upload(
+            session=session, caller=caller, doc_id=doc_id
+        )
+    path = attachments.content_path(_storage(request), sha256)
+    if not path.is_file():
+        raise NotFound(f"the content of document {doc_id} is missing", field="doc_id")
+    return FileResponse(
+        path,
+        media_type=content_type,
+        headers={
+            "Content-Disposition": f"attachment; filename*=UTF-8''{quote(name, safe='')}",
+            "X-Content-Type-Options": "nosniff",
+            "Cache-Control": "private, no-store",
+            "Content-Security-Policy": "default-src 'none'; sandbox",
+        },
+    )

@@ -92,18 +92,14 @@ def _text(value: Any) -> Any:
     return None if value == "" else value
 
 
-def _ids(value: Any, name: str) -> list[int]:
+def doc_ids(value: Any, name: str) -> list[str]:
+    """COC attachment references: a list of doc_ids, or one comma-separated string."""
     if value in (None, ""):
         return []
     items = value.split(",") if isinstance(value, str) else value
-    if not isinstance(items, list):
-        raise ValidationFailed(f"params.{name}: must be a list of attachment ids", field=name)
-    try:
-        return [int(str(item).strip()) for item in items if str(item).strip()]
-    except ValueError:
-        raise ValidationFailed(
-            f"params.{name}: must be a list of attachment ids", field=name
-        ) from None
+    if not isinstance(items, list) or not all(isinstance(item, str) for item in items):
+        raise ValidationFailed(f"{name}: must be a list of doc_id strings", field=name)
+    return [item.strip() for item in items if item.strip()]
 
 
 def _forward(p: Mapping[str, Any]) -> dict[str, Any]:
@@ -124,7 +120,6 @@ def _resolve(p: Mapping[str, Any]) -> dict[str, Any]:
         "service_interrupted": _flag(p.get("is_service_interrupt"), "is_service_interrupt"),
         "fault_occurred_at": _ms(p.get("start_time"), "start_time"),
         "fault_recovery_time": _ms(p.get("fault_recovery_time"), "fault_recovery_time"),
-        "attachment_ids": _ids(p.get("resolve_attachments"), "resolve_attachments"),
     }
 
 
