@@ -46,10 +46,16 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from types import FrameType
 from typing import Any, Protocol
 
 from sqlalchemy.engine import URL, make_url
+
+from machine import log as _log
+from machine import machine_cpu_s as _machine_cpu_s
+from machine import measure_background_load
+from machine import on_sigterm as _on_sigterm
+from machine import percentile as _percentile
+from machine import postgres_cpu_s as _postgres_cpu_s
 
 BENCH_DIR = Path(__file__).resolve().parent
 WRK_SCRIPT = BENCH_DIR / "wrk_post.lua"
@@ -92,11 +98,6 @@ SQLITE_MAX_P99_MS = 100.0
 
 class BenchError(Exception):
     """The benchmark could not be run as asked; the message says why."""
-
-
-def _on_sigterm(signum: int, _frame: FrameType | None) -> None:
-    # Turn SIGTERM into an exception so that every ``finally`` (server, temp files) runs.
-    raise SystemExit(128 + signum)
 
 
 # --------------------------------------------------------------------------- processes
@@ -198,52 +199,6 @@ def _process_cpu_s(pid: int) -> float | None:
     fields = stat.rsplit(")", 1)[1].split()
     ticks = int(fields[11]) + int(fields[12])  # utime, stime
     return ticks / os.sysconf("SC_CLK_TCK")
-
-
-def _machine_cpu_s() -> float | None:
-    """Busy CPU seconds of all CPUs since boot (Linux), or None."""
-    try:
-        first = Path("/proc/stat").read_text().splitlines()[0].split()
-    except OSError:
-        return None
-    values = [int(v) for v in first[1:9]]
-    idle = values[3] + values[4]  # idle + iowait
-    return (sum(values) - idle) / os.sysconf("SC_CLK_TCK")
-
-
-def _postgres_cpu_s() -> float | None:
-    """CPU seconds of PostgreSQL on this machine (Linux), or None.
-
-    Every live ``postgres`` process, plus what the postmaster's exited children (short-lived
-    backends) used, so that connections opened and closed during the phase are counted too.
-    """
-    proc = Path("/proc")
-    if not proc.is_dir():
-        return None
-    stats: dict[int, list[str]] = {}
-    for entry in proc.iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            if (entry / "comm").read_text().strip() != "postgres":
-                continue
-            stats[int(entry.name)] = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-    ticks = 0
-    for fields in stats.values():
-        ticks += int(fields[11]) + int(fields[12])  # utime, stime
-        if int(fields[1]) not in stats:  # the postmaster: add its reaped children
-            ticks += int(fields[13]) + int(fields[14])  # cutime, cstime
-    return ticks / os.sysconf("SC_CLK_TCK")
-
-
-def measure_background_load(seconds: float = 2.0) -> float | None:
-    """How many CPU cores the machine keeps busy before the benchmark starts."""
-    first = _machine_cpu_s()
-    time.sleep(seconds)
-    last = _machine_cpu_s()
-    return None if first is None or last is None else (last - first) / seconds
 
 
 def _own_cpu_s() -> float:
@@ -364,13 +319,6 @@ def run_wrk(*, url: str, token: str, seconds: float, connections: int, threads: 
         mean_ms=data["mean_us"] / 1000,
         first_other=data["first_other"],
     )
-
-
-def _percentile(ordered: Sequence[float], fraction: float) -> float:
-    if not ordered:
-        return 0.0
-    index = min(len(ordered) - 1, max(0, round(fraction * len(ordered)) - 1))
-    return ordered[index]
 
 
 async def _httpx_load(*, url: str, token: str, seconds: float, connections: int) -> LoadResult:
@@ -761,10 +709,6 @@ class Options:
     profile_format: str
     server_env: dict[str, str] = field(default_factory=dict)
     background_cores: float | None = None
-
-
-def _log(message: str) -> None:
-    print(f"[{datetime.now():%H:%M:%S}] {message}", flush=True)
 
 
 @contextlib.contextmanager

@@ -54,13 +54,18 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from datetime import time as clock_time
 from pathlib import Path
-from types import FrameType
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, insert, select
 from sqlalchemy.engine import make_url
 
+from machine import log as _log
+from machine import machine_cpu_s as _machine_cpu_s
+from machine import measure_background_load
+from machine import on_sigterm as _on_sigterm
+from machine import percentile as _percentile
+from machine import postgres_cpu_s as _postgres_cpu_s
 from opsdesk.assignment import rotation as rotations
 from opsdesk.assignment import service as assignment
 from opsdesk.assignment.models import ShiftOverride, ShiftRole, ShiftRotation, ShiftScene
@@ -95,14 +100,6 @@ BLOCK = 100  # measured calls of one way in a row
 
 class BenchError(Exception):
     """The benchmark could not be run as asked; the message says why."""
-
-
-def _on_sigterm(signum: int, _frame: FrameType | None) -> None:
-    raise SystemExit(128 + signum)
-
-
-def _log(message: str) -> None:
-    print(f"[{datetime.now():%H:%M:%S}] {message}", flush=True)
 
 
 # --------------------------------------------------------------------------- backends
@@ -510,36 +507,6 @@ def _kind(duty: rotations.OnDuty) -> str:
 # --------------------------------------------------------------------------- CPU accounting
 
 
-def _machine_cpu_s() -> float | None:
-    """Busy CPU seconds of all CPUs since boot (Linux), or None."""
-    try:
-        first = Path("/proc/stat").read_text().splitlines()[0].split()
-    except (OSError, IndexError):
-        return None
-    values = [int(v) for v in first[1:9]]
-    idle = values[3] + values[4]  # idle + iowait
-    return (sum(values) - idle) / os.sysconf("SC_CLK_TCK")
-
-
-def _postgres_cpu_s() -> float | None:
-    """CPU seconds of every live ``postgres`` process on this machine (Linux), or None."""
-    proc = Path("/proc")
-    if not proc.is_dir():
-        return None
-    ticks = 0
-    for entry in proc.iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            if (entry / "comm").read_text().strip() != "postgres":
-                continue
-            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        ticks += int(fields[11]) + int(fields[12])  # utime, stime
-    return ticks / os.sysconf("SC_CLK_TCK")
-
-
 def _own_cpu_s() -> float:
     """CPU seconds of this process, all threads (aiosqlite's included)."""
     own = resource.getrusage(resource.RUSAGE_SELF)
@@ -594,13 +561,6 @@ class CpuWindow:
 
 
 # --------------------------------------------------------------------------- measurement
-
-
-def _percentile(ordered: Sequence[float], fraction: float) -> float:
-    if not ordered:
-        return 0.0
-    index = min(len(ordered) - 1, max(0, round(fraction * len(ordered)) - 1))
-    return ordered[index]
 
 
 @dataclass(frozen=True)
@@ -829,13 +789,6 @@ def bench_backend(backend: Backend, args: argparse.Namespace) -> BackendResult:
 
 
 # --------------------------------------------------------------------------- report
-
-
-def measure_background_load(seconds: float = 2.0) -> float | None:
-    first = _machine_cpu_s()
-    time.sleep(seconds)
-    last = _machine_cpu_s()
-    return None if first is None or last is None else (last - first) / seconds
 
 
 def _package(name: str) -> str:
