@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from pathlib import Path
 from typing import Annotated
 from urllib.parse import quote
 
@@ -108,11 +109,16 @@ async def download(
     path = attachments.content_path(attachments.attachments_dir(_settings(request)), row.sha256)
     if not path.is_file():
         raise NotFound(f"the content of attachment {attachment_id} is missing", field="id")
+    return file_download(path, row.content_type, row.file_name)
+
+
+def file_download(path: Path, media_type: str, name: str) -> FileResponse:
+    """A stored file as a download under its original name, never rendered by the browser."""
     return FileResponse(
         path,
-        media_type=row.content_type,
+        media_type=media_type,
         headers={
-            "Content-Disposition": f"attachment; filename*=UTF-8''{quote(row.file_name, safe='')}",
+            "Content-Disposition": f"attachment; filename*=UTF-8''{quote(name, safe='')}",
             "X-Content-Type-Options": "nosniff",
             "Cache-Control": "private, no-store",
             "Content-Security-Policy": "default-src 'none'; sandbox",

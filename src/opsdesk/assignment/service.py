@@ -60,7 +60,7 @@ from opsdesk.assignment.schemas import (
 )
 from opsdesk.auth.roles import Caller, Role
 from opsdesk.auth.service import active_staff, active_staff_ids, require_role, staff_by_id
-from opsdesk.core.cache import cache_of
+from opsdesk.core.cache import cache_of, forget
 from opsdesk.core.errors import Conflict, Forbidden, NotFound, ValidationFailed
 
 # Counts open incidents per person; supplied by the incident service.
@@ -222,12 +222,12 @@ async def create_workgroup(
     )
     session.add(group)
     await session.flush()
-    _forget_rosters(session)
+    forget(session, "reference")
     if _is_postgres(session):
         await _ensure_turn_sequence(session, data.key)
     await _replace_members(session, data.key, data.members)
     await session.flush()
-    _forget_rosters(session)
+    forget(session, "reference")
     return _view(group, list(data.members))
 
 
@@ -246,7 +246,7 @@ async def update_workgroup(
         setattr(group, field, str(value) if field == "strategy" else value)
     group.updated_at = now
     await session.flush()
-    _forget_rosters(session)
+    forget(session, "reference")
     return _view(group, (await _members_of(session, [key]))[key])
 
 
@@ -258,7 +258,7 @@ async def set_members(
     await _replace_members(session, key, members)
     group.updated_at = now
     await session.flush()
-    _forget_rosters(session)
+    forget(session, "reference")
     return _view(group, list(members))
 
 
@@ -279,7 +279,7 @@ async def delete_workgroup(*, session: AsyncSession, caller: Caller, key: str) -
     await session.delete(group)
     try:
         await session.flush()
-        _forget_rosters(session)
+        forget(session, "reference")
         if _is_postgres(session):
             await session.execute(text(f"DROP SEQUENCE IF EXISTS {_turn_sequence(key)}"))
     except IntegrityError:
@@ -467,12 +467,6 @@ async def _roster(session: AsyncSession, key: str, now: datetime) -> _Roster | N
     return roster
 
 
-def _forget_rosters(session: AsyncSession) -> None:
-    reference = cache_of(session, "reference")
-    if reference is not None:
-        reference.clear()
-
-
 async def _candidates(
     roster: _Roster, now: datetime, open_counts: OpenCounts, need_counts: bool
 ) -> list[Candidate]:
@@ -639,7 +633,7 @@ async def update_technician(
         setattr(profile, field, value)
     profile.updated_at = now
     await session.flush()
-    _forget_rosters(session)
+    forget(session, "reference")
     return await get_technician(session=session, caller=caller, user_id=user_id, now=now)
 
 
@@ -672,7 +666,7 @@ async def add_absence(
     )
     session.add(absence)
     await session.flush()
-    _forget_rosters(session)
+    forget(session, "reference")
     return absence
 
 
@@ -700,7 +694,7 @@ async def delete_absence(
         raise NotFound(f"no absence {absence_id} of {user_id}", field="absence_id")
     await session.delete(absence)
     await session.flush()
-    _forget_rosters(session)
+    forget(session, "reference")
 
 
 # Shifts ----------------------------------------------------------------------------------
@@ -791,7 +785,7 @@ async def update_scene(
         setattr(scene, field, _time_zone(value) if field == "time_zone" else value)
     scene.updated_at = now
     await session.flush()
-    _forget_schedules(session)
+    forget(session, "reference")
     return await get_scene(session=session, caller=caller, key=key)
 
 
@@ -808,7 +802,7 @@ async def add_role(
     role = ShiftRole(scene_key=scene_key, key=data.key, name=data.name, created_at=now)
     session.add(role)
     await session.flush()
-    _forget_schedules(session)
+    forget(session, "reference")
     return role
 
 
@@ -853,7 +847,7 @@ async def delete_role(
     await session.execute(delete(ShiftOverride).where(ShiftOverride.role_id == role.id))
     await session.delete(role)
     await session.flush()
-    _forget_schedules(session)
+    forget(session, "reference")
 
 
 def _check_rotation(values: Mapping[str, Any]) -> None:
@@ -902,7 +896,7 @@ async def add_rotation(
     rotation = ShiftRotation(role_id=role.id, **values, created_at=now, updated_at=now)
     session.add(rotation)
     await session.flush()
-    _forget_schedules(session)
+    forget(session, "reference")
     return rotation
 
 
@@ -944,7 +938,7 @@ async def update_rotation(
         setattr(rotation, field, value)
     rotation.updated_at = now
     await session.flush()
-    _forget_schedules(session)
+    forget(session, "reference")
     return rotation
 
 
@@ -955,7 +949,7 @@ async def delete_rotation(
     rotation = await _rotation(session, scene_key, role_key, rotation_id)
     await session.delete(rotation)
     await session.flush()
-    _forget_schedules(session)
+    forget(session, "reference")
 
 
 async def add_override(
@@ -1080,12 +1074,6 @@ async def _schedule(session: AsyncSession, scene: str, role: str) -> _Schedule |
     return schedule
 
 
-def _forget_schedules(session: AsyncSession) -> None:
-    cache = cache_of(session, "reference")
-    if cache is not None:
-        cache.clear()
-
-
 async def on_duty(
     *, session: AsyncSession, scene: str, role: str, at: datetime
 ) -> rotations.OnDuty:
@@ -1187,12 +1175,6 @@ async def _enabled_rules(session: AsyncSession) -> tuple[Rule, ...]:
     return rules
 
 
-def _forget_rules(session: AsyncSession) -> None:
-    cache = cache_of(session, "reference")
-    if cache is not None:
-        cache.clear()
-
-
 async def list_rules(*, session: AsyncSession, caller: Caller) -> list[AssignmentRule]:
     require_role(caller, Role.TECHNICIAN)
     rows = await session.scalars(
@@ -1280,7 +1262,7 @@ async def create_rule(
     rule = AssignmentRule(**values, created_at=now, updated_at=now)
     session.add(rule)
     await session.flush()
-    _forget_rules(session)
+    forget(session, "reference")
     return rule
 
 
@@ -1314,7 +1296,7 @@ async def update_rule(
         setattr(rule, field, value)
     rule.updated_at = now
     await session.flush()
-    _forget_rules(session)
+    forget(session, "reference")
     return rule
 
 
@@ -1323,7 +1305,7 @@ async def delete_rule(*, session: AsyncSession, caller: Caller, rule_id: int) ->
     rule = await _rule(session, rule_id)
     await session.delete(rule)
     await session.flush()
-    _forget_rules(session)
+    forget(session, "reference")
 
 
 async def _apply_rule(

@@ -13,7 +13,7 @@ from opsdesk.auth.models import ApiToken, User
 from opsdesk.auth.passwords import hash_password, verify_password
 from opsdesk.auth.roles import STAFF_ROLES, Caller, Role
 from opsdesk.auth.schemas import UserCreate, UserUpdate
-from opsdesk.core.cache import TTLCache, cache_of
+from opsdesk.core.cache import TTLCache, cache_of, forget
 from opsdesk.core.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from opsdesk.core.ids import new_id, new_token
 from opsdesk.core.pagination import Page, PageRequest
@@ -139,7 +139,7 @@ async def update_user(
         user.active = data.active
     user.updated_at = now
     await session.flush()
-    _forget_callers(session)
+    forget(session, "callers")
     return user
 
 
@@ -196,7 +196,7 @@ async def revoke_token(
     if row.revoked_at is None:
         row.revoked_at = now
     await session.flush()
-    _forget_callers(session)
+    forget(session, "callers")
     return row
 
 
@@ -235,9 +235,3 @@ def cached_caller(*, caches: Mapping[str, TTLCache], token: str) -> Caller | Non
     """The caller of a recently seen token without touching the database, or None."""
     cached: Caller | None = caches["callers"].get(_token_hash(token))
     return cached
-
-
-def _forget_callers(session: AsyncSession) -> None:
-    cache = cache_of(session, "callers")
-    if cache is not None:
-        cache.clear()

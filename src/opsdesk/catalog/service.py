@@ -22,7 +22,7 @@ from opsdesk.catalog.models import (
     Region,
 )
 from opsdesk.catalog.schemas import ItemCreate, ItemUpdate
-from opsdesk.core.cache import cache_of
+from opsdesk.core.cache import cache_of, forget
 from opsdesk.core.errors import Conflict, NotFound, ValidationFailed
 
 MODELS: dict[Kind, type[ReferenceItem]] = {
@@ -65,7 +65,7 @@ async def create_item(
     item = model(**data.model_dump(), preset=False, created_at=now, updated_at=now)
     session.add(item)
     await session.flush()
-    _forget_keys(session)
+    forget(session, "reference")
     return item
 
 
@@ -86,7 +86,7 @@ async def update_item(
         setattr(item, name, value)
     item.updated_at = now
     await session.flush()
-    _forget_keys(session)
+    forget(session, "reference")
     return item
 
 
@@ -104,7 +104,7 @@ async def delete_item(*, session: AsyncSession, caller: Caller, kind: Kind, key:
         raise Conflict(
             f"{kind.singular} {key} is used by incidents: disable it instead", field="key"
         ) from exc
-    _forget_keys(session)
+    forget(session, "reference")
 
 
 async def _enabled_keys(session: AsyncSession) -> dict[str, dict[str, bool]]:
@@ -126,12 +126,6 @@ async def _enabled_keys(session: AsyncSession) -> dict[str, dict[str, bool]]:
     if cache is not None:
         cache.put("enabled", keys)
     return keys
-
-
-def _forget_keys(session: AsyncSession) -> None:
-    cache = cache_of(session, "reference")
-    if cache is not None:
-        cache.clear()
 
 
 async def check_references(*, session: AsyncSession, chosen: Mapping[Kind, str | None]) -> None:
@@ -181,7 +175,7 @@ async def seed_defaults(*, session: AsyncSession, now: datetime) -> int:
             )
             added += 1
     await session.flush()
-    _forget_keys(session)
+    forget(session, "reference")
     return added
 
 

@@ -67,3 +67,10 @@ def cache_of(session: HasInfo, name: str) -> TTLCache | None:
         return None
     cache: TTLCache = caches[name]
     return cache
+
+
+def forget(session: HasInfo, name: str) -> None:
+    """Empty the named cache after a change, so that this process sees it at once."""
+    cache = cache_of(session, name)
+    if cache is not None:
+        cache.clear()

@@ -41,7 +41,7 @@ from opsdesk.incidents.lifecycle import (
     phase_of,
     status_of,
 )
-from opsdesk.incidents.models import Incident
+from opsdesk.incidents.models import Incident, IncidentHistory
 from opsdesk.incidents.schemas import (
     ACTION_PARAMS,
     ActionParams,
@@ -230,21 +230,20 @@ async def _route_again(session: AsyncSession, incident: Incident, now: datetime)
     before = assigning.snapshot(incident)
     assigning.apply(incident, found)
     after = assigning.snapshot(incident)
-    if {k: v for k, v in before.items() if k != "assignment_note"} == {
-        k: v for k, v in after.items() if k != "assignment_note"
-    }:
+    if not assigning.moved(before, after):
         return
-    # The incident's own changes first, so that the history rows keep their order.
-    await session.flush()
-    await assigning.write_assign_row(
-        session=session,
-        incident_id=incident.id,
-        status=incident.status,
-        before=before,
-        after=after,
-        operator_id=None,
-        now=now,
-        note=found.note,
+    session.add(
+        IncidentHistory(
+            incident_id=incident.id,
+            **assigning.assign_row_values(
+                status=incident.status,
+                before=before,
+                after=after,
+                operator_id=None,
+                now=now,
+                note=found.note,
+            ),
+        )
     )
 
 

@@ -9,10 +9,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import datetime
-from functools import cache
 from typing import Any
 
-from sqlalchemy import Executable, Table, bindparam, func, insert, select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from opsdesk.assignment import service as assignment
@@ -21,7 +20,7 @@ from opsdesk.assignment.service import Assignment, OpenCounts
 from opsdesk.core.errors import ValidationFailed
 from opsdesk.incidents.changes import diff
 from opsdesk.incidents.fields import HistoryAction, OwnerType, Status
-from opsdesk.incidents.models import Incident, IncidentHistory
+from opsdesk.incidents.models import Incident
 
 # The columns an assignment sets; a history row records their change.
 ASSIGNMENT_FIELDS = (
@@ -171,31 +170,9 @@ def assign_row_values(
     }
 
 
-async def write_assign_row(
-    *,
-    session: AsyncSession,
-    incident_id: int,
-    status: str,
-    before: Mapping[str, Any],
-    after: Mapping[str, Any],
-    operator_id: str | None,
-    now: datetime,
-    note: str,
-) -> None:
-    """Write the ``incident_assign`` row of an incident that already exists."""
-    row = assign_row_values(
-        status=status, before=before, after=after, operator_id=operator_id, now=now, note=note
-    )
-    await session.execute(_assign_statement(), row | {"incident_id": incident_id})
-
-
-@cache
-def _assign_statement() -> Executable:
-    """Built once: the create path only binds parameters."""
-    rows: Table = IncidentHistory.__table__  # type: ignore[assignment]
-    return insert(rows).values(
-        {c.name: bindparam(c.name, type_=c.type) for c in rows.c if c.name != "id"}
-    )
+def moved(before: Mapping[str, Any], after: Mapping[str, Any]) -> bool:
+    """Whether an assignment changed where the incident is (its note alone does not count)."""
+    return any(after[k] != before.get(k) for k in after if k != "assignment_note")
 
 
 def snapshot(incident: Incident) -> dict[str, Any]:

@@ -12,7 +12,7 @@ from opsdesk.auth.roles import Caller, Role
 from opsdesk.auth.service import require_role
 from opsdesk.catalog.kinds import Kind
 from opsdesk.catalog.service import check_references
-from opsdesk.core.cache import cache_of
+from opsdesk.core.cache import cache_of, forget
 from opsdesk.core.errors import ValidationFailed
 from opsdesk.incidents.matrix import DEFAULT_MATRIX, Cell, level_from, missing_cells
 from opsdesk.incidents.models import PriorityCell
@@ -74,9 +74,7 @@ async def replace_matrix(
         for (impact, urgency), level in sorted(given.items())
     )
     await session.flush()
-    cache = cache_of(session, "reference")
-    if cache is not None:
-        cache.clear()
+    forget(session, "reference")
     return given
 
 

@@ -113,12 +113,16 @@ NATIVE_NAMES: dict[str, str] = {
 }
 
 
-def parse_search(raw: Any) -> ListQuery:
-    """A search body checked against the incident catalogue; problems name the part."""
+def _checked(raw: Any, catalogue: Catalogue) -> ListQuery:
     try:
-        return parse_request(raw, CATALOGUE)
+        return parse_request(raw, catalogue)
     except QueryError as exc:
         raise ValidationFailed(exc.message, field=exc.field) from None
+
+
+def parse_search(raw: Any) -> ListQuery:
+    """A search body checked against the incident catalogue; problems name the part."""
+    return _checked(raw, CATALOGUE)
 
 
 @dataclass(frozen=True)
@@ -194,10 +198,8 @@ HISTORY_COLUMNS: dict[str, ColumnElement[Any]] = {
 
 
 def parse_history_search(raw: Any) -> ListQuery:
-    try:
-        return parse_request(raw, HISTORY_CATALOGUE)
-    except QueryError as exc:
-        raise ValidationFailed(exc.message, field=exc.field) from None
+    """A history search body checked against the history catalogue."""
+    return _checked(raw, HISTORY_CATALOGUE)
 
 
 async def search_history(

@@ -354,9 +354,8 @@ async def create_incident(
     # An owner named on the form is part of the report (the create row has it); whatever
     # the system worked out (a rule, who is on duty, a group's pick) gets a row saying why.
     assigned = {field: values[field] for field in assigning.ASSIGNMENT_FIELDS}
-    worked_out = {k for k, v in assigned.items() if v != reported[k]} - {"assignment_note"}
     assign_row = None
-    if found is not None and worked_out:
+    if found is not None and assigning.moved(reported, assigned):
         assign_row = assigning.assign_row_values(
             status=values["status"],
             before=reported,

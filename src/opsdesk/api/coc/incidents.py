@@ -8,13 +8,13 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
-from urllib.parse import quote
 
 from fastapi import APIRouter, File, Query, Request, UploadFile
 from fastapi.responses import FileResponse
 from pydantic import ValidationError as PydanticValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from opsdesk.api.attachments import file_download
 from opsdesk.api.coc.envelope import envelope
 from opsdesk.api.coc.keys import COC_NAMES, V2_KEYS, action_for, coc_params, doc_ids, key_of
 from opsdesk.api.deps import DB, ClockDep, CurrentCaller, Rules
@@ -44,6 +44,7 @@ from opsdesk.incidents.search import (
     search_incidents,
 )
 from opsdesk.incidents.service import EnumNames, IncidentRules, enum_names
+from opsdesk.query.request import ListQuery
 
 router = APIRouter(tags=["COC-compatible"])
 
@@ -60,11 +61,15 @@ def _listed(value: str | None) -> list[str]:
     return [] if value is None else [value]
 
 
-async def _json(request: Request) -> Any:
+async def _body(request: Request) -> dict[str, Any]:
+    """The JSON object a COC request carries; anything else is a parameter error."""
     try:
-        return await request.json()
+        body = await request.json()
     except ValueError:
         raise ValidationFailed("body: is not valid JSON", field="body") from None
+    if not isinstance(body, dict):
+        raise ValidationFailed("body: must be an object", field="body")
+    return body
 
 
 def _int_param(body: dict[str, Any], name: str, default: int, low: int, high: int) -> int:
@@ -149,9 +154,7 @@ async def show_incident(incident_num: str, caller: CurrentCaller, db: DB) -> dic
 
 @router.post("/v2/incidents/list")
 async def list_incidents(request: Request, caller: CurrentCaller, db: DB) -> dict[str, Any]:
-    body = await _json(request)
-    if not isinstance(body, dict):
-        raise ValidationFailed("body: must be an object", field="body")
+    body = await _body(request)
     page = _int_param(body, "page", 1, 1, 1_000_000)
     per_page = _int_param(body, "per_page", 10, 1, MAX_PER_PAGE)
     contain_total = _bool_param(body, "contain_total", True)
@@ -180,13 +183,14 @@ _LIST_ONLY_KEYS = frozenset(
 )
 
 
-async def history_info(
-    rows: list[IncidentHistory], caller: Caller, names: EnumNames, people: dict[str, str]
+def history_info(
+    rows: list[IncidentHistory], names: EnumNames, people: dict[str, str]
 ) -> list[dict[str, Any]]:
     info = []
     for row in rows:
         label = history_action_label(row.action)
         item: dict[str, Any] = {
+            "id": str(row.id),
             "action": row.action,
             "operator": row.operator_id,
             "start_time": epoch_ms(row.start_time),
@@ -213,27 +217,32 @@ async def history_info(
     return info
 
 
-@router.post("/v2/incidents/{incident_id}/histories")
-async def list_histories(
-    incident_id: str, request: Request, caller: CurrentCaller, db: DB
-) -> dict[str, Any]:
-    body = await _json(request)
-    if not isinstance(body, dict):
-        raise ValidationFailed("body: must be an object", field="body")
-    if "incident_id" in body and body["incident_id"] != incident_id:
-        raise ValidationFailed(
-            "incident_id: the body names another incident than the path", field="incident_id"
-        )
-    query = parse_history_search({k: v for k, v in body.items() if k != "incident_id"})
+async def _history_page(
+    db: Database, caller: Caller, number: str, query: ListQuery
+) -> tuple[int, list[dict[str, Any]]]:
     async with db.read() as session:
         rows, total = await search_history(
-            session=session, caller=caller, number=incident_id, query=query
+            session=session, caller=caller, number=number, query=query
         )
         names = await enum_names(session=session, rows=rows)
         people = await display_names(
             session=session, user_ids={row.operator_id for row in rows if row.operator_id}
         )
-    return envelope({"total": total, "info": await history_info(rows, caller, names, people)})
+    return total, history_info(rows, names, people)
+
+
+@router.post("/v2/incidents/{incident_id}/histories")
+async def list_histories(
+    incident_id: str, request: Request, caller: CurrentCaller, db: DB
+) -> dict[str, Any]:
+    body = await _body(request)
+    if "incident_id" in body and body["incident_id"] != incident_id:
+        raise ValidationFailed(
+            "incident_id: the body names another incident than the path", field="incident_id"
+        )
+    query = parse_history_search({k: v for k, v in body.items() if k != "incident_id"})
+    total, info = await _history_page(db, caller, incident_id, query)
+    return envelope({"total": total, "info": info})
 
 
 # Workflow nodes (ShowIncidentTask) ---------------------------------------------------------
@@ -346,9 +355,7 @@ async def handle_incident(
     clock: ClockDep,
     rules: Rules,
 ) -> dict[str, Any]:
-    body = await _json(request)
-    if not isinstance(body, dict):
-        raise ValidationFailed("body: must be an object", field="body")
+    body = await _body(request)
     task_id = _required_text(body, "task_id", 100)
     key = _required_text(body, "action", 100).strip()
     async with db.write() as session:
@@ -388,9 +395,7 @@ async def _operator(
 async def handle_incident_v1(
     request: Request, caller: CurrentCaller, db: DB, clock: ClockDep, rules: Rules
 ) -> dict[str, Any]:
-    body = await _json(request)
-    if not isinstance(body, dict):
-        raise ValidationFailed("body: must be an object", field="body")
+    body = await _body(request)
     number = _required_text(body, "incident_num", 255)
     operator = _required_text(body, "operator", 64)
     key = _required_text(body, "operate_key", 100).strip()
@@ -451,18 +456,11 @@ _CREATE_FIELDS = {
 }
 
 
-_STAFF_ONLY = frozenset(
-    {"level", "source", "assignee_id", "assignee_scene", "assignee_role", "ownership"}
-)
-
-
 @router.post("/v1/external/incident/create")
 async def create_incident(
     request: Request, caller: CurrentCaller, db: DB, clock: ClockDep, rules: Rules
 ) -> dict[str, Any]:
-    body = await _json(request)
-    if not isinstance(body, dict):
-        raise ValidationFailed("body: must be an object", field="body")
+    body = await _body(request)
     title = _required_text(body, "incident_title", 200)
     documents = doc_ids(body.get("attachments"), "attachments")
     level = _required_text(body, "incident_level", 64)
@@ -497,10 +495,8 @@ async def create_incident(
         values["fault_occurred_at"] = datetime.fromtimestamp(start / 1000, tz=UTC)
     async with db.write() as session:
         # The creator is the token's user (or, for an admin's integration token, the
-        # user it names); end users cannot set triage fields, as on the native API.
+        # user it names); the service decides what that user may set.
         acting = await _operator(session, caller, creator, "creator")
-        if not acting.is_staff:
-            values = {k: v for k, v in values.items() if k not in _STAFF_ONLY}
         clean = {k: v for k, v in values.items() if v is not None}
         try:
             data = IncidentCreate.model_validate(clean)
@@ -575,9 +571,7 @@ async def list_ticket_histories(
         raise ValidationFailed(
             f"ticket_type: {ticket_type!r} is not supported; use 'incident'", field="ticket_type"
         )
-    body = await _json(request)
-    if not isinstance(body, dict):
-        raise ValidationFailed("body: must be an object", field="body")
+    body = await _body(request)
     filters = body.get("string_filters")
     if not isinstance(filters, list):
         raise ValidationFailed(
@@ -606,17 +600,8 @@ async def list_ticket_histories(
             "string_filters: name the incident with a ticket_id filter", field="string_filters"
         )
     query = parse_history_search({**body, "string_filters": rest})
-    async with db.read() as session:
-        rows, total = await search_history(
-            session=session, caller=caller, number=number, query=query
-        )
-        names = await enum_names(session=session, rows=rows)
-        people = await display_names(
-            session=session, user_ids={row.operator_id for row in rows if row.operator_id}
-        )
-    info = await history_info(rows, caller, names, people)
-    for row, item in zip(rows, info, strict=True):
-        item["id"] = str(row.id)
+    total, info = await _history_page(db, caller, number, query)
+    for item in info:
         item["ticket_id"] = number
     return envelope({"total": total, "info": info})
 
@@ -697,13 +682,4 @@ async def download_document(
     path = attachments.content_path(_storage(request), sha256)
     if not path.is_file():
         raise NotFound(f"the content of document {doc_id} is missing", field="doc_id")
-    return FileResponse(
-        path,
-        media_type=content_type,
-        headers={
-            "Content-Disposition": f"attachment; filename*=UTF-8''{quote(name, safe='')}",
-            "X-Content-Type-Options": "nosniff",
-            "Cache-Control": "private, no-store",
-            "Content-Security-Policy": "default-src 'none'; sandbox",
-        },
-    )
+    return file_download(path, content_type, name)

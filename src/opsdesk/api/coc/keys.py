@@ -11,8 +11,8 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from opsdesk.core.errors import Conflict, ValidationFailed
-from opsdesk.incidents.lifecycle import Action, Phase
+from opsdesk.core.errors import Conflict, Forbidden, ValidationFailed
+from opsdesk.incidents.lifecycle import TRANSITIONS, Action, Phase
 
 # The v2 key of each action (forward depends on the phase, see key_of).
 V2_KEYS: dict[Action, str] = {
@@ -60,6 +60,14 @@ def action_for(key: str, phase: Phase, allowed: list[Action], *, v1: bool = Fals
     if key not in (_ALL_V1 if v1 else _ALL_V2):
         raise ValidationFailed(f"The field[{field}] value[{key}] invalid", field=field)
     possible = ", ".join(sorted({key_of(a, phase, v1=v1) for a in allowed})) or "none"
+    if any(
+        (phase, action) in TRANSITIONS and key_of(action, phase, v1=v1) == key for action in Action
+    ):
+        raise Forbidden(
+            f"{field}: {key!r} is possible now, but not for your role; possible for you: "
+            f"{possible}",
+            field=field,
+        )
     raise Conflict(
         f"{field}: {key!r} is not possible while the incident is {phase.value}; "
         f"possible now: {possible}",
