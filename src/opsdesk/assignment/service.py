@@ -60,7 +60,7 @@ from opsdesk.assignment.schemas import (
 )
 from opsdesk.auth.roles import Caller, Role
 from opsdesk.auth.service import active_staff, active_staff_ids, require_role, staff_by_id
-from opsdesk.core.cache import cache_of, forget
+from opsdesk.core.cache import cache_of, forget, remember
 from opsdesk.core.errors import Conflict, Forbidden, NotFound, ValidationFailed
 
 # Counts open incidents per person; supplied by the incident service.
@@ -409,12 +409,12 @@ async def _roster(session: AsyncSession, key: str, now: datetime) -> _Roster | N
     every call, so a cached roster is never wrong about who is away; any change to groups,
     members, profiles or absences in this process clears the cache at once.
     """
-    reference = cache_of(session, "reference")
-    cache_key = ("workgroup_roster", key)
-    if reference is not None:
-        cached = reference.get(cache_key)
-        if cached is not None:
-            return cached if isinstance(cached, _Roster) else None
+    return await remember(
+        session, "reference", ("workgroup_roster", key), lambda: _load_roster(session, key, now)
+    )
+
+
+async def _load_roster(session: AsyncSession, key: str, now: datetime) -> _Roster | None:
     group = (
         await session.execute(
             select(Workgroup.enabled, Workgroup.strategy, Workgroup.max_open_per_member).where(
@@ -422,49 +422,46 @@ async def _roster(session: AsyncSession, key: str, now: datetime) -> _Roster | N
             )
         )
     ).first()
-    roster = None
-    if group is not None:
-        rows = (
-            await session.execute(
-                select(
-                    WorkgroupMember.user_id,
-                    Technician.skills,
-                    Technician.max_open,
-                    Technician.available,
-                )
-                .outerjoin(Technician, Technician.user_id == WorkgroupMember.user_id)
-                .where(
-                    WorkgroupMember.workgroup_key == key,
-                    WorkgroupMember.user_id.in_(active_staff_ids()),
-                )
-                .order_by(WorkgroupMember.position)
+    if group is None:
+        return None
+    rows = (
+        await session.execute(
+            select(
+                WorkgroupMember.user_id,
+                Technician.skills,
+                Technician.max_open,
+                Technician.available,
             )
-        ).all()
-        absences: dict[str, list[tuple[datetime, datetime]]] = {}
-        for user_id, starts_at, ends_at in await session.execute(
-            select(Absence.user_id, Absence.starts_at, Absence.ends_at).where(
-                Absence.user_id.in_([row.user_id for row in rows]), Absence.ends_at > now
+            .outerjoin(Technician, Technician.user_id == WorkgroupMember.user_id)
+            .where(
+                WorkgroupMember.workgroup_key == key,
+                WorkgroupMember.user_id.in_(active_staff_ids()),
             )
-        ):
-            absences.setdefault(user_id, []).append((starts_at, ends_at))
-        roster = _Roster(
-            enabled=group.enabled,
-            strategy=Strategy(group.strategy),
-            max_open_per_member=group.max_open_per_member,
-            members=tuple(
-                _Member(
-                    user_id=row.user_id,
-                    skills=frozenset(row.skills or ()),
-                    max_open=row.max_open,
-                    available=row.available is not False,
-                    absences=tuple(absences.get(row.user_id, ())),
-                )
-                for row in rows
-            ),
+            .order_by(WorkgroupMember.position)
         )
-    if reference is not None:
-        reference.put(cache_key, roster or False)
-    return roster
+    ).all()
+    absences: dict[str, list[tuple[datetime, datetime]]] = {}
+    for user_id, starts_at, ends_at in await session.execute(
+        select(Absence.user_id, Absence.starts_at, Absence.ends_at).where(
+            Absence.user_id.in_([row.user_id for row in rows]), Absence.ends_at > now
+        )
+    ):
+        absences.setdefault(user_id, []).append((starts_at, ends_at))
+    return _Roster(
+        enabled=group.enabled,
+        strategy=Strategy(group.strategy),
+        max_open_per_member=group.max_open_per_member,
+        members=tuple(
+            _Member(
+                user_id=row.user_id,
+                skills=frozenset(row.skills or ()),
+                max_open=row.max_open,
+                available=row.available is not False,
+                absences=tuple(absences.get(row.user_id, ())),
+            )
+            for row in rows
+        ),
+    )
 
 
 async def _candidates(
@@ -1045,12 +1042,15 @@ class _Schedule:
 async def _schedule(session: AsyncSession, scene: str, role: str) -> _Schedule | None:
     """The role's id, time zone and rotations; cached like reference data (a few seconds,
     cleared at once by any change to scenes, roles or rotations in this process)."""
-    cache = cache_of(session, "reference")
-    key = ("shift_schedule", scene, role)
-    if cache is not None:
-        cached = cache.get(key)
-        if cached is not None:
-            return cached if isinstance(cached, _Schedule) else None
+    return await remember(
+        session,
+        "reference",
+        ("shift_schedule", scene, role),
+        lambda: _load_schedule(session, scene, role),
+    )
+
+
+async def _load_schedule(session: AsyncSession, scene: str, role: str) -> _Schedule | None:
     found = (
         await session.execute(
             select(ShiftRole.id, ShiftScene.time_zone)
@@ -1058,20 +1058,15 @@ async def _schedule(session: AsyncSession, scene: str, role: str) -> _Schedule |
             .where(ShiftRole.scene_key == scene, ShiftRole.key == role)
         )
     ).first()
-    schedule = None
-    if found is not None:
-        role_id, time_zone = found
-        layers = await session.scalars(
-            select(ShiftRotation).where(ShiftRotation.role_id == role_id)
-        )
-        schedule = _Schedule(
-            role_id=role_id,
-            tz=rotations.zone(time_zone),
-            rotations=tuple(_as_rotation(layer) for layer in layers),
-        )
-    if cache is not None:
-        cache.put(key, schedule or False)
-    return schedule
+    if found is None:
+        return None
+    role_id, time_zone = found
+    layers = await session.scalars(select(ShiftRotation).where(ShiftRotation.role_id == role_id))
+    return _Schedule(
+        role_id=role_id,
+        tz=rotations.zone(time_zone),
+        rotations=tuple(_as_rotation(layer) for layer in layers),
+    )
 
 
 async def on_duty(
@@ -1163,16 +1158,12 @@ _RULES_CACHE_KEY = "assignment_rules"
 async def _enabled_rules(session: AsyncSession) -> tuple[Rule, ...]:
     """The enabled rules in the order they are tried, as pure values; cached a few seconds
     (every new incident asks)."""
-    cache = cache_of(session, "reference")
-    if cache is not None:
-        cached = cache.get(_RULES_CACHE_KEY)
-        if cached is not None:
-            return tuple(cached)
-    rows = await session.scalars(select(AssignmentRule).where(AssignmentRule.enabled.is_(True)))
-    rules = tuple(sorted((_as_rule(row) for row in rows), key=lambda r: (r.position, r.id)))
-    if cache is not None:
-        cache.put(_RULES_CACHE_KEY, rules)
-    return rules
+
+    async def load() -> tuple[Rule, ...]:
+        rows = await session.scalars(select(AssignmentRule).where(AssignmentRule.enabled.is_(True)))
+        return tuple(sorted((_as_rule(row) for row in rows), key=lambda r: (r.position, r.id)))
+
+    return await remember(session, "reference", _RULES_CACHE_KEY, load)
 
 
 async def list_rules(*, session: AsyncSession, caller: Caller) -> list[AssignmentRule]:

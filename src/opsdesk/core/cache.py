@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import time
 from collections import OrderedDict
-from typing import Any, Protocol
+from collections.abc import Awaitable, Callable, Hashable
+from typing import Any, Protocol, TypeVar, cast
+
+T = TypeVar("T")
 
 
 class HasInfo(Protocol):
@@ -74,3 +77,24 @@ def forget(session: HasInfo, name: str) -> None:
     cache = cache_of(session, name)
     if cache is not None:
         cache.clear()
+
+
+_ABSENT = object()  # remembers "there is none", which the cache cannot hold as None
+
+
+async def remember(
+    session: HasInfo, name: str, key: Hashable, load: Callable[[], Awaitable[T]]
+) -> T:
+    """The cached value for ``key``, or what ``load`` returns (cached for next time).
+
+    Cache only immutable values: every caller shares the one cached object.
+    """
+    cache = cache_of(session, name)
+    if cache is not None:
+        hit = cache.get(key)
+        if hit is not None:
+            return cast(T, None if hit is _ABSENT else hit)
+    value = await load()
+    if cache is not None:
+        cache.put(key, _ABSENT if value is None else value)
+    return value

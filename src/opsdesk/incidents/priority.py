@@ -12,7 +12,7 @@ from opsdesk.auth.roles import Caller, Role
 from opsdesk.auth.service import require_role
 from opsdesk.catalog.kinds import Kind
 from opsdesk.catalog.service import check_references
-from opsdesk.core.cache import cache_of, forget
+from opsdesk.core.cache import forget, remember
 from opsdesk.core.errors import ValidationFailed
 from opsdesk.incidents.matrix import DEFAULT_MATRIX, Cell, level_from, missing_cells
 from opsdesk.incidents.models import PriorityCell
@@ -23,18 +23,14 @@ _CACHE_KEY = "priority_matrix"
 
 async def current_matrix(*, session: AsyncSession) -> dict[Cell, str]:
     """The stored cells (cached a few seconds: every new incident reads them)."""
-    cache = cache_of(session, "reference")
-    if cache is not None:
-        cached = cache.get(_CACHE_KEY)
-        if cached is not None:
-            return dict(cached)
-    rows = await session.execute(
-        select(PriorityCell.impact, PriorityCell.urgency, PriorityCell.level)
-    )
-    matrix = {(impact, urgency): level for impact, urgency, level in rows}
-    if cache is not None:
-        cache.put(_CACHE_KEY, dict(matrix))
-    return matrix
+
+    async def load() -> tuple[tuple[Cell, str], ...]:
+        rows = await session.execute(
+            select(PriorityCell.impact, PriorityCell.urgency, PriorityCell.level)
+        )
+        return tuple(((impact, urgency), level) for impact, urgency, level in rows)
+
+    return dict(await remember(session, "reference", _CACHE_KEY, load))
 
 
 async def level_for(*, session: AsyncSession, impact: int | None, urgency: int | None) -> str:
