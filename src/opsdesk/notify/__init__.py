@@ -1,0 +1,1 @@
+"""Notifications: email and webhook messages, their templates and their delivery through jobs."""

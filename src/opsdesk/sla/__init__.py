@@ -1,0 +1,1 @@
+"""SLA: policies, business-hours calendars, the SLA clock computed from history, escalations."""
