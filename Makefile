@@ -52,3 +52,4 @@ fmt: install-dev
 bench: install-dev
 	$(BIN)/python bench/create_incidents.py
 	$(BIN)/python bench/on_duty.py
+	$(BIN)/python bench/coc_query.py

@@ -4,8 +4,11 @@ from opsdesk.assignment import models as assignment_models
 from opsdesk.auth import models as auth_models
 from opsdesk.catalog import models as catalog_models
 from opsdesk.collaboration import models as collaboration_models
+from opsdesk.core import jobs as job_models
 from opsdesk.core.database import Base
 from opsdesk.incidents import models as incident_models
+from opsdesk.notify import models as notify_models
+from opsdesk.sla import models as sla_models
 
 __all__ = [
     "Base",
@@ -14,4 +17,7 @@ __all__ = [
     "catalog_models",
     "collaboration_models",
     "incident_models",
+    "job_models",
+    "notify_models",
+    "sla_models",
 ]

@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from datetime import timedelta
 from pathlib import Path
 
 from fastapi import FastAPI
@@ -22,6 +19,9 @@ from opsdesk.api import (
     collaboration,
     health,
     incidents,
+    jobs,
+    notifications,
+    sla,
     users,
 )
 from opsdesk.api.coc import incidents as coc_incidents
@@ -30,23 +30,14 @@ from opsdesk.api.nul_guard import NulGuard
 from opsdesk.core.clock import Clock, SystemClock
 from opsdesk.core.database import Database
 from opsdesk.core.settings import Settings, get_settings
-from opsdesk.incidents.service import IncidentRules
-from opsdesk.incidents.sweeper import sweep_forever
+from opsdesk.incidents.sweeper import incident_rules_from
 from opsdesk.web import detail as web_detail
+from opsdesk.web import jobs as web_jobs
 from opsdesk.web import routes as web_routes
 from opsdesk.web import teams as web_teams
+from opsdesk.worker import InProcessWorker, Worker, default_handlers
 
 SESSION_COOKIE = "opsdesk_session"
-
-
-def incident_rules_from(settings: Settings) -> IncidentRules:
-    return IncidentRules(
-        clock_skew=timedelta(seconds=settings.clock_skew_s),
-        reopen_window=timedelta(days=settings.reopen_window_days),
-        auto_complete_after=timedelta(days=settings.auto_complete_days),
-        attachment_max_bytes=settings.attachment_max_bytes,
-        attachment_max_count=settings.attachment_max_count,
-    )
 
 
 def create_app(
@@ -60,24 +51,25 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        sweeper: asyncio.Task[None] | None = None
+        in_process: InProcessWorker | None = None
         if settings.run_worker:
-            sweeper = asyncio.create_task(
-                sweep_forever(
+            # Jobs (lifecycle sweep, notifications, webhooks) run beside the app by default;
+            # `opsdesk worker` processes may run too, on any machine.
+            in_process = InProcessWorker(
+                Worker(
                     db=database,
                     clock=app.state.clock,
-                    rules=app.state.incident_rules,
-                    interval_s=settings.lifecycle_sweep_s,
-                ),
-                name="opsdesk-lifecycle-sweep",
+                    handlers=default_handlers(settings),
+                    settings=settings,
+                )
             )
+            in_process.start()
+        app.state.worker = in_process
         try:
             yield
         finally:
-            if sweeper is not None:
-                sweeper.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await sweeper
+            if in_process is not None:
+                await in_process.shutdown()
             if db is None:
                 await database.dispose()
 
@@ -108,12 +100,16 @@ def create_app(
     app.include_router(attachments.router)
     app.include_router(collaboration.router)
     app.include_router(assignment.router)
+    app.include_router(jobs.router)
+    app.include_router(notifications.router)
+    app.include_router(sla.router)
     app.include_router(coc_incidents.router)
     for router in catalog.routers:
         app.include_router(router)
     app.include_router(web_routes.router)
     app.include_router(web_detail.router)
     app.include_router(web_teams.router)
+    app.include_router(web_jobs.router)
     app.mount(
         "/static",
         StaticFiles(directory=Path(__file__).resolve().parent / "web" / "static"),

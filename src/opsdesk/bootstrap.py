@@ -9,6 +9,7 @@ from opsdesk.core.clock import SystemClock
 from opsdesk.core.database import Database
 from opsdesk.core.migrate import upgrade
 from opsdesk.incidents.priority import seed_matrix
+from opsdesk.sla.service import seed_sla_defaults
 
 
 async def _seed(url: str) -> int:
@@ -17,7 +18,8 @@ async def _seed(url: str) -> int:
         async with db.write() as session:
             now = SystemClock().now()
             added = await seed_defaults(session=session, now=now)
-            return added + await seed_matrix(session=session, now=now)
+            added += await seed_matrix(session=session, now=now)
+            return added + await seed_sla_defaults(session=session, now=now)
     finally:
         await db.dispose()
 

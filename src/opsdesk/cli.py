@@ -1,4 +1,4 @@
-"""The ``opsdesk`` command: serve, db, demo, users, tokens."""
+"""The ``opsdesk`` command: serve, worker, db, demo, users, tokens."""
 
 from __future__ import annotations
 
@@ -78,6 +78,37 @@ def serve(
         log_level="warning",
         access_log=False,
     )
+
+
+@app.command()
+def worker(
+    concurrency: Annotated[int, typer.Option(min=1, help="Jobs run at the same time")] = 16,
+    batch: Annotated[int, typer.Option(min=1, help="Jobs claimed per round")] = 100,
+    once: Annotated[bool, typer.Option("--once", help="Run one batch, then exit")] = False,
+) -> None:
+    """Run background jobs until SIGTERM or Ctrl-C (jobs in hand are finished first)."""
+    import logging
+
+    from opsdesk.worker import run_worker_process
+
+    # Log to this command's stderr only while it runs (not a global logging set-up).
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+    logger = logging.getLogger("opsdesk")
+    level = logger.level
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    try:
+        claimed = asyncio.run(
+            run_worker_process(get_settings(), concurrency=concurrency, batch=batch, once=once)
+        )
+    except OpsdeskError as exc:
+        raise _fail(exc.message) from None
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
+    if once:
+        typer.echo(f"{claimed} jobs run")
 
 
 @db_app.command("upgrade")
@@ -221,8 +252,7 @@ def incidents_sweep() -> None:
     ``opsdesk serve`` does this every OPSDESK_LIFECYCLE_SWEEP_S seconds; this command is for
     deployments that run serve with OPSDESK_RUN_WORKER=false and schedule the sweep (cron).
     """
-    from opsdesk.app import incident_rules_from
-    from opsdesk.incidents.sweeper import sweep_once
+    from opsdesk.incidents.sweeper import incident_rules_from, sweep_once
 
     settings = get_settings()
 

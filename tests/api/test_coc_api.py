@@ -7,8 +7,11 @@ from datetime import timedelta
 from typing import Any
 
 import httpx
+from sqlalchemy import func, select
 
 from opsdesk.core.clock import FixedClock
+from opsdesk.core.database import Database
+from opsdesk.incidents.models import IncidentHistory
 from tests.factories import Actor, Desk, create_incident
 from tests.unit.test_filetypes import EXE, PNG, TEXT
 
@@ -45,12 +48,39 @@ SEED_REQUEST = {
 }
 
 
+# The keys of each row of the seed's response (003, "Response Examples"), newest first.
+SEED_ROW_KEYS = [
+    {"action", "operator", "start_time", "action_name_zh", "action_name_en", "status",
+     "enum_data_list"},
+    {"action_id", "comment", "start_time", "stop_time", "action_name_zh", "action_name_en",
+     "status", "enum_data_list"},
+    {"action", "start_time", "stop_time", "action_name_zh", "action_name_en", "status",
+     "enum_data_list"},
+]  # fmt: skip
+
+
 async def test_seed_histories_request_returns_the_seed_shape(
     client: httpx.AsyncClient, desk: Desk, clock: FixedClock
 ) -> None:
+    """The seed's scenario: created, a contingency plan step failed, then accepted."""
     created = await create_incident(client, desk.user, title="Checkout fails")
     number = created["number"]
-    clock.advance(timedelta(minutes=3))
+    created_at = clock.now()
+    clock.advance(timedelta(minutes=9))
+    step = await client.post(
+        f"/api/v1/incidents/{number}/automation-steps",
+        json={
+            "step_id": "main",
+            "name_en": "Contingency Plan Auto Execution Failure",
+            "outcome": "failed",
+            "started_at": (created_at + timedelta(seconds=1)).isoformat(),
+            "finished_at": (created_at + timedelta(minutes=8)).isoformat(),
+            "comment": "Create project failed: quota exceeded.",
+        },
+        headers=desk.tech.headers,
+    )
+    assert step.status_code == 201, step.text
+    clock.advance(timedelta(minutes=1))
     accepted = await client.post(
         f"/api/v1/incidents/{number}/actions/accept", json={}, headers=desk.tech.headers
     )
@@ -58,11 +88,21 @@ async def test_seed_histories_request_returns_the_seed_shape(
     data = (
         await coc(client, desk.tech, "POST", f"/v2/incidents/{number}/histories", SEED_REQUEST)
     )["data"]
-    assert data["total"] == 2
-    first, last = data["info"]
+    assert set(data) == {"total", "info"}
+    assert data["total"] == 3
+    assert [set(row) for row in data["info"]] == SEED_ROW_KEYS
+    first, step_row, last = data["info"]
     assert first["action"] == "incident_accept"
     assert last["action"] == "create_incident"
-    assert first["start_time"] > last["start_time"]  # newest first
+    assert step_row["action_id"] == "main"
+    assert step_row["action_name_en"] == "Contingency Plan Auto Execution Failure"
+    assert step_row["action_name_zh"] == "Contingency Plan Auto Execution Failure"
+    assert step_row["comment"] == "Create project failed: quota exceeded."
+    assert step_row["status"] == "INCIDENT_STATUS_TRIGGERED"
+    assert step_row["enum_data_list"] == []
+    assert step_row["stop_time"] - step_row["start_time"] == (8 * 60 - 1) * 1000
+    starts = [row["start_time"] for row in data["info"]]
+    assert starts == sorted(starts, reverse=True)  # newest first
     for row in data["info"]:
         assert isinstance(row["start_time"], int)
         assert isinstance(row["action_name_en"], str)
@@ -72,6 +112,7 @@ async def test_seed_histories_request_returns_the_seed_shape(
     assert first["status"] == "INCIDENT_STATUS_ACKNOWLEDGED"
     assert first["enum_data_list"][0]["prop_id"] == "operator"
     assert first["enum_data_list"][0]["biz_id"] == desk.tech.id
+    assert set(first["enum_data_list"][0]) == {"name_zh", "name_en", "biz_id", "prop_id"}
     # Filters narrow the history; the body may repeat the incident id, as Terraform does.
     only_create = await coc(
         client,
@@ -247,6 +288,80 @@ async def test_full_lifecycle_through_the_v2_actions_alone(
         "incident_accept",
         "create_incident",
     ]
+
+
+async def test_reopen_resubmits_a_rejected_incident_with_corrected_fields(
+    client: httpx.AsyncClient, desk: Desk, clock: FixedClock, db: Database
+) -> None:
+    created = await create_incident(client, desk.tech, title="Disk fulll", level="P4")
+    number = created["number"]
+    await act(client, desk.manager, number, "rejected", {"virtual_confirm_comment": "which host?"})
+    assert (await tasks(client, desk.tech, number))["key"] == "rejected"
+    before = await history_count(db)
+    # A field the rules refuse is a parameter error in COC's name; nothing is stored.
+    bad = await act(
+        client, desk.tech, number, "ReOpen", {"level_id": "level_99", "title": "x"}, status=400
+    )
+    assert bad["error_code"] == "GOM.00007256"
+    assert "params.level_id" in bad["error_msg"]
+    assert await history_count(db) == before
+    clock.advance(timedelta(minutes=4))
+    await act(
+        client,
+        desk.tech,
+        number,
+        "ReOpen",
+        {
+            "title": "Disk full on db-7",
+            "description": "/var at 100 %",
+            "level_id": "level_20",
+            "mtm_region": ["cn-north-4"],
+            "is_service_interrupt": "true",
+            "virtual_confirm_comment": "host named",
+            "attachments": [],
+        },
+    )
+    detail = (await coc(client, desk.tech, "GET", f"/v1/external/incident/{number}"))["data"]
+    assert detail["status"] == "INCIDENT_STATUS_TRIGGERED"
+    assert (detail["incident_title"], detail["incident_level"], detail["region"]) == (
+        "Disk full on db-7",
+        "level_20",
+        ["cn-north-4"],
+    )
+    assert detail["is_service_interrupt"] is True
+    history = (
+        await coc(client, desk.tech, "POST", f"/v2/incidents/{number}/histories", SEED_REQUEST)
+    )["data"]["info"]
+    reopened = history[0]
+    assert reopened["action"] == "incident_reopen"
+    assert reopened["comment"] == "host named"
+    assert {"prop_id": "level", "biz_id": "level_20", "name_en": "P2", "name_zh": "P2"} in (
+        reopened["enum_data_list"]
+    )
+    # Only a rejected incident is resubmitted with fields.
+    await act(client, desk.tech, number, "accepted")
+    await act(
+        client,
+        desk.tech,
+        number,
+        "commitSolution",
+        {
+            "mtm_type": "inc_type_p_function_issues",
+            "is_service_interrupt": False,
+            "cause": "logs",
+            "solution": "rotated",
+        },
+    )
+    refused = await act(
+        client, desk.tech, number, "ReOpen", {"title": "again", "virtual_confirm_comment": "no"},
+        status=400,
+    )  # fmt: skip
+    assert "resubmission" in refused["error_msg"]
+
+
+async def history_count(db: Database) -> int:
+    async with db.read() as session:
+        return await session.scalar(select(func.count()).select_from(IncidentHistory)) or 0
 
 
 async def test_actions_refuse_stale_tasks_unknown_keys_and_bad_params(

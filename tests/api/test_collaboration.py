@@ -606,3 +606,105 @@ async def test_feedback_not_yet_given_is_404(
         response = await client.get(url(number, "feedback"), headers=reader.headers)
         assert response.status_code == 404
         assert error_of(response)["message"] == f"incident {number} has no feedback yet"
+
+
+# --- Automation steps ---
+
+
+def step_body(clock: FixedClock, **overrides: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "step_id": "restart-pod",
+        "name_en": "Restart pod: succeeded",
+        "name_zh": "重启实例成功",
+        "outcome": "succeeded",
+        "started_at": (clock.now() - timedelta(minutes=2)).isoformat(),
+        "finished_at": (clock.now() - timedelta(minutes=1)).isoformat(),
+        "comment": "pod web-1 restarted",
+    }
+    body.update(overrides)
+    return body
+
+
+async def test_automation_step_is_a_history_row_at_its_own_time(
+    client: httpx.AsyncClient, desk: Desk, clock: FixedClock
+) -> None:
+    number = await reported_by(client, desk)
+    clock.advance(timedelta(minutes=5))
+    before = await version_of(client, desk.tech, number)
+    response = await client.post(
+        url(number, "automation-steps"), json=step_body(clock), headers=desk.tech.headers
+    )
+    assert response.status_code == 201, response.text
+    out = response.json()
+    assert (out["step_id"], out["outcome"], out["name_zh"]) == (
+        "restart-pod",
+        "succeeded",
+        "重启实例成功",
+    )
+    assert await version_of(client, desk.tech, number) == before + 1
+    rows = await history_rows(client, desk.tech, number)
+    step = rows[-1]
+    assert step["action"] == "automation_step"
+    assert step["action_name_en"] == "Restart pod: succeeded"
+    assert step["stop_time_ms"] - step["start_time_ms"] == 60_000
+    assert step["comment"] == "pod web-1 restarted"
+    # The reporter sees it too: it is part of what happened to their incident.
+    assert "automation_step" in await history_actions(client, desk.user, number)
+
+
+@pytest.mark.parametrize(
+    ("overrides", "field"),
+    [
+        ({"step_id": "bad id with spaces"}, "step_id"),
+        ({"step_id": "x" * 65}, "step_id"),
+        ({"name_en": ""}, "name_en"),
+        ({"outcome": "exploded"}, "outcome"),
+        ({"comment": "c" * 256}, "comment"),
+        ({"finished_at": None}, "finished_at"),
+        ({"started_at": "2026-03-02T09:00:00+00:00"}, "started_at"),  # before the incident
+        ({"started_at": "2026-03-02T11:00:00+00:00"}, "started_at"),  # in the future
+        ({"finished_at": "2026-03-02T10:00:30+00:00"}, "finished_at"),  # before started_at
+        ({"started_at": "2026-03-02T10:01:00"}, "started_at"),  # no time zone
+        ({"unknown": 1}, "unknown"),
+    ],
+)
+async def test_bad_automation_steps_are_refused_and_store_nothing(
+    client: httpx.AsyncClient,
+    desk: Desk,
+    clock: FixedClock,
+    db: Database,
+    overrides: dict[str, Any],
+    field: str,
+) -> None:
+    number = await reported_by(client, desk)
+    clock.advance(timedelta(minutes=5))
+    body = step_body(
+        clock,
+        started_at="2026-03-02T10:01:00+00:00",
+        finished_at="2026-03-02T10:02:00+00:00",
+    )
+    body.update(overrides)
+    counts = await row_counts(db)
+    response = await client.post(
+        url(number, "automation-steps"), json=body, headers=desk.tech.headers
+    )
+    assert response.status_code == 422, response.text
+    assert field in response.text
+    assert await row_counts(db) == counts
+
+
+async def test_running_step_needs_no_finish_and_end_users_cannot_report_steps(
+    client: httpx.AsyncClient, desk: Desk, clock: FixedClock
+) -> None:
+    number = await reported_by(client, desk)
+    clock.advance(timedelta(minutes=5))
+    running = step_body(clock, outcome="running", finished_at=None)
+    response = await client.post(
+        url(number, "automation-steps"), json=running, headers=desk.tech.headers
+    )
+    assert response.status_code == 201, response.text
+    assert response.json()["finished_at"] is None
+    refused = await client.post(
+        url(number, "automation-steps"), json=running, headers=desk.user.headers
+    )
+    assert refused.status_code == 403

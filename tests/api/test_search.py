@@ -113,3 +113,25 @@ async def test_projection_and_bad_requests(client: httpx.AsyncClient, desk: Desk
     )
     assert bad_link.json()["error"]["field"] == "filter"
     assert (await client.post("/api/v1/incidents/search", json={})).status_code == 401
+
+
+async def test_total_on_full_short_and_empty_pages(client: httpx.AsyncClient, desk: Desk) -> None:
+    # A short page is the last one, so its total needs no count query; a full page and a
+    # page past the end still count. All three must give the same total.
+    for title in ("First", "Second", "Third"):
+        await create_incident(client, desk.tech, title=title)
+    totals = [
+        (len(page["items"]), page["total"])
+        for page in [
+            await search(client, desk.tech, {}, page=number, per_page=2) for number in (1, 2, 3)
+        ]
+    ]
+    assert totals == [(2, 3), (1, 3), (0, 3)]
+    histories = await client.post(
+        f"/v2/incidents/{(await search(client, desk.tech, {}))['items'][0]['number']}/histories",
+        json={},
+        headers=desk.tech.headers,
+    )
+    assert histories.status_code == 200, histories.text
+    data = histories.json()["data"]
+    assert data["total"] == len(data["info"]) > 0

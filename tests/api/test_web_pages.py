@@ -5,10 +5,12 @@ from __future__ import annotations
 import asyncio
 import re
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
 import pytest
+from sqlalchemy import select
 
 from opsdesk.app import create_app
 from opsdesk.bootstrap import prepare_database
@@ -16,6 +18,8 @@ from opsdesk.core.clock import SystemClock
 from opsdesk.core.database import Database
 from opsdesk.core.settings import Settings
 from opsdesk.demo.data import load_demo
+from opsdesk.incidents.models import Incident
+from opsdesk.sla import service as sla_service
 
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 
@@ -325,3 +329,38 @@ async def test_teams_page_shows_who_is_on_duty_and_switches_my_availability(
     assert api.status_code == 200
     tom = next(p for p in api.json() if p["email"] == "tech2@example.com")
     assert tom["available"] is False
+
+
+async def test_sla_clocks_show_on_the_incident_and_filter_the_list(
+    client: httpx.AsyncClient, database_url: str
+) -> None:
+    await sign_in(client, "admin@example.com", "demo-admin")
+    number = await _number_of(client, "Checkout API")
+    page = await client.get(f"/incidents/{number}")
+    assert page.status_code == 200
+    sla_card = page.text[page.text.index('id="sla"') :]
+    assert 'data-target="response"' in sla_card
+    assert 'data-target="resolution"' in sla_card
+    # The list reads the stored clocks, which the worker keeps: refresh them as it would.
+    db = Database(database_url)
+    try:
+        async with db.write() as session:
+            ids = list(await session.scalars(select(Incident.id)))
+            for incident_id in ids:
+                await sla_service.refresh_incident_sla(
+                    session, incident_id=incident_id, now=datetime.now(UTC)
+                )
+    finally:
+        await db.dispose()
+    listing = await client.get("/incidents", params={"sort": "sla_due_at"})
+    assert listing.status_code == 200
+    assert listing.text.count('class="nowrap cell-sla') == len(ids)
+    # The breached filter lists only incidents whose clocks show breached.
+    breached = await client.get("/incidents", params={"sla": "breached"})
+    assert breached.status_code == 200
+    shown = breached.text.count('class="nowrap cell-sla')
+    assert shown == breached.text.count("cell-sla sla-breached")
+    assert 0 < shown < len(ids)
+    bad = await client.get("/incidents", params={"sla": "someday"})
+    assert bad.status_code == 422
+    assert "sla: choose one of due_1h, breached" in bad.text

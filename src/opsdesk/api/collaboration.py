@@ -5,18 +5,22 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from opsdesk.api.deps import DB, ClockDep, CurrentCaller, Rules
-from opsdesk.collaboration import service
+from opsdesk.collaboration import automation, service
 from opsdesk.collaboration.models import WorkLogEntry
 from opsdesk.collaboration.schemas import (
+    AutomationStepCreate,
+    AutomationStepOut,
     ConversationCreate,
     ConversationOut,
     FeedbackOut,
     FeedbackSet,
+    StepOutcome,
     WorkLogCreate,
     WorkLogList,
     WorkLogOut,
 )
 from opsdesk.incidents import attachments
+from opsdesk.incidents.fields import STEP_OUTCOME, automation_step_id, history_row_label
 
 router = APIRouter(prefix="/api/v1/incidents", tags=["incidents"])
 
@@ -103,3 +107,30 @@ async def get_feedback(number: str, caller: CurrentCaller, db: DB) -> FeedbackOu
     async with db.read() as session:
         feedback = await service.get_feedback(session=session, caller=caller, number=number)
     return FeedbackOut.model_validate(feedback)
+
+
+@router.post("/{number}/automation-steps", status_code=201, response_model=AutomationStepOut)
+async def record_automation_step(
+    number: str,
+    body: AutomationStepCreate,
+    caller: CurrentCaller,
+    db: DB,
+    clock: ClockDep,
+    rules: Rules,
+) -> AutomationStepOut:
+    async with db.write() as session:
+        row = await automation.record_automation_step(
+            session=session, caller=caller, number=number, data=body, now=clock.now(), rules=rules
+        )
+    label = history_row_label(row.action, row.changes)
+    outcome = next(change["new"] for change in row.changes if change["field"] == STEP_OUTCOME)
+    return AutomationStepOut(
+        history_id=row.id,
+        step_id=automation_step_id(row.changes) or body.step_id,
+        name_en=label.en,
+        name_zh=label.zh,
+        outcome=StepOutcome(outcome),
+        started_at=row.start_time,
+        finished_at=row.stop_time,
+        comment=row.comment,
+    )

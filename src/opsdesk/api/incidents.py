@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, Request, Response
@@ -16,7 +17,7 @@ from opsdesk.core.errors import ValidationFailed
 from opsdesk.core.pagination import MAX_PER_PAGE, PageRequest
 from opsdesk.incidents import service
 from opsdesk.incidents.actions import phase_of_incident
-from opsdesk.incidents.fields import LEVEL_LABELS, Label, history_action_label
+from opsdesk.incidents.fields import LEVEL_LABELS, Label, history_row_label
 from opsdesk.incidents.lifecycle import PHASE_LABELS, status_label
 from opsdesk.incidents.models import Incident, IncidentHistory
 from opsdesk.incidents.queries import parse_list_params
@@ -25,20 +26,36 @@ from opsdesk.incidents.schemas import (
     FieldChangeOut,
     HistoryOut,
     IncidentCreate,
-    IncidentOut,
-    IncidentPage,
     IncidentUpdate,
 )
+from opsdesk.incidents.schemas import IncidentOut as IncidentFields
 from opsdesk.incidents.search import NATIVE_NAMES, parse_search, search_incidents
 from opsdesk.incidents.service import EnumNames
+from opsdesk.sla import queries as sla_queries
+from opsdesk.sla import service as sla_service
+from opsdesk.sla.schemas import SlaOut
 
 router = APIRouter(prefix="/api/v1/incidents", tags=["incidents"])
 
 
-_COMPUTED = frozenset({"level_label", "status_label", "phase", "phase_label"})
+_COMPUTED = frozenset({"level_label", "status_label", "phase", "phase_label", "sla"})
 
 
-def incident_out(incident: Incident) -> IncidentOut:
+class IncidentOut(IncidentFields):
+    sla: list[SlaOut] = Field(
+        default_factory=list,
+        description="SLA clocks: computed now on the detail, as last stored in lists",
+    )
+
+
+class IncidentPage(BaseModel):
+    items: list[IncidentOut]
+    total: int
+    page: int
+    per_page: int
+
+
+def incident_out(incident: Incident, sla: Sequence[sla_service.ClockView] = ()) -> IncidentOut:
     level = LEVEL_LABELS.get(incident.level, Label(incident.level, incident.level))
     phase = phase_of_incident(incident)
     values = {
@@ -50,11 +67,12 @@ def incident_out(incident: Incident) -> IncidentOut:
         status_label=status_label(phase),
         phase=phase.value,
         phase_label=PHASE_LABELS[phase].en,
+        sla=[SlaOut.model_validate(view.as_dict()) for view in sla],
     )
 
 
 def history_out(row: IncidentHistory, names: EnumNames) -> HistoryOut:
-    label = history_action_label(row.action)
+    label = history_row_label(row.action, row.changes)
     return HistoryOut(
         id=row.id,
         action=row.action,
@@ -104,9 +122,10 @@ async def create_incident(
         incident = await service.create_incident(
             session=session, caller=caller, data=body, now=clock.now(), rules=rules
         )
+        clocks = await sla_service.current_clocks(session, incident, now=clock.now())
     response.headers["Location"] = f"/api/v1/incidents/{incident.number}"
     response.headers["ETag"] = incident_etag(incident)
-    return incident_out(incident)
+    return incident_out(incident, clocks)
 
 
 @router.get("", response_model=IncidentPage)
@@ -114,11 +133,14 @@ async def list_incidents(request: Request, caller: CurrentCaller, db: DB) -> Inc
     params: dict[str, list[str]] = {}
     for key, value in request.query_params.multi_items():
         params.setdefault(key, []).append(value)
-    spec = parse_list_params(params)
+    # SLA filters and sort live in the sla package, above incidents (see sla/queries.py).
+    params, sla_params = sla_queries.take_list_params(params)
+    spec = sla_queries.narrow(parse_list_params(params), sla_params)
     async with db.read() as session:
         page = await service.list_incidents(session=session, caller=caller, spec=spec)
+        clocks = await sla_service.stored_clocks(session, [item.id for item in page.items])
     return IncidentPage(
-        items=[incident_out(item) for item in page.items],
+        items=[incident_out(item, clocks[item.id]) for item in page.items],
         total=page.total,
         page=page.page,
         per_page=page.per_page,
@@ -203,12 +225,13 @@ async def search_incidents_get(
 
 @router.get("/{number}", response_model=IncidentOut)
 async def get_incident(
-    number: str, caller: CurrentCaller, db: DB, response: Response
+    number: str, caller: CurrentCaller, db: DB, clock: ClockDep, response: Response
 ) -> IncidentOut:
     async with db.read() as session:
         incident = await service.access_incident(session=session, caller=caller, number=number)
+        clocks = await sla_service.current_clocks(session, incident, now=clock.now())
     response.headers["ETag"] = incident_etag(incident)
-    return incident_out(incident)
+    return incident_out(incident, clocks)
 
 
 @router.patch("/{number}", response_model=IncidentOut)
@@ -232,8 +255,9 @@ async def update_incident(
             rules=rules,
             expected_version=expected_version(if_match),
         )
+        clocks = await sla_service.current_clocks(session, incident, now=clock.now())
     response.headers["ETag"] = incident_etag(incident)
-    return incident_out(incident)
+    return incident_out(incident, clocks)
 
 
 @router.get("/{number}/history", response_model=list[HistoryOut])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 from typing import Annotated
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
@@ -96,3 +97,46 @@ class FeedbackOut(BaseModel):
     reporter_id: str
     created_at: datetime
     updated_at: datetime
+
+
+class StepOutcome(StrEnum):
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    RUNNING = "running"
+
+
+# Step ids name a node of a runbook (COC's ``action_id``, e.g. "main"): a key, not prose.
+StepId = Annotated[
+    str, StringConstraints(strip_whitespace=True, pattern=r"^[A-Za-z0-9_.:\-]{1,64}$")
+]
+StepName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=255)]
+StepComment = Annotated[str, StringConstraints(strip_whitespace=True, max_length=255)]
+
+
+class AutomationStepCreate(BaseModel):
+    """What an automation (runbook, contingency plan, script) reports about one of its steps."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    step_id: StepId = Field(description="The step's key in its runbook, e.g. 'main'")
+    name_en: StepName = Field(
+        description="What is shown in the history, e.g. 'Contingency Plan Auto Execution Failure'"
+    )
+    name_zh: StepName | None = Field(default=None, description="Chinese name; English if absent")
+    outcome: StepOutcome
+    started_at: AwareDatetime
+    finished_at: AwareDatetime | None = Field(
+        default=None, description="Absent while the step is still running"
+    )
+    comment: StepComment = ""
+
+
+class AutomationStepOut(BaseModel):
+    history_id: int
+    step_id: str
+    name_en: str
+    name_zh: str
+    outcome: StepOutcome
+    started_at: datetime
+    finished_at: datetime | None
+    comment: str

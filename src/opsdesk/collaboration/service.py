@@ -19,6 +19,7 @@ from opsdesk.collaboration.models import ConversationEntry, Feedback, WorkLogEnt
 from opsdesk.collaboration.schemas import RATING_MAX, ConversationCreate, FeedbackSet, WorkLogCreate
 from opsdesk.core.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from opsdesk.incidents.attachments import link_attachments
+from opsdesk.incidents.events import IncidentEvent, publish
 from opsdesk.incidents.fields import HistoryAction, Status
 from opsdesk.incidents.models import Incident
 from opsdesk.incidents.service import IncidentRules, access_incident, record_history
@@ -103,6 +104,15 @@ async def add_conversation(
             internal=data.internal,
         )
     )
+    if not data.internal:
+        await publish(
+            session,
+            incident_id=incident.id,
+            events=[IncidentEvent.PUBLIC_REPLY],
+            actor_id=caller.user_id,
+            now=now,
+            comment=data.body,
+        )
     await session.flush()
     return entry
 

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -33,8 +34,27 @@ class Settings(BaseSettings):
     lifecycle_sweep_s: float = Field(
         default=60, gt=0, description="How often serve completes and resumes what is due"
     )
+    sla_sweep_s: float = Field(
+        default=30, gt=0, description="How often the worker escalates SLA thresholds that came"
+    )
+    jobs_keep_days: float = Field(
+        default=7, gt=0, description="How long finished jobs stay in the jobs table"
+    )
     attachment_max_bytes: int = Field(default=10 * 1024 * 1024, ge=1)
     attachment_max_count: int = Field(default=10, ge=0)
+    # Outgoing mail (notify/mail.py); the password is a SecretStr so it is never printed.
+    smtp_host: str = Field(default="localhost", description="SMTP server for outgoing mail")
+    smtp_port: int = Field(default=25, ge=1, le=65535)
+    smtp_user: str = Field(default="", description="SMTP login; empty: no authentication")
+    smtp_password: SecretStr = Field(default=SecretStr(""))
+    smtp_tls: Literal["none", "starttls", "tls"] = Field(default="none")
+    smtp_timeout_s: float = Field(default=30, gt=0)
+    smtp_connections: int = Field(
+        default=4, ge=1, le=64, description="SMTP connections each worker keeps open"
+    )
+    mail_from: str = Field(default="opsdesk@localhost", description="From of every mail sent")
+    public_url: str = Field(default="http://localhost:8000", description="Links in mails")
+    webhook_timeout_s: float = Field(default=10, gt=0)
 
     def resolved_database_url(self) -> str:
         if self.database_url:

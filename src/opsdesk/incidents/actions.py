@@ -24,6 +24,7 @@ from opsdesk.catalog.service import check_references
 from opsdesk.core.errors import Conflict, Forbidden, PreconditionFailed, ValidationFailed
 from opsdesk.incidents import assigning, attachments
 from opsdesk.incidents.changes import diff
+from opsdesk.incidents.events import ACTION_EVENTS, IncidentEvent, publish
 from opsdesk.incidents.fields import OwnerType, Status
 from opsdesk.incidents.lifecycle import (
     HISTORY_KEYS,
@@ -49,6 +50,7 @@ from opsdesk.incidents.schemas import (
     ChangeLevelParams,
     ConfirmParams,
     ForwardParams,
+    IncidentUpdate,
     PauseParams,
     RejectParams,
     RemarkParams,
@@ -57,11 +59,13 @@ from opsdesk.incidents.schemas import (
     ResumeParams,
 )
 from opsdesk.incidents.service import (
+    OWNER_FIELDS,
     RECORDED_FIELDS,
     IncidentRules,
     access_incident,
     check_people,
     normalize_owner,
+    prepare_update,
     record_history,
 )
 
@@ -212,13 +216,38 @@ async def apply_action(
             comment=comment,
         )
     )
-    if action is Action.REOPEN:
-        await _route_again(session, incident, now)
+    events = [ACTION_EVENTS.get(action, IncidentEvent.UPDATED)]
+    if incident.status == Status.COMPLETED:
+        events = [IncidentEvent.COMPLETED]
+    moved = (
+        action is Action.REOPEN
+        and not _names_owner(params)
+        and await _route_again(session, incident, now)
+    )
+    if moved:
+        events.append(IncidentEvent.ASSIGNED)
+    await publish(
+        session,
+        incident_id=incident.id,
+        events=events,
+        actor_id=actor.user_id,
+        now=now,
+        comment=comment,
+    )
     await session.flush()
 
 
-async def _route_again(session: AsyncSession, incident: Incident, now: datetime) -> None:
-    """A reopened incident goes through the rules again; no match keeps its owner."""
+def _names_owner(params: ActionParams) -> bool:
+    """A resubmission that names its owner keeps it: the rules route only the rest."""
+    if not isinstance(params, ReopenParams) or params.resubmission is None:
+        return False
+    return bool(params.resubmission.model_fields_set & {*OWNER_FIELDS, "workgroup"})
+
+
+async def _route_again(session: AsyncSession, incident: Incident, now: datetime) -> bool:
+    """A reopened incident goes through the rules again; no match keeps its owner.
+
+    True when it moved to someone else."""
     found = await assigning.by_rules(
         session=session,
         values={name: getattr(incident, name) for name in RECORDED_FIELDS},
@@ -226,12 +255,12 @@ async def _route_again(session: AsyncSession, incident: Incident, now: datetime)
         now=now,
     )
     if found is None:
-        return
+        return False
     before = assigning.snapshot(incident)
     assigning.apply(incident, found)
     after = assigning.snapshot(incident)
     if not assigning.moved(before, after):
-        return
+        return False
     session.add(
         IncidentHistory(
             incident_id=incident.id,
@@ -245,6 +274,7 @@ async def _route_again(session: AsyncSession, incident: Incident, now: datetime)
             ),
         )
     )
+    return True
 
 
 def _snapshot(incident: Incident) -> dict[str, Any]:
@@ -528,6 +558,8 @@ async def _reopen(
     outcome: Outcome,
 ) -> str:
     assert isinstance(params, ReopenParams)
+    if params.resubmission is not None:
+        await _resubmit(session, incident, actor, params.resubmission, now, rules)
     since = {
         Status.RESOLVED: incident.resolved_at,
         Status.COMPLETED: incident.completed_at,
@@ -543,6 +575,28 @@ async def _reopen(
             allowed=[],
         )
     return params.reason
+
+
+async def _resubmit(
+    session: AsyncSession,
+    incident: Incident,
+    actor: Actor,
+    fields: IncidentUpdate,
+    now: datetime,
+    rules: IncidentRules,
+) -> None:
+    """COC's ReOpen of a rejected incident re-enters its fields: checked as an edit is."""
+    if incident.status != Status.REJECTED or actor.caller is None:
+        raise ValidationFailed(
+            "resubmission: only a rejected incident is resubmitted with corrected fields; "
+            "reopen a resolved or closed one with a reason alone",
+            field="resubmission",
+        )
+    after = await prepare_update(
+        session=session, caller=actor.caller, incident=incident, data=fields, now=now, rules=rules
+    )
+    for field, value in after.items():
+        setattr(incident, field, value)
 
 
 async def _close(

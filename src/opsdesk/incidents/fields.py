@@ -7,7 +7,7 @@ are display labels.
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 TITLE_MAX = 200
 DESCRIPTION_MAX = 20_000
@@ -154,6 +154,11 @@ class HistoryAction(StrEnum):
     ATTACH = "incident_attachment"
     FEEDBACK = "incident_feedback"
     ASSIGN = "incident_assign"
+    # A step of an automated runbook (COC: contingency plan) reported by the automation itself.
+    AUTOMATION_STEP = "automation_step"
+    # The SLA clock crossed a warning threshold or its goal (sla/ writes these, no operator).
+    SLA_WARNING = "sla_warning"
+    SLA_BREACH = "sla_breach"
 
 
 HISTORY_ACTION_LABELS: dict[str, Label] = {
@@ -179,8 +184,40 @@ HISTORY_ACTION_LABELS: dict[str, Label] = {
     HistoryAction.ATTACH: Label("add attachment", "添加附件"),
     HistoryAction.FEEDBACK: Label("feedback", "满意度评价"),
     HistoryAction.ASSIGN: Label("assign incident", "分派事件单"),
+    HistoryAction.AUTOMATION_STEP: Label("automation step", "自动化步骤"),
+    HistoryAction.SLA_WARNING: Label("SLA warning", "SLA预警"),
+    HistoryAction.SLA_BREACH: Label("SLA breached", "SLA超时"),
 }
+
+# Keys of the ``changes`` entries that describe an automation step on its history row.
+STEP_ID, STEP_NAME_EN, STEP_NAME_ZH, STEP_OUTCOME = (
+    "automation_step",
+    "automation_name_en",
+    "automation_name_zh",
+    "automation_outcome",
+)
 
 
 def history_action_label(action: str) -> Label:
     return HISTORY_ACTION_LABELS.get(action, Label(action, action))
+
+
+def _change_value(changes: list[dict[str, Any]], field: str) -> str | None:
+    for change in changes:
+        if change.get("field") == field and isinstance(change.get("new"), str):
+            return str(change["new"])
+    return None
+
+
+def automation_step_id(changes: list[dict[str, Any]]) -> str | None:
+    """The step id of an automation-step history row (COC's ``action_id``), else None."""
+    return _change_value(changes, STEP_ID)
+
+
+def history_row_label(action: str, changes: list[dict[str, Any]]) -> Label:
+    """The display name of a history row: an automation step is named by the step itself."""
+    if action == HistoryAction.AUTOMATION_STEP:
+        en = _change_value(changes, STEP_NAME_EN)
+        if en is not None:
+            return Label(en, _change_value(changes, STEP_NAME_ZH) or en)
+    return history_action_label(action)

@@ -24,8 +24,12 @@ from opsdesk.core.database import Base, BigIntPK, UTCDateTime
 
 class Incident(Base):
     __tablename__ = "incidents"
-    # Open incidents per person: the least-loaded assigner counts these.
-    __table_args__ = (Index("ix_incidents_assignee_status", "assignee_id", "status"),)
+    __table_args__ = (
+        # Open incidents per person: the least-loaded assigner counts these.
+        Index("ix_incidents_assignee_status", "assignee_id", "status"),
+        # A region's list newest first, and its exact total, from the index alone.
+        Index("ix_incidents_region_created", "region", "created_at", "level", "urgency", "status"),
+    )
 
     id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
     number: Mapped[str] = mapped_column(String(50), unique=True)

@@ -278,6 +278,10 @@ class ConfirmParams(ActionParams):
 
 class ReopenParams(ActionParams):
     reason: Reason
+    resubmission: IncidentUpdate | None = Field(
+        default=None,
+        description="A rejected incident only: the corrected fields it is resubmitted with",
+    )
 
 
 class CloseParams(ActionParams):

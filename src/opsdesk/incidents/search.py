@@ -153,7 +153,10 @@ async def search_incidents(
     )
     items = list(await session.scalars(ordered.offset(page.offset).limit(page.per_page)))
     total = None
-    if contain_total:
+    if contain_total and len(items) < page.per_page and (items or page.offset == 0):
+        # A short page (or an empty first one) is the last: the count needs no query.
+        total = page.offset + len(items)
+    elif contain_total:
         counted = await session.scalar(
             select(func.count()).select_from(base.order_by(None).subquery())
         )
@@ -219,5 +222,7 @@ async def search_history(
         else IncidentHistory.start_time.desc()
     )
     rows = list(await session.scalars(base.order_by(order, IncidentHistory.id.desc()).limit(limit)))
+    if len(rows) < limit:
+        return rows, len(rows)  # every matching row is here: no count query needed
     total = await session.scalar(select(func.count()).select_from(base.subquery()))
     return rows, int(total or 0)

@@ -24,6 +24,7 @@ from opsdesk.core.errors import Conflict, Forbidden, NotFound, PreconditionFaile
 from opsdesk.core.pagination import Page
 from opsdesk.incidents import assigning
 from opsdesk.incidents.changes import diff
+from opsdesk.incidents.events import IncidentEvent, publish
 from opsdesk.incidents.fields import (
     CHANNEL_LABELS,
     LEVEL_LABELS,
@@ -365,6 +366,12 @@ async def create_incident(
             note=found.note,
         )
     incident_id = await _insert_with_history(session, values, history, assign_row)
+    created = [IncidentEvent.CREATED]
+    if values["assignee_id"] is not None:
+        created.append(IncidentEvent.ASSIGNED)
+    await publish(
+        session, incident_id=incident_id, events=created, actor_id=caller.user_id, now=now
+    )
     return Incident(id=incident_id, **values)
 
 
@@ -481,6 +488,56 @@ async def update_incident(
         )
     if incident.status == Status.COMPLETED:
         raise Conflict(f"incident {number} is closed; reopen it to change it", field="status")
+    after = await prepare_update(
+        session=session, caller=caller, incident=incident, data=data, now=now, rules=rules
+    )
+    before = _snapshot(incident)
+    recorded = diff(before, {k: v for k, v in after.items() if k in RECORDED_FIELDS})
+    if not recorded:
+        return incident
+    for field, value in after.items():
+        setattr(incident, field, value)
+    incident.version += 1
+    incident.updated_at = now
+    session.add(
+        record_history(
+            incident=incident,
+            action=HistoryAction.UPDATE,
+            operator_id=caller.user_id,
+            now=now,
+            changes=[change.as_dict() for change in recorded],
+            comment=data.comment,
+        )
+    )
+    events = [IncidentEvent.UPDATED]
+    if any(change.field == "assignee_id" and change.new is not None for change in recorded):
+        events.append(IncidentEvent.ASSIGNED)
+    await publish(
+        session,
+        incident_id=incident.id,
+        events=events,
+        actor_id=caller.user_id,
+        now=now,
+        comment=data.comment,
+    )
+    await session.flush()
+    return incident
+
+
+async def prepare_update(
+    *,
+    session: AsyncSession,
+    caller: Caller,
+    incident: Incident,
+    data: IncidentUpdate,
+    now: datetime,
+    rules: IncidentRules,
+) -> dict[str, Any]:
+    """The checked column values that ``data`` gives ``incident``; nothing is applied yet.
+
+    One rule set for every way fields change: an edit, and the re-submission of a rejected
+    incident (COC's ReOpen), which applies them inside its own action.
+    """
     given = set(data.model_fields_set) - {"comment"}
     _refuse_staff_only(caller, given)
     _refuse_handled_by_actions(incident, given)
@@ -522,27 +579,7 @@ async def update_incident(
         if changes.get("reporter_id") != incident.reporter_id
         else None,
     )
-    before = _snapshot(incident)
-    after = {field: _stored(value) for field, value in changes.items()}
-    recorded = diff(before, {k: v for k, v in after.items() if k in RECORDED_FIELDS})
-    if not recorded:
-        return incident
-    for field, value in after.items():
-        setattr(incident, field, value)
-    incident.version += 1
-    incident.updated_at = now
-    session.add(
-        record_history(
-            incident=incident,
-            action=HistoryAction.UPDATE,
-            operator_id=caller.user_id,
-            now=now,
-            changes=[change.as_dict() for change in recorded],
-            comment=data.comment,
-        )
-    )
-    await session.flush()
-    return incident
+    return {field: _stored(value) for field, value in changes.items()}
 
 
 async def _new_owner(

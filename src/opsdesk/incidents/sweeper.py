@@ -1,21 +1,31 @@
 """The lifecycle sweep: time-driven actions (auto-complete, end of pause) run periodically.
 
-Until the durable job table arrives (DESIGN.md, background work), the due work is found by
-querying incidents directly, which is as durable: nothing is lost when a process dies,
-because the incident rows themselves say what is due, and the next sweep picks it up.
+The due work is found by querying incidents directly, which is durable by itself: nothing is
+lost when a process dies, because the incident rows say what is due and the next sweep picks
+it up. The worker runs it as the recurring job "incidents.sweep" (opsdesk/worker.py);
+``opsdesk incidents sweep`` runs it once.
 """
 
 from __future__ import annotations
 
-import asyncio
-import logging
+from datetime import timedelta
 
 from opsdesk.core.clock import Clock
 from opsdesk.core.database import Database
+from opsdesk.core.settings import Settings
 from opsdesk.incidents.actions import SweepResult, sweep_due
 from opsdesk.incidents.service import IncidentRules
 
-log = logging.getLogger(__name__)
+
+def incident_rules_from(settings: Settings) -> IncidentRules:
+    """The incident rules' tunables from the deployment settings (serve and worker alike)."""
+    return IncidentRules(
+        clock_skew=timedelta(seconds=settings.clock_skew_s),
+        reopen_window=timedelta(days=settings.reopen_window_days),
+        auto_complete_after=timedelta(days=settings.auto_complete_days),
+        attachment_max_bytes=settings.attachment_max_bytes,
+        attachment_max_count=settings.attachment_max_count,
+    )
 
 
 async def sweep_once(*, db: Database, clock: Clock, rules: IncidentRules) -> SweepResult:
@@ -29,24 +39,3 @@ async def sweep_once(*, db: Database, clock: Clock, rules: IncidentRules) -> Swe
         )
         if result.completed + result.resumed == 0:
             return total
-
-
-async def sweep_forever(
-    *, db: Database, clock: Clock, rules: IncidentRules, interval_s: float
-) -> None:
-    """Sweep every ``interval_s`` seconds until cancelled; a failed sweep is logged and retried."""
-    while True:
-        try:
-            result = await sweep_once(db=db, clock=clock, rules=rules)
-            if result.completed or result.resumed:
-                log.info(
-                    "lifecycle sweep: %d auto-completed, %d resumed",
-                    result.completed,
-                    result.resumed,
-                )
-        except asyncio.CancelledError:
-            raise
-        except Exception:
-            # A database hiccup must not kill the loop: the next sweep finds the same rows.
-            log.exception("lifecycle sweep failed; retrying in %.0f s", interval_s)
-        await asyncio.sleep(interval_s)

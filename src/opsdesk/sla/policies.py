@@ -10,7 +10,7 @@ calendar, the phases in which its clocks pause, and thresholds: at p % of a goal
 these escalation actions (see ``opsdesk.sla.clock`` for what the clocks mean).
 
 Escalation actions: ``notify_assignee``, ``notify_group``, ``notify_manager`` (the
-manager of the assigned group), ``reassign`` (to ``workgroup``), ``raise_level`` (one
+incident managers: users with that role), ``reassign`` (to ``workgroup``), ``raise_level`` (one
 level up; P1 stays P1). When nobody is assigned, the executor sends ``notify_assignee``
 to the group instead.
 

@@ -113,8 +113,17 @@ CATALOG_FIELDS: dict[str, Kind] = {
     "enterprise_project": Kind.ENTERPRISE_PROJECT,
 }
 USER_FIELDS = frozenset({"assignee_id", "reporter_id"})
-LIST_FILTERS = ("q", "level", "status")
-SORT_COLUMNS = ("number", "title", "level", "status", "category", "application", "created_at")
+LIST_FILTERS = ("q", "level", "status", "sla")
+SORT_COLUMNS = (
+    "number",
+    "title",
+    "level",
+    "status",
+    "category",
+    "application",
+    "created_at",
+    "sla_due_at",
+)
 NEW_FORM_FIELDS = (
     "title",
     "description",

@@ -41,9 +41,11 @@ from opsdesk.incidents.fields import (
     Label,
     Status,
     history_action_label,
+    history_row_label,
 )
 from opsdesk.incidents.lifecycle import HISTORY_KEYS, PUBLIC_ACTIONS, Action, SubStatus
 from opsdesk.incidents.models import Incident, IncidentHistory
+from opsdesk.sla import service as sla_service
 from opsdesk.web.common import (
     CATALOG_FIELDS,
     EMPTY,
@@ -156,7 +158,7 @@ def _history_view(row: IncidentHistory, names: _Names) -> HistoryView:
     return HistoryView(
         time=row.start_time,
         operator=_name(names.users, row.operator_id) if row.operator_id else "System",
-        action=history_action_label(row.action).en,
+        action=history_row_label(row.action, row.changes).en,
         status_label=_status_label(row.status),
         status_class=STATUS_CLASSES.get(row.status, "unknown"),
         comment=row.comment,
@@ -379,6 +381,9 @@ async def _incident_page(
                 feedback = await collaboration.get_feedback(
                     session=session, caller=caller, number=number
                 )
+        clocks = await sla_service.current_clocks_labelled(
+            session, incident, now=_clock(request).now()
+        )
         work_minutes = None
         if caller.is_staff:
             work_minutes = (
@@ -456,6 +461,18 @@ async def _incident_page(
             "phase_label": action_service.phase_label(incident),
             "requested_level": _level_label(incident.requested_level or ""),
             "fields": _detail_fields(incident, names),
+            "sla": [
+                {
+                    "target": view.target,
+                    "label": label,
+                    "state": view.state,
+                    "breached": view.breached,
+                    "percent": min(view.percent, 100.0),
+                    "due_at": view.due_at,
+                    "policy": view.policy,
+                }
+                for view, label in clocks
+            ],
             "history": [_history_view(row, names) for row in reversed(history)],
             "action_forms": forms,
             "choices": choices,

@@ -9,7 +9,7 @@ import math
 import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
@@ -34,6 +34,8 @@ from opsdesk.incidents.fields import (
 )
 from opsdesk.incidents.queries import parse_list_params
 from opsdesk.incidents.schemas import IncidentCreate
+from opsdesk.sla import queries as sla_queries
+from opsdesk.sla import service as sla_service
 from opsdesk.web.common import (
     LIST_FILTERS,
     NEW_FORM_FIELDS,
@@ -141,6 +143,20 @@ class IncidentRow:
     application: str
     assignee: str
     created_at: datetime
+    sla_due: datetime | None = None
+    sla_breached: bool = False
+
+
+# The list's SLA choice, as the SLA list parameters it stands for.
+SLA_CHOICES = {"due_1h": "Breaching within an hour", "breached": "Breached"}
+
+
+def _sla_params(choice: str, now: datetime) -> dict[str, list[str]]:
+    if choice == "due_1h":
+        return {"sla_due_before": [(now + timedelta(hours=1)).isoformat()]}
+    if choice == "breached":
+        return {"sla_breached": ["true"]}
+    raise ValidationFailed(f"sla: choose one of {', '.join(SLA_CHOICES)}", field="sla")
 
 
 @dataclass(frozen=True)
@@ -190,7 +206,11 @@ async def incident_list(request: Request) -> Response:
         if caller is None:
             return _to_login(request)
         try:
-            spec = parse_list_params(params)
+            native = {key: values for key, values in params.items() if key != "sla"}
+            for choice in params.get("sla", []):
+                native.update(_sla_params(choice, _clock(request).now()))
+            native, sla_params = sla_queries.take_list_params(native)
+            spec = sla_queries.narrow(parse_list_params(native), sla_params)
         except ValidationFailed as exc:
             error = exc.message
         else:
@@ -200,6 +220,7 @@ async def incident_list(request: Request) -> Response:
             total, page, per_page = result.total, result.page, result.per_page
             names = await _catalog_names(session, (Kind.CATEGORY, Kind.APPLICATION))
             users = await _user_names(session, (item.assignee_id for item in result.items))
+            clocks = await sla_service.stored_clocks(session, [item.id for item in result.items])
             rows = [
                 IncidentRow(
                     number=item.number,
@@ -212,6 +233,11 @@ async def incident_list(request: Request) -> Response:
                     application=_name(names[Kind.APPLICATION], item.application),
                     assignee=_owner(item, users),
                     created_at=item.created_at,
+                    sla_due=min(
+                        (c.due_at for c in clocks[item.id] if c.state == "running" and c.due_at),
+                        default=None,
+                    ),
+                    sla_breached=any(c.breached for c in clocks[item.id]),
                 )
                 for item in result.items
             ]
@@ -237,6 +263,7 @@ async def incident_list(request: Request) -> Response:
             "sort_links": _sort_links(pairs),
             "level_options": [label.en for label in LEVEL_LABELS.values()],
             "status_options": [(status.value, label.en) for status, label in STATUS_LABELS.items()],
+            "sla_options": list(SLA_CHOICES.items()),
         },
         caller=caller,
         status_code=422 if error else 200,

@@ -9,14 +9,23 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import APIRouter, File, Query, Request, UploadFile
+from fastapi import APIRouter, File, Query, Request, Response, UploadFile
+from fastapi import Path as PathParam
 from fastapi.responses import FileResponse
 from pydantic import ValidationError as PydanticValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from opsdesk.api.attachments import file_download
-from opsdesk.api.coc.envelope import envelope
-from opsdesk.api.coc.keys import COC_NAMES, V2_KEYS, action_for, coc_params, doc_ids, key_of
+from opsdesk.api.coc.envelope import envelope, envelope_response
+from opsdesk.api.coc.keys import (
+    COC_NAMES,
+    RESUBMIT_NAMES,
+    V2_KEYS,
+    action_for,
+    coc_params,
+    doc_ids,
+    key_of,
+)
 from opsdesk.api.deps import DB, ClockDep, CurrentCaller, Rules
 from opsdesk.auth.roles import Caller, Role
 from opsdesk.auth.service import caller_by_id, display_names
@@ -33,7 +42,12 @@ from opsdesk.incidents.actions import (
     parse_params,
     phase_of_incident,
 )
-from opsdesk.incidents.fields import Channel, history_action_label
+from opsdesk.incidents.fields import (
+    Channel,
+    HistoryAction,
+    automation_step_id,
+    history_row_label,
+)
 from opsdesk.incidents.lifecycle import PHASE_LABELS, Action, Phase
 from opsdesk.incidents.models import Incident, IncidentHistory
 from opsdesk.incidents.schemas import IncidentCreate
@@ -47,6 +61,12 @@ from opsdesk.incidents.service import EnumNames, IncidentRules, enum_names
 from opsdesk.query.request import ListQuery
 
 router = APIRouter(tags=["COC-compatible"])
+
+# COC's limits on the ids in a path: 1-50 characters on v2, 255 on v1 (as HandleCocIncident's
+# incident_num). Our doc_ids are 32 hex characters, so anything else is a malformed one.
+IncidentNum = Annotated[str, PathParam(min_length=1, max_length=255)]
+IncidentId = Annotated[str, PathParam(min_length=1, max_length=50)]
+DocId = Annotated[str, PathParam(pattern=r"^[0-9a-f]{32}$")]
 
 
 def _ms(value: Any) -> int | None:
@@ -144,7 +164,7 @@ def ticket_of(incident: Incident) -> dict[str, Any]:
 
 
 @router.get("/v1/external/incident/{incident_num}")
-async def show_incident(incident_num: str, caller: CurrentCaller, db: DB) -> dict[str, Any]:
+async def show_incident(incident_num: IncidentNum, caller: CurrentCaller, db: DB) -> dict[str, Any]:
     async with db.read() as session:
         incident = await service.access_incident(
             session=session, caller=caller, number=incident_num
@@ -153,7 +173,7 @@ async def show_incident(incident_num: str, caller: CurrentCaller, db: DB) -> dic
 
 
 @router.post("/v2/incidents/list")
-async def list_incidents(request: Request, caller: CurrentCaller, db: DB) -> dict[str, Any]:
+async def list_incidents(request: Request, caller: CurrentCaller, db: DB) -> Response:
     body = await _body(request)
     page = _int_param(body, "page", 1, 1, 1_000_000)
     per_page = _int_param(body, "per_page", 10, 1, MAX_PER_PAGE)
@@ -174,7 +194,7 @@ async def list_incidents(request: Request, caller: CurrentCaller, db: DB) -> dic
         data["group_by"] = [{"value": value, "count": n} for value, n in result.groups]
     if query.counts:
         data["counts"] = result.counts
-    return envelope(data)
+    return envelope_response(data)
 
 
 # Request keys of ListIncidents that are not part of the filter language.
@@ -184,26 +204,42 @@ _LIST_ONLY_KEYS = frozenset(
 
 
 def history_info(
-    rows: list[IncidentHistory], names: EnumNames, people: dict[str, str]
+    rows: list[IncidentHistory], names: EnumNames, people: dict[str, str], *, with_id: bool
 ) -> list[dict[str, Any]]:
+    """History rows as COC shows them (seed 003's response example).
+
+    v2 (CocTicketHistoryBaseInfoV2) has no row id, v1 (TicketHistoryInfo) has one. As in
+    COC: an automation step is keyed by its ``action_id`` and has no operator; the create
+    row names its creator only in ``enum_data_list`` (the ticket's ``creator`` has it too);
+    ``stop_time`` is shown for rows that span time (create, timed steps), not for instant
+    actions.
+    """
     info = []
     for row in rows:
-        label = history_action_label(row.action)
-        item: dict[str, Any] = {
-            "id": str(row.id),
-            "action": row.action,
-            "operator": row.operator_id,
-            "start_time": epoch_ms(row.start_time),
-            "action_name_zh": label.zh,
-            "action_name_en": label.en,
-            "status": row.status,
-        }
-        if row.stop_time is not None:
+        label = history_row_label(row.action, row.changes)
+        step_id = automation_step_id(row.changes)
+        item: dict[str, Any] = {"id": str(row.id)} if with_id else {}
+        if step_id is not None:
+            item["action_id"] = step_id
+        else:
+            item["action"] = row.action
+            if row.action != HistoryAction.CREATE:
+                item["operator"] = row.operator_id
+        item.update(
+            {
+                "start_time": epoch_ms(row.start_time),
+                "action_name_zh": label.zh,
+                "action_name_en": label.en,
+                "status": row.status,
+            }
+        )
+        spans_time = row.action == HistoryAction.CREATE or row.stop_time != row.start_time
+        if row.stop_time is not None and spans_time:
             item["stop_time"] = epoch_ms(row.stop_time)
         if row.comment:
             item["comment"] = row.comment
         enum_data = []
-        if row.operator_id is not None:
+        if row.operator_id is not None and step_id is None:
             name = people.get(row.operator_id, row.operator_id)
             enum_data.append(
                 {"name_zh": name, "name_en": name, "biz_id": row.operator_id, "prop_id": "operator"}
@@ -218,7 +254,7 @@ def history_info(
 
 
 async def _history_page(
-    db: Database, caller: Caller, number: str, query: ListQuery
+    db: Database, caller: Caller, number: str, query: ListQuery, *, with_id: bool
 ) -> tuple[int, list[dict[str, Any]]]:
     async with db.read() as session:
         rows, total = await search_history(
@@ -228,21 +264,21 @@ async def _history_page(
         people = await display_names(
             session=session, user_ids={row.operator_id for row in rows if row.operator_id}
         )
-    return total, history_info(rows, names, people)
+    return total, history_info(rows, names, people, with_id=with_id)
 
 
 @router.post("/v2/incidents/{incident_id}/histories")
 async def list_histories(
-    incident_id: str, request: Request, caller: CurrentCaller, db: DB
-) -> dict[str, Any]:
+    incident_id: IncidentId, request: Request, caller: CurrentCaller, db: DB
+) -> Response:
     body = await _body(request)
     if "incident_id" in body and body["incident_id"] != incident_id:
         raise ValidationFailed(
             "incident_id: the body names another incident than the path", field="incident_id"
         )
     query = parse_history_search({k: v for k, v in body.items() if k != "incident_id"})
-    total, info = await _history_page(db, caller, incident_id, query)
-    return envelope({"total": total, "info": info})
+    total, info = await _history_page(db, caller, incident_id, query, with_id=False)
+    return envelope_response({"total": total, "info": info})
 
 
 # Workflow nodes (ShowIncidentTask) ---------------------------------------------------------
@@ -262,7 +298,7 @@ def task_id_of(incident: Incident) -> str:
 
 
 @router.get("/v2/incidents/{incident_id}/tasks")
-async def show_tasks(incident_id: str, caller: CurrentCaller, db: DB) -> dict[str, Any]:
+async def show_tasks(incident_id: IncidentId, caller: CurrentCaller, db: DB) -> dict[str, Any]:
     async with db.read() as session:
         incident = await service.access_incident(session=session, caller=caller, number=incident_id)
     phase = phase_of_incident(incident)
@@ -275,7 +311,6 @@ async def show_tasks(incident_id: str, caller: CurrentCaller, db: DB) -> dict[st
     node = {
         "type": _NODE_TYPES.get(phase, "OperateNode"),
         "name": PHASE_LABELS[phase].zh,
-        "name_en": PHASE_LABELS[phase].en,
         "key": phase.value,
         "state": "running" if phase is not Phase.COMPLETED else "finished",
         "operations": operations,
@@ -320,21 +355,33 @@ async def _act(
         )
     try:
         params = parse_params(action, translated)
+        await apply_action(
+            session=session,
+            incident=incident,
+            actor=Actor(actor),
+            action=action,
+            params=params,
+            now=now,
+            rules=rules,
+        )
     except ValidationFailed as exc:
         field = exc.field or "params"
+        if action is Action.REOPEN and field in RESUBMIT_NAMES:
+            field = f"resubmission.{field}"  # a resubmitted field the service refused
         coc_name = COC_NAMES.get(field, field)
         raise ValidationFailed(
-            exc.message.replace(field, f"params.{coc_name}", 1), field=f"params.{coc_name}"
+            exc.message.replace(exc.field or "params", f"params.{coc_name}", 1),
+            field=f"params.{coc_name}",
         ) from None
-    await apply_action(
-        session=session,
-        incident=incident,
-        actor=Actor(actor),
-        action=action,
-        params=params,
-        now=now,
-        rules=rules,
-    )
+    if action is Action.REOPEN and isinstance(raw_params, dict):
+        await attachments.claim_uploads(
+            session=session,
+            caller=actor,
+            number=number,
+            doc_ids=doc_ids(raw_params.get("attachments"), "params.attachments"),
+            now=now,
+            rules=rules,
+        )
 
 
 def _required_text(body: dict[str, Any], name: str, limit: int) -> str:
@@ -348,7 +395,7 @@ def _required_text(body: dict[str, Any], name: str, limit: int) -> str:
 
 @router.post("/v2/incidents/{incident_id}/actions")
 async def handle_incident(
-    incident_id: str,
+    incident_id: IncidentId,
     request: Request,
     caller: CurrentCaller,
     db: DB,
@@ -564,7 +611,7 @@ async def list_simple_tickets(
 @router.post("/v1/external/{ticket_type}/list-histories")
 async def list_ticket_histories(
     ticket_type: str, request: Request, caller: CurrentCaller, db: DB
-) -> dict[str, Any]:
+) -> Response:
     """The history of the incident named by a ``ticket_id`` filter (``=`` or ``in`` with one
     value); the other filters and the sort work as on the v2 histories."""
     if ticket_type != "incident":
@@ -600,10 +647,10 @@ async def list_ticket_histories(
             "string_filters: name the incident with a ticket_id filter", field="string_filters"
         )
     query = parse_history_search({**body, "string_filters": rest})
-    total, info = await _history_page(db, caller, number, query)
+    total, info = await _history_page(db, caller, number, query, with_id=True)
     for item in info:
         item["ticket_id"] = number
-    return envelope({"total": total, "info": info})
+    return envelope_response({"total": total, "info": info})
 
 
 # Attachments ---------------------------------------------------------------------------------
@@ -673,7 +720,7 @@ async def upload_generic(
 
 @router.get("/v1/incident/attachments/{doc_id}", response_class=FileResponse)
 async def download_document(
-    doc_id: str, request: Request, caller: CurrentCaller, db: DB
+    doc_id: DocId, request: Request, caller: CurrentCaller, db: DB
 ) -> FileResponse:
     async with db.read() as session:
         sha256, content_type, name = await attachments.get_upload(

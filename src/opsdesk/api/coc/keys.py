@@ -131,6 +131,51 @@ def _resolve(p: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
+# ReOpen of a rejected incident re-enters its fields (coc-api.md, action 15): COC's names →
+# the incident's.
+RESUBMIT_FIELDS: dict[str, str] = {
+    "title": "title",
+    "description": "description",
+    "level_id": "level",
+    "mtm_type": "category",
+    "mtm_region": "region",
+    "enterprise_project_id": "enterprise_project",
+    "current_cloud_service_id": "application",
+    "incident_ownership": "ownership",
+    "assignee": "assignee_id",
+    "assignee_scene": "assignee_scene",
+    "assignee_role": "assignee_role",
+}
+
+# Our names of what a resubmission may change, as the service names them in its errors.
+RESUBMIT_NAMES = frozenset(RESUBMIT_FIELDS.values()) | {"service_interrupted", "fault_occurred_at"}
+
+
+def _single(value: Any, name: str) -> Any:
+    """COC sends some of these as a one-element array, some as a plain string."""
+    if isinstance(value, list):
+        if len(value) > 1:
+            raise ValidationFailed(f"params.{name}: takes one value", field=name)
+        return value[0] if value else None
+    return _text(value)
+
+
+def _reopen(p: Mapping[str, Any]) -> dict[str, Any]:
+    fields = {
+        ours: _single(p.get(coc), coc)
+        for coc, ours in RESUBMIT_FIELDS.items()
+        if _single(p.get(coc), coc) is not None
+    }
+    interrupted = _flag(p.get("is_service_interrupt"), "is_service_interrupt")
+    if interrupted is not None:
+        fields["service_interrupted"] = interrupted
+    occurred = _ms(p.get("start_time"), "start_time")
+    if occurred is not None:
+        fields["fault_occurred_at"] = occurred
+    reason = _text(p.get("virtual_confirm_comment")) or "resubmitted with corrections"
+    return {"reason": reason, "resubmission": fields or None}
+
+
 # COC params → the lifecycle's params, per action. Parameters COC clients send that mean
 # nothing here are left out rather than refused: COC's params are an open map.
 TRANSLATE: dict[Action, Callable[[Mapping[str, Any]], dict[str, Any]]] = {
@@ -154,9 +199,7 @@ TRANSLATE: dict[Action, Callable[[Mapping[str, Any]], dict[str, Any]]] = {
         "accepted": _flag(p.get("virtual_confirm_result"), "virtual_confirm_result", True),
         "comment": p.get("virtual_confirm_comment") or "",
     },
-    Action.REOPEN: lambda p: {
-        "reason": p.get("virtual_confirm_comment") or p.get("description") or "resubmitted"
-    },
+    Action.REOPEN: _reopen,
     Action.CLOSE: lambda p: {"comment": p.get("note") or ""},
 }
 
@@ -173,6 +216,9 @@ COC_NAMES: dict[str, str] = {
     "fault_occurred_at": "start_time",
     "attachment_ids": "resolve_attachments",
     "accepted": "virtual_confirm_result",
+    **{f"resubmission.{ours}": coc for coc, ours in RESUBMIT_FIELDS.items()},
+    "resubmission.service_interrupted": "is_service_interrupt",
+    "resubmission.fault_occurred_at": "start_time",
 }
 
 

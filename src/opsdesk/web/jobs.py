@@ -1,0 +1,136 @@
+"""The background jobs page for administrators: dead jobs with a Retry button, and the queue."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+
+from opsdesk.auth.roles import Caller, Role
+from opsdesk.core import jobs
+from opsdesk.core.errors import OpsdeskError
+from opsdesk.web.common import (
+    EMPTY,
+    SESSION_FLASH_KEY,
+    _caller,
+    _clock,
+    _csrf_failed,
+    _csrf_ok,
+    _db,
+    _error_page,
+    _format_time,
+    _redirect,
+    _render,
+    _to_login,
+)
+
+router = APIRouter(include_in_schema=False)
+
+PER_PAGE = 50
+SHOWN_STATES = ("dead", "ready", "running")
+STATE_LABELS = {"dead": "Dead", "ready": "Waiting", "running": "Running", "done": "Done"}
+
+
+@dataclass(frozen=True)
+class JobRow:
+    id: int
+    kind: str
+    attempts: str
+    due: str
+    finished: str
+    worker: str
+    error: str
+
+
+def _not_admin(request: Request, caller: Caller) -> Response:
+    return _error_page(
+        request,
+        caller=caller,
+        status_code=403,
+        title="Administrators only",
+        message="Background jobs are managed by administrators.",
+    )
+
+
+@router.get("/admin/jobs")
+async def jobs_page(request: Request) -> Response:
+    state = request.query_params.get("state", "dead")
+    if state not in SHOWN_STATES:
+        state = "dead"
+    try:
+        page = max(1, int(request.query_params.get("page", "1")))
+    except ValueError:
+        page = 1
+    async with _db(request).read() as session:
+        caller = await _caller(request, session)
+        if caller is None:
+            return _to_login(request)
+        if not caller.can(Role.ADMIN):
+            return _not_admin(request, caller)
+        found = await jobs.list_jobs(
+            session, state=state, limit=PER_PAGE + 1, offset=(page - 1) * PER_PAGE
+        )
+        counts = await jobs.count_jobs(session)
+    rows = [
+        JobRow(
+            id=job.id,
+            kind=job.kind,
+            attempts=f"{job.attempts} of {job.max_attempts}",
+            due=_format_time(job.due_at),
+            finished=_format_time(job.finished_at),
+            worker=job.claimed_by or EMPTY,
+            error=job.last_error or EMPTY,
+        )
+        for job in found[:PER_PAGE]
+    ]
+    return _render(
+        request,
+        "jobs.html",
+        {
+            "state": state,
+            "tabs": [
+                {
+                    "state": key,
+                    "label": STATE_LABELS[key],
+                    "count": counts[key],
+                    "url": "/admin/jobs?" + urlencode({"state": key}),
+                }
+                for key in SHOWN_STATES
+            ],
+            "rows": rows,
+            "page": page,
+            "previous_url": (
+                "/admin/jobs?" + urlencode({"state": state, "page": page - 1}) if page > 1 else None
+            ),
+            "next_url": (
+                "/admin/jobs?" + urlencode({"state": state, "page": page + 1})
+                if len(found) > PER_PAGE
+                else None
+            ),
+            "done_count": counts["done"],
+        },
+        caller=caller,
+    )
+
+
+@router.post("/admin/jobs/{job_id}/retry")
+async def retry_job(request: Request, job_id: int) -> Response:
+    form = await request.form()
+    async with _db(request).write() as session:
+        caller = await _caller(request, session)
+        if caller is None:
+            return _to_login(request)
+        if not _csrf_ok(request, form):
+            return _csrf_failed(request, caller)
+        if not caller.can(Role.ADMIN):
+            return _not_admin(request, caller)
+        try:
+            job = await jobs.retry_dead(session, job_id=job_id, now=_clock(request).now())
+        except OpsdeskError as exc:
+            request.session[SESSION_FLASH_KEY] = f"Job {job_id} was not retried: {exc.message}"
+            return _redirect("/admin/jobs?state=dead")
+        message = f"Job {job.id} ({job.kind}) will run again shortly."
+    request.session[SESSION_FLASH_KEY] = message
+    return _redirect("/admin/jobs?state=dead")
