@@ -63,9 +63,9 @@ import httpx
 from sqlalchemy import event, text
 from sqlalchemy.engine import make_url
 
+from machine import chosen_backends, warn_if_busy
 from machine import log as _log
 from machine import machine_cpu_s as _machine_cpu_s
-from machine import measure_background_load
 from machine import on_sigterm as _on_sigterm
 from machine import percentile as _percentile
 from machine import postgres_cpu_s as _postgres_cpu_s
@@ -93,7 +93,6 @@ BENCH_DATABASE = "opsdesk_bench_query"
 SQLITE_PATH = Path(tempfile.gettempdir()) / "opsdesk-bench-query" / "coc_query.db"
 LIST_TARGET_MS = 100.0
 HISTORY_TARGET_MS = 20.0
-BUSY_WARNING_CORES = 0.25
 BLOCK = 50  # measured calls of one way in a row
 PER_PAGE = 20
 HISTORY_ROWS_OF_ONE = 10_000  # the measured incident's history
@@ -1340,18 +1339,10 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     signal.signal(signal.SIGTERM, _on_sigterm)
-    names = [name.strip().lower() for name in args.backends.split(",") if name.strip()]
-    unknown = set(names) - {"sqlite", "postgres"}
-    if unknown or not names:
-        print(f"error: unknown backends {sorted(unknown)}; use sqlite,postgres", file=sys.stderr)
+    names = chosen_backends(args.backends)
+    if names is None:
         return 1
-    background = measure_background_load()
-    if background is not None and background > BUSY_WARNING_CORES:
-        print(
-            f"WARNING: {background:.2f} CPU cores are already busy before the run; "
-            "the latencies will be higher and noisier than on a quiet machine.",
-            flush=True,
-        )
+    background = warn_if_busy("the latencies will be higher")
     keep = args.keep or args.reuse
     results: list[Result] = []
     try:

@@ -50,9 +50,9 @@ from typing import Any, Protocol
 
 from sqlalchemy.engine import URL, make_url
 
+from machine import chosen_backends, warn_if_busy
 from machine import log as _log
 from machine import machine_cpu_s as _machine_cpu_s
-from machine import measure_background_load
 from machine import on_sigterm as _on_sigterm
 from machine import percentile as _percentile
 from machine import postgres_cpu_s as _postgres_cpu_s
@@ -73,7 +73,6 @@ PHASE_GRACE_S = 60.0
 # Pause between the warm-up and the row count that the measured phase starts from.
 SETTLE_S = 1.0
 # Warn when something else already keeps this much CPU busy before the run.
-BUSY_WARNING_CORES = 0.25
 
 INCIDENT_BODY: dict[str, Any] = {
     "title": "Checkout API returns 500",
@@ -951,10 +950,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     signal.signal(signal.SIGTERM, _on_sigterm)
-    names = [name.strip().lower() for name in args.backends.split(",") if name.strip()]
-    unknown = set(names) - {"sqlite", "postgres"}
-    if unknown or not names:
-        print(f"error: unknown backends {sorted(unknown)}; use sqlite,postgres", file=sys.stderr)
+    names = chosen_backends(args.backends)
+    if names is None:
         return 1
 
     use_wrk = not args.no_wrk and ensure_wrk()
@@ -965,13 +962,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "more CPU on the same cores, so the API numbers come out lower than with wrk.",
             flush=True,
         )
-    background = measure_background_load()
-    if background is not None and background > BUSY_WARNING_CORES:
-        print(
-            f"WARNING: {background:.2f} CPU cores are already busy before the run; "
-            "the numbers will be lower and noisier than on a quiet machine.",
-            flush=True,
-        )
+    background = warn_if_busy("the numbers will be lower")
     options = Options(
         seconds=args.seconds,
         warmup=args.warmup,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 import time
 from collections.abc import Sequence
 from datetime import datetime
@@ -70,3 +71,31 @@ def measure_background_load(seconds: float = 2.0) -> float | None:
     time.sleep(seconds)
     last = machine_cpu_s()
     return None if first is None or last is None else (last - first) / seconds
+
+
+# Above this many busy cores before a run, its figures are flagged as noisy.
+BUSY_WARNING_CORES = 0.25
+
+
+def chosen_backends(raw: str) -> list[str] | None:
+    """The backends named in ``--backends`` ("sqlite,postgres"); None (after saying why)
+    when a name is unknown or none is given."""
+    names = [name.strip().lower() for name in raw.split(",") if name.strip()]
+    unknown = set(names) - {"sqlite", "postgres"}
+    if unknown or not names:
+        print(f"error: unknown backends {sorted(unknown)}; use sqlite,postgres", file=sys.stderr)
+        return None
+    return names
+
+
+def warn_if_busy(effect: str) -> float | None:
+    """Measure the background load and warn when it will distort the figures (``effect``
+    says how, e.g. "the latencies will be higher")."""
+    background = measure_background_load()
+    if background is not None and background > BUSY_WARNING_CORES:
+        print(
+            f"WARNING: {background:.2f} CPU cores are already busy before the run; "
+            f"{effect} and noisier than on a quiet machine.",
+            flush=True,
+        )
+    return background

@@ -60,9 +60,9 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, insert, select
 from sqlalchemy.engine import make_url
 
+from machine import BUSY_WARNING_CORES, chosen_backends, warn_if_busy
 from machine import log as _log
 from machine import machine_cpu_s as _machine_cpu_s
-from machine import measure_background_load
 from machine import on_sigterm as _on_sigterm
 from machine import percentile as _percentile
 from machine import postgres_cpu_s as _postgres_cpu_s
@@ -79,7 +79,6 @@ from opsdesk.core.database import Database
 DEFAULT_POSTGRES_URL = "postgresql://postgres@127.0.0.1:5432"
 BENCH_DATABASE = "opsdesk_bench_onduty"
 TARGET_MS = 5.0
-BUSY_WARNING_CORES = 0.25
 
 # The scenario.
 SCENE = "bench-eu"
@@ -875,18 +874,10 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     signal.signal(signal.SIGTERM, _on_sigterm)
-    names = [name.strip().lower() for name in args.backends.split(",") if name.strip()]
-    unknown = set(names) - {"sqlite", "postgres"}
-    if unknown or not names:
-        print(f"error: unknown backends {sorted(unknown)}; use sqlite,postgres", file=sys.stderr)
+    names = chosen_backends(args.backends)
+    if names is None:
         return 1
-    background = measure_background_load()
-    if background is not None and background > BUSY_WARNING_CORES:
-        print(
-            f"WARNING: {background:.2f} CPU cores are already busy before the run; "
-            "the latencies will be higher and noisier than on a quiet machine.",
-            flush=True,
-        )
+    background = warn_if_busy("the latencies will be higher")
     work_dir = Path(tempfile.mkdtemp(prefix="opsdesk-bench-onduty-"))
     results: list[BackendResult] = []
     try:

@@ -36,6 +36,11 @@ from opsdesk.incidents.actions import sweep_due
 from opsdesk.incidents.events import INCIDENT_CHANGED
 from opsdesk.incidents.sweeper import incident_rules_from
 from opsdesk.notify.mail import MAIL_JOB, MailSender, make_mail_handler
+from opsdesk.notify.reminders import (
+    CONFIRM_REMINDER_JOB,
+    schedule_confirm_reminder,
+    send_confirm_reminder,
+)
 from opsdesk.notify.service import notify_incident_event
 from opsdesk.notify.templates import EVENTS as NOTIFY_EVENTS
 from opsdesk.notify.webhooks import WEBHOOK_JOB, WebhookSender
@@ -432,6 +437,18 @@ def default_handlers(settings: Settings) -> dict[str, HandlerSpec]:
                     extra={"event_key": f"job-{ctx.job_id}"},
                     settings=settings,
                 )
+        if "resolved" in payload["events"] and settings.confirm_reminder_days > 0:
+            await schedule_confirm_reminder(
+                ctx.session,
+                incident_id=int(payload["incident_id"]),
+                now=ctx.clock.now(),
+                after=timedelta(days=settings.confirm_reminder_days),
+            )
+
+    async def confirm_reminder(payload: dict[str, Any], ctx: JobContext) -> None:
+        await send_confirm_reminder(
+            ctx.session, payload=payload, now=ctx.clock.now(), settings=settings
+        )
 
     async def sweep_sla(_payload: dict[str, Any], ctx: JobContext) -> None:
         now = ctx.clock.now()
@@ -473,6 +490,7 @@ def default_handlers(settings: Settings) -> dict[str, HandlerSpec]:
         sla.RECOMPUTE_JOB: HandlerSpec(recompute_sla, transactional=True, max_attempts=8),
         sla.NOTIFY_JOB: HandlerSpec(notify_sla, transactional=True, max_attempts=8),
         INCIDENT_CHANGED: HandlerSpec(incident_changed, transactional=True),
+        CONFIRM_REMINDER_JOB: HandlerSpec(confirm_reminder, transactional=True, max_attempts=8),
         SWEEP_KIND: HandlerSpec(
             sweep_incidents, transactional=True, every_s=settings.lifecycle_sweep_s
         ),

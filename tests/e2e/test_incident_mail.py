@@ -77,3 +77,46 @@ async def test_with_the_defaults_the_reporter_is_mailed_on_create_and_on_resolve
     count = mailbox.count()
     await _deliver_everything(db, clock, mail_settings)
     assert mailbox.count() == count
+
+    # Days later, nobody confirmed: the reporter is reminded, once, in the same thread.
+    clock.advance(timedelta(days=mail_settings.confirm_reminder_days, seconds=1))
+    await _deliver_everything(db, clock, mail_settings)
+    await _deliver_everything(db, clock, mail_settings)
+    reminders = mailbox.received[count:]
+    assert [rcpt for rcpt, _ in reminders] == [["user@desk.test"]]
+    assert reminders[0][1]["Subject"].startswith(f"[#{number}] Please confirm")
+    assert reminders[0][1]["In-Reply-To"] == root
+
+
+async def test_a_confirmed_resolution_is_not_reminded(
+    client: httpx.AsyncClient,
+    desk: Desk,
+    db: Database,
+    clock: FixedClock,
+    mail_settings: Settings,
+    smtp_server: SmtpServer,
+) -> None:
+    number = (await create_incident(client, desk.user, title="Badge reader"))["number"]
+    for actor, action, params in (
+        (desk.tech, "accept", {}),
+        (
+            desk.tech,
+            "resolve",
+            {
+                "cause": "dead battery",
+                "solution": "new battery",
+                "category": "inc_type_p_function_issues",
+            },
+        ),
+        (desk.user, "confirm", {"accepted": True}),
+    ):
+        response = await client.post(
+            f"/api/v1/incidents/{number}/actions/{action}", json=params, headers=actor.headers
+        )
+        assert response.status_code == 200, response.text
+    await _deliver_everything(db, clock, mail_settings)
+    count = smtp_server.mailbox.count()
+    clock.advance(timedelta(days=mail_settings.confirm_reminder_days, seconds=1))
+    await _deliver_everything(db, clock, mail_settings)
+    subjects = [message["Subject"] for _, message in smtp_server.mailbox.received[count:]]
+    assert not [subject for subject in subjects if "Please confirm" in subject]

@@ -1,4 +1,4 @@
-"""Tables: conversation entries, work log entries and the reporter's feedback."""
+"""Tables: conversation entries, work log entries, the reporter's feedback and watchers."""
 
 from __future__ import annotations
 
@@ -48,3 +48,15 @@ class Feedback(Base):
     comment: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class IncidentWatcher(Base):
+    """A user who follows an incident: told about it as the notification rules say."""
+
+    __tablename__ = "incident_watchers"
+
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id"), primary_key=True)
+    # Indexed for "what do I watch": the primary key only serves lookups by incident.
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id"), primary_key=True, index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    created_by: Mapped[str] = mapped_column(ForeignKey("users.id"))

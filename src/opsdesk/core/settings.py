@@ -37,6 +37,11 @@ class Settings(BaseSettings):
     sla_sweep_s: float = Field(
         default=30, gt=0, description="How often the worker escalates SLA thresholds that came"
     )
+    confirm_reminder_days: float = Field(
+        default=3,
+        ge=0,
+        description="Remind the reporter to confirm a resolution after this long; 0: never",
+    )
     jobs_keep_days: float = Field(
         default=7, gt=0, description="How long finished jobs stay in the jobs table"
     )

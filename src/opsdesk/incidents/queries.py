@@ -106,7 +106,8 @@ def _int(param: str, raw: str, *, low: int, high: int) -> int:
     return value
 
 
-def _bool(param: str, raw: str) -> bool:
+def parse_bool(param: str, raw: str) -> bool:
+    """A list parameter's true/false; shared by every list filter (sla/queries.py too)."""
     lowered = raw.strip().lower()
     if lowered in ("true", "1", "yes"):
         return True
@@ -115,7 +116,8 @@ def _bool(param: str, raw: str) -> bool:
     raise ValidationFailed(f"{param}: {raw!r} is not true or false", field=param)
 
 
-def _time(param: str, raw: str) -> datetime:
+def parse_time(param: str, raw: str) -> datetime:
+    """A list parameter's ISO 8601 instant, with a time zone."""
     try:
         value = datetime.fromisoformat(raw.strip().replace("Z", "+00:00"))
     except ValueError:
@@ -163,14 +165,14 @@ def _condition(param: str, raw: str) -> ColumnElement[bool] | None:
     if param in INT_FIELDS:
         return _column(param).in_([_int(param, v, low=1, high=3) for v in _split(raw)])
     if param in BOOL_FIELDS:
-        return _column(param).is_(_bool(param, raw))
+        return _column(param).is_(parse_bool(param, raw))
     if param.endswith("_isnull") and param.removesuffix("_isnull") in NULLABLE_FIELDS:
         column = _column(param.removesuffix("_isnull"))
-        return column.is_(None) if _bool(param, raw) else column.is_not(None)
+        return column.is_(None) if parse_bool(param, raw) else column.is_not(None)
     for suffix, before in (("_from", False), ("_to", True)):
         name = param.removesuffix(suffix)
         if param.endswith(suffix) and name in TIME_FIELDS:
-            moment = _time(param, raw)
+            moment = parse_time(param, raw)
             return _column(name) < moment if before else _column(name) >= moment
     return None
 

@@ -33,6 +33,7 @@ DEFAULT_RULES: dict[str, tuple[RecipientKind, ...]] = {
     "completed": (R.REPORTER,),
     "sla_warning": (R.ASSIGNEE, R.GROUP),
     "sla_breach": (R.ASSIGNEE, R.GROUP),
+    "confirm_reminder": (R.REPORTER,),
 }
 
 

@@ -28,6 +28,7 @@ EVENTS = (
     "completed",
     "sla_warning",
     "sla_breach",
+    "confirm_reminder",
 )
 EVENT_LABELS = {
     "created": "Incident recorded",
@@ -39,6 +40,7 @@ EVENT_LABELS = {
     "completed": "Incident closed",
     "sla_warning": "SLA warning",
     "sla_breach": "SLA breached",
+    "confirm_reminder": "Please confirm the resolution",
 }
 PARTS = ("subject", "text_body", "html_body")
 _SUFFIX = {"subject": "subject", "text_body": "txt", "html_body": "html"}

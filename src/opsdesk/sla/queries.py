@@ -20,9 +20,8 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, exists, func, select
 
-from opsdesk.core.errors import ValidationFailed
 from opsdesk.incidents.models import Incident
-from opsdesk.incidents.queries import ListSpec
+from opsdesk.incidents.queries import ListSpec, parse_bool, parse_time
 from opsdesk.sla.clock import ClockState
 from opsdesk.sla.models import IncidentSla
 
@@ -34,25 +33,6 @@ _RUNNING = ClockState.RUNNING.value
 class SlaListParams:
     conditions: list[ColumnElement[bool]] = field(default_factory=list)
     order: list[Any] = field(default_factory=list)
-
-
-def _time(param: str, raw: str) -> datetime:
-    try:
-        value = datetime.fromisoformat(raw.strip().replace("Z", "+00:00"))
-    except ValueError:
-        raise ValidationFailed(f"{param}: {raw!r} is not an ISO 8601 time", field=param) from None
-    if value.tzinfo is None:
-        raise ValidationFailed(f"{param}: give a time zone offset, e.g. Z", field=param)
-    return value
-
-
-def _bool(param: str, raw: str) -> bool:
-    lowered = raw.strip().lower()
-    if lowered in ("true", "1", "yes"):
-        return True
-    if lowered in ("false", "0", "no"):
-        return False
-    raise ValidationFailed(f"{param}: {raw!r} is not true or false", field=param)
 
 
 def _due_before(moment: datetime) -> ColumnElement[bool]:
@@ -86,10 +66,10 @@ def take_list_params(
     found = SlaListParams()
     for param, values in params.items():
         if param == "sla_due_before":
-            found.conditions.extend(_due_before(_time(param, raw)) for raw in values)
+            found.conditions.extend(_due_before(parse_time(param, raw)) for raw in values)
         elif param == "sla_breached":
             for raw in values:
-                found.conditions.append(_breached() if _bool(param, raw) else ~_breached())
+                found.conditions.append(_breached() if parse_bool(param, raw) else ~_breached())
         elif param == "sort":
             keep: list[str] = []
             for value in values:

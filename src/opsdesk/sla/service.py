@@ -583,6 +583,8 @@ class SweepResult:
     escalations: int = 0
     notifications: int = 0
     actions: list[str] = field(default_factory=list)
+    # The sweep's notification jobs, queued together at its end (one insert, not one each).
+    queued: list[jobs.NewJob] = field(default_factory=list)
 
 
 def _next_level(level: str) -> str | None:
@@ -687,24 +689,24 @@ async def _escalate(
         # Rendering mails costs milliseconds each: the sweep only queues the notification,
         # in the same transaction as ``acted``, and a job does the rest.
         event_key = f"sla:{clock.target.value}:{percent:g}:{crossed_at.isoformat()}"
-        result.notifications += await jobs.enqueue(
-            session,
-            kind=NOTIFY_JOB,
-            payload={
-                "incident_id": incident.id,
-                "event": event,
-                "extra": {
-                    # One crossing is one event: a repeated sweep cannot queue its mails twice.
-                    "event_key": event_key,
-                    "target": clock.target.value,
-                    "percent": percent,
-                    "due_at": due_text,
-                    "policy": policy.key,
-                    "recipients": notify_kinds,
+        result.queued.append(
+            jobs.NewJob(
+                kind=NOTIFY_JOB,
+                payload={
+                    "incident_id": incident.id,
+                    "event": event,
+                    "extra": {
+                        # One crossing is one event: a repeated sweep cannot queue its mails twice.
+                        "event_key": event_key,
+                        "target": clock.target.value,
+                        "percent": percent,
+                        "due_at": due_text,
+                        "policy": policy.key,
+                        "recipients": notify_kinds,
+                    },
                 },
-            },
-            now=now,
-            dedupe_key=f"{NOTIFY_JOB}:{incident.id}:{event_key}"[:200],
+                dedupe_key=f"{NOTIFY_JOB}:{incident.id}:{event_key}"[:200],
+            )
         )
         done.append("notified " + ", ".join(notify_kinds))
     session.add(
@@ -779,6 +781,8 @@ async def sweep_sla(
                 changed.add(incident.id)
             acted = sorted({*acted, *(p for p, _at in pending)})
         _store(row, policy, clock, acted, now)
+    if result.queued:
+        result.notifications = await jobs.enqueue_many(session, new_jobs=result.queued, now=now)
     await session.flush()
     for incident_id in changed:
         # A new level may mean a new policy: recompute both clocks in their own job.
