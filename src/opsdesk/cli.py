@@ -150,6 +150,9 @@ def users_create(
         Role.END_USER
     ),
     name: Annotated[str | None, typer.Option(help="Display name")] = None,
+    organisation: Annotated[
+        str | None, typer.Option(help="The user's organisation (SLA policies may match it)")
+    ] = None,
     password_stdin: Annotated[
         bool, typer.Option("--password-stdin", help="Read the password from standard input")
     ] = False,
@@ -159,7 +162,9 @@ def users_create(
 
     password = _read_password(password_stdin)
     try:
-        data = UserCreate(email=email, role=role, name=name, password=password)
+        data = UserCreate(
+            email=email, role=role, name=name, password=password, organisation=organisation
+        )
     except ValidationError as exc:
         first = exc.errors()[0]
         field = ".".join(str(part) for part in first["loc"])

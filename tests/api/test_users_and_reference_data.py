@@ -36,9 +36,42 @@ async def test_admin_manages_users(client: httpx.AsyncClient, desk: Desk) -> Non
     assert patched.json()["name"] == "New Person"
 
 
+async def test_users_carry_an_organisation(client: httpx.AsyncClient, desk: Desk) -> None:
+    created = await client.post(
+        "/api/v1/users",
+        json={"email": "buyer@acme.test", "organisation": "  Acme Bank "},
+        headers=desk.admin.headers,
+    )
+    assert created.status_code == 201, created.text
+    user = created.json()
+    assert user["organisation"] == "Acme Bank"
+    fetched = await client.get(f"/api/v1/users/{user['id']}", headers=desk.tech.headers)
+    assert fetched.json()["organisation"] == "Acme Bank"
+    # Left out: unchanged; blank: cleared.
+    renamed = await client.patch(
+        f"/api/v1/users/{user['id']}", json={"name": "Buyer"}, headers=desk.admin.headers
+    )
+    assert renamed.json()["organisation"] == "Acme Bank"
+    moved = await client.patch(
+        f"/api/v1/users/{user['id']}", json={"organisation": "Beta"}, headers=desk.admin.headers
+    )
+    assert moved.json()["organisation"] == "Beta"
+    cleared = await client.patch(
+        f"/api/v1/users/{user['id']}", json={"organisation": ""}, headers=desk.admin.headers
+    )
+    assert cleared.json()["organisation"] is None
+    plain = await client.get(f"/api/v1/users/{desk.user.id}", headers=desk.user.headers)
+    assert plain.json()["organisation"] is None
+    refused = await client.patch(
+        f"/api/v1/users/{desk.user.id}", json={"organisation": "Mine"}, headers=desk.user.headers
+    )
+    assert refused.status_code == 403
+
+
 @pytest.mark.parametrize(
     ("body", "status", "field"),
     [
+        ({"email": "x@desk.test", "organisation": "o" * 101}, 422, "organisation"),
         ({"email": "not-an-email"}, 422, "email"),
         ({"email": "tech@desk.test"}, 409, "email"),
         ({"email": "x@desk.test", "role": "overlord"}, 422, "role"),

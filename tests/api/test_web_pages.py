@@ -364,3 +364,28 @@ async def test_sla_clocks_show_on_the_incident_and_filter_the_list(
     bad = await client.get("/incidents", params={"sla": "someday"})
     assert bad.status_code == 422
     assert "sla: choose one of due_1h, breached" in bad.text
+
+
+async def test_the_watch_button_adds_and_removes_the_caller(client: httpx.AsyncClient) -> None:
+    await sign_in(client, "user@example.com", "demo-user")
+    number = await _number_of(client, "VPN")
+    page = await client.get(f"/incidents/{number}")
+    assert ">Watch</button>" in page.text
+    token = csrf_of(page.text)
+    refused = await client.post(f"/incidents/{number}/watch", data={"watch": "yes"})
+    assert refused.status_code in (400, 403)
+    watched = await client.post(
+        f"/incidents/{number}/watch",
+        data={"watch": "yes", "csrf_token": token},
+        follow_redirects=True,
+    )
+    assert watched.status_code == 200
+    assert ">Stop watching</button>" in watched.text
+    api = await client.get(f"/api/v1/incidents/{number}/watchers")
+    assert api.status_code == 200, api.text
+    unwatched = await client.post(
+        f"/incidents/{number}/watch",
+        data={"watch": "no", "csrf_token": csrf_of(watched.text)},
+        follow_redirects=True,
+    )
+    assert ">Watch</button>" in unwatched.text

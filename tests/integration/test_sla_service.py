@@ -12,6 +12,8 @@ from sqlalchemy import func, select
 
 from opsdesk.assignment import service as assignment
 from opsdesk.assignment.schemas import WorkgroupCreate
+from opsdesk.auth import service as auth
+from opsdesk.auth.schemas import UserUpdate
 from opsdesk.core.clock import FixedClock
 from opsdesk.core.database import Database
 from opsdesk.core.jobs import Job
@@ -295,3 +297,57 @@ async def test_reassign_and_raise_level_actions(
     # The new level's policy (default P3) takes over on the next refresh.
     after = await _refresh(db, incident_id, created + 61 * MIN)
     assert after["response"].policy == "default-p3"
+
+
+async def test_a_policy_naming_an_organisation_matches_its_reporters_incidents_only(
+    client: httpx.AsyncClient, db: Database, desk: Desk, clock: FixedClock
+) -> None:
+    created = clock.now()
+    async with db.write() as session:
+        await auth.update_user(
+            session=session,
+            caller=desk.admin.caller,
+            user_id=desk.user.id,
+            data=UserUpdate(organisation="Acme Bank"),
+            now=created,
+        )
+        await auth.update_user(
+            session=session,
+            caller=desk.admin.caller,
+            user_id=desk.other_user.id,
+            data=UserUpdate(organisation="Other Corp"),
+            now=created,
+        )
+        await sla.put_policy(
+            session=session,
+            caller=desk.admin.caller,
+            key="acme-gold",
+            data=PolicyIn(
+                name="Acme gold",
+                order=0,
+                calendar="24x7",
+                response_s=600,
+                organisations=["Acme Bank"],
+            ),
+            now=created,
+        )
+    acme_id, _ = await _new(client, db, desk)
+    body = await create_incident(
+        client, desk.tech, reporter_id=desk.other_user.id, assignee_id=desk.tech2.id
+    )
+    async with db.read() as session:
+        other_id = await session.scalar(
+            select(Incident.id).where(Incident.number == body["number"])
+        )
+    assert other_id is not None
+    assert (await _refresh(db, acme_id, created))["response"].policy == "acme-gold"
+    assert (await _refresh(db, other_id, created))["response"].policy != "acme-gold"
+    # The sweep and a full recompute match on the organisation too (loaded per batch).
+    await _sweep(db, created + 11 * MIN)
+    async with db.write() as session:
+        await sla.recompute_batch(session, after_id=0, now=created + 12 * MIN)
+    async with db.read() as session:
+        acme = await session.get(IncidentSla, (acme_id, "response"))
+        other = await session.get(IncidentSla, (other_id, "response"))
+        assert acme is not None and acme.policy == "acme-gold" and acme.breached_at is not None
+        assert other is not None and other.policy != "acme-gold" and other.breached_at is None

@@ -1,11 +1,12 @@
-"""Conversation, work log and feedback routes under ``/api/v1/incidents``: translation only."""
+"""Conversation, work log, feedback and watcher routes under ``/api/v1/incidents``:
+translation only."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Response
 
 from opsdesk.api.deps import DB, ClockDep, CurrentCaller, Rules
-from opsdesk.collaboration import automation, service
+from opsdesk.collaboration import automation, service, watchers
 from opsdesk.collaboration.models import WorkLogEntry
 from opsdesk.collaboration.schemas import (
     AutomationStepCreate,
@@ -15,6 +16,9 @@ from opsdesk.collaboration.schemas import (
     FeedbackOut,
     FeedbackSet,
     StepOutcome,
+    WatcherAdd,
+    WatcherList,
+    WatcherOut,
     WorkLogCreate,
     WorkLogList,
     WorkLogOut,
@@ -134,3 +138,60 @@ async def record_automation_step(
         finished_at=row.stop_time,
         comment=row.comment,
     )
+
+
+def watcher_list(found: watchers.Watchers) -> WatcherList:
+    return WatcherList(
+        watching=found.watching,
+        items=[
+            WatcherOut(
+                user_id=row.user_id,
+                name=found.names.get(row.user_id, ""),
+                created_at=row.created_at,
+                created_by=row.created_by,
+            )
+            for row in found.items
+        ],
+    )
+
+
+@router.get("/{number}/watchers", response_model=WatcherList)
+async def list_watchers(number: str, caller: CurrentCaller, db: DB) -> WatcherList:
+    async with db.read() as session:
+        found = await watchers.list_watchers(session=session, caller=caller, number=number)
+    return watcher_list(found)
+
+
+@router.post("/{number}/watchers", response_model=WatcherList)
+async def add_watcher(
+    number: str,
+    caller: CurrentCaller,
+    db: DB,
+    clock: ClockDep,
+    response: Response,
+    body: WatcherAdd | None = None,
+) -> WatcherList:
+    """Start watching (the caller, or ``user_id``); 201 when added, 200 when already there."""
+    async with db.write() as session:
+        _row, added = await watchers.watch(
+            session=session,
+            caller=caller,
+            number=number,
+            user_id=None if body is None else body.user_id,
+            now=clock.now(),
+        )
+        found = await watchers.list_watchers(session=session, caller=caller, number=number)
+    response.status_code = 201 if added else 200
+    return watcher_list(found)
+
+
+@router.delete("/{number}/watchers/{user_id}", status_code=204)
+async def remove_watcher(
+    number: str, user_id: str, caller: CurrentCaller, db: DB, clock: ClockDep
+) -> Response:
+    """Stop watching; removing someone who does not watch is not an error."""
+    async with db.write() as session:
+        await watchers.unwatch(
+            session=session, caller=caller, number=number, user_id=user_id, now=clock.now()
+        )
+    return Response(status_code=204)

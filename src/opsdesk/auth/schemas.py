@@ -20,6 +20,8 @@ Email = Annotated[
 ]
 Password = Annotated[str, Field(min_length=8, max_length=1024)]
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+# Blank means "none": on update, "" clears the organisation (None leaves it as it is).
+Organisation = Annotated[str, StringConstraints(strip_whitespace=True, max_length=100)]
 
 
 class UserCreate(BaseModel):
@@ -29,6 +31,7 @@ class UserCreate(BaseModel):
     name: Name | None = None
     role: Role = Role.END_USER
     password: Password | None = None
+    organisation: Organisation | None = None
 
 
 class UserUpdate(BaseModel):
@@ -38,6 +41,7 @@ class UserUpdate(BaseModel):
     role: Role | None = None
     password: Password | None = None
     active: bool | None = None
+    organisation: Organisation | None = None
 
 
 class UserOut(BaseModel):
@@ -48,6 +52,7 @@ class UserOut(BaseModel):
     name: str
     role: Role
     active: bool
+    organisation: str | None
     created_at: datetime
     updated_at: datetime
 

@@ -50,6 +50,7 @@ async def create_user(
         role=data.role.value,
         password_hash=hash_password(data.password) if data.password else None,
         active=True,
+        organisation=data.organisation or None,
         created_at=now,
         updated_at=now,
     )
@@ -120,6 +121,18 @@ async def display_names(*, session: AsyncSession, user_ids: Collection[str]) -> 
     return {str(row.id): str(row.name) for row in rows}
 
 
+async def organisations_of(
+    *, session: AsyncSession, user_ids: Collection[str]
+) -> dict[str, str | None]:
+    """User id → organisation (None when the user has none), in one query."""
+    if not user_ids:
+        return {}
+    rows = await session.execute(
+        select(User.id, User.organisation).where(User.id.in_(set(user_ids)))
+    )
+    return {str(row.id): row.organisation for row in rows}
+
+
 async def update_user(
     *, session: AsyncSession, caller: Caller, user_id: str, data: UserUpdate, now: datetime
 ) -> User:
@@ -137,6 +150,8 @@ async def update_user(
         user.password_hash = hash_password(data.password)
     if data.active is not None:
         user.active = data.active
+    if data.organisation is not None:
+        user.organisation = data.organisation or None
     user.updated_at = now
     await session.flush()
     forget(session, "callers")

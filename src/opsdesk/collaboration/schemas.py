@@ -1,4 +1,5 @@
-"""Pydantic shapes of conversation entries, work logs and feedback at the API boundary."""
+"""Pydantic shapes of conversation entries, work logs, feedback and watchers at the API
+boundary."""
 
 from __future__ import annotations
 
@@ -27,6 +28,7 @@ FeedbackComment = Annotated[
 # Strict: a rating of `true` or "4" is a client bug, not something to guess at.
 Minutes = Annotated[int, Field(strict=True, ge=1, le=WORK_LOG_MINUTES_MAX)]
 Rating = Annotated[int, Field(strict=True, ge=RATING_MIN, le=RATING_MAX)]
+UserId = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=32)]
 
 
 class ConversationCreate(BaseModel):
@@ -140,3 +142,25 @@ class AutomationStepOut(BaseModel):
     started_at: datetime
     finished_at: datetime | None
     comment: str
+
+
+class WatcherAdd(BaseModel):
+    """Who starts watching: the caller when ``user_id`` is left out."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    user_id: UserId | None = None
+
+
+class WatcherOut(BaseModel):
+    user_id: str
+    name: str
+    created_at: datetime
+    created_by: str
+
+
+class WatcherList(BaseModel):
+    """Staff see every watcher; an end user sees only whether they watch (their own row)."""
+
+    watching: bool
+    items: list[WatcherOut]

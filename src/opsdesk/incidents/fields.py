@@ -154,6 +154,8 @@ class HistoryAction(StrEnum):
     ATTACH = "incident_attachment"
     FEEDBACK = "incident_feedback"
     ASSIGN = "incident_assign"
+    WATCH = "incident_watch"
+    UNWATCH = "incident_unwatch"
     # A step of an automated runbook (COC: contingency plan) reported by the automation itself.
     AUTOMATION_STEP = "automation_step"
     # The SLA clock crossed a warning threshold or its goal (sla/ writes these, no operator).
@@ -184,6 +186,8 @@ HISTORY_ACTION_LABELS: dict[str, Label] = {
     HistoryAction.ATTACH: Label("add attachment", "添加附件"),
     HistoryAction.FEEDBACK: Label("feedback", "满意度评价"),
     HistoryAction.ASSIGN: Label("assign incident", "分派事件单"),
+    HistoryAction.WATCH: Label("add watcher", "添加关注人"),
+    HistoryAction.UNWATCH: Label("remove watcher", "移除关注人"),
     HistoryAction.AUTOMATION_STEP: Label("automation step", "自动化步骤"),
     HistoryAction.SLA_WARNING: Label("SLA warning", "SLA预警"),
     HistoryAction.SLA_BREACH: Label("SLA breached", "SLA超时"),

@@ -13,7 +13,7 @@ class RecipientKind(StrEnum):
     ASSIGNEE = "assignee"
     # Every member of the incident's workgroup.
     GROUP = "group"
-    # People following an incident; there is no watchers list yet, so nobody for now.
+    # People following an incident (collaboration.watchers).
     WATCHERS = "watchers"
     # The incident managers (users with that role): whom an SLA escalation goes up to.
     MANAGER = "manager"

@@ -22,6 +22,7 @@ from opsdesk.assignment import service as assignment
 from opsdesk.auth import service as auth
 from opsdesk.auth.models import User
 from opsdesk.auth.roles import Caller, Role
+from opsdesk.collaboration import watchers
 from opsdesk.core import jobs
 from opsdesk.core.errors import NotFound, ValidationFailed
 from opsdesk.core.settings import Settings, get_settings
@@ -255,7 +256,8 @@ async def _recipients(
         elif kind == RecipientKind.MANAGER:
             staff = await auth.active_staff(session=session)
             ids = [user.id for user in staff if user.role == Role.INCIDENT_MANAGER]
-        # RecipientKind.WATCHERS: there is no watchers list yet.
+        elif kind == RecipientKind.WATCHERS:
+            ids = await watchers.watcher_ids(session, incident_id=incident.id)
         for user_id in ids:
             if all(user_id != known for known, _kind in found):
                 found.append((user_id, kind))

@@ -241,15 +241,23 @@ async def seed_sla_defaults(*, session: AsyncSession, now: datetime) -> int:
 # -- the phase timeline ---------------------------------------------------------------------
 
 
-def facts_of(incident: Incident) -> IncidentFacts:
-    # The requester's organisation: users carry none yet, so policies that name
-    # organisations match no incident until they do.
+def facts_of(incident: Incident, *, organisation: str | None) -> IncidentFacts:
+    """What a policy matches on; ``organisation`` is the reporter's (the requester's)."""
     return IncidentFacts(
         level=incident.level,
         category=incident.category,
         application=incident.application,
         region=incident.region,
-        organisation=None,
+        organisation=organisation,
+    )
+
+
+async def reporter_organisations(
+    session: AsyncSession, incidents: Iterable[Incident]
+) -> dict[str, str | None]:
+    """Reporter id → organisation for a batch of incidents, in one query."""
+    return await auth.organisations_of(
+        session=session, user_ids={incident.reporter_id for incident in incidents}
     )
 
 
@@ -315,10 +323,15 @@ async def _histories(
 
 
 def clocks_of(
-    config: SlaConfig, incident: Incident, points: Sequence[HistoryPoint], now: datetime
+    config: SlaConfig,
+    incident: Incident,
+    points: Sequence[HistoryPoint],
+    now: datetime,
+    *,
+    organisation: str | None,
 ) -> tuple[SlaPolicy | None, dict[Target, SlaClock]]:
     """The matched policy and its clocks at ``now``, over the whole history."""
-    policy = config.policy_for(facts_of(incident))
+    policy = config.policy_for(facts_of(incident, organisation=organisation))
     if policy is None:
         return None, {}
     at = max(now, incident.created_at)
@@ -385,20 +398,36 @@ async def _locked_rows(session: AsyncSession, incident_id: int) -> dict[str, Inc
 
 
 async def refresh_incident_sla(
-    session: AsyncSession, *, incident_id: int, now: datetime
+    session: AsyncSession,
+    *,
+    incident_id: int,
+    now: datetime,
+    organisations: Mapping[str, str | None] | None = None,
 ) -> list[IncidentSla]:
     """Recompute the incident's clocks and store them; idempotent, escalates nothing.
 
     Call it after any change to the incident (status, level, category, …); the sweep does
-    the escalating when a stored ``next_at`` comes.
+    the escalating when a stored ``next_at`` comes. A batch passes ``organisations``
+    (reporter id → organisation, see ``reporter_organisations``) loaded once for all.
     """
-    incident = await session.get(Incident, incident_id)
+    # The incident row is the lock: two refreshes of one incident (two of its events handled
+    # at once) take turns, so the second sees the clock rows the first inserted.
+    incident = await session.scalar(
+        select(Incident)
+        .where(Incident.id == incident_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
     existing = await _locked_rows(session, incident_id)
     if incident is None:
         return []
     config = await load_config(session)
     points = (await _histories(session, [incident_id]))[incident_id]
-    policy, clocks = clocks_of(config, incident, points, now)
+    if organisations is None or incident.reporter_id not in organisations:
+        organisations = await reporter_organisations(session, [incident])
+    policy, clocks = clocks_of(
+        config, incident, points, now, organisation=organisations.get(incident.reporter_id)
+    )
     stored: list[IncidentSla] = []
     if policy is not None:
         for target, clock in clocks.items():
@@ -435,16 +464,22 @@ async def recompute_batch(
 ) -> int | None:
     """Recompute the clocks of up to ``limit`` incidents not yet completed with an id above
     ``after_id``; returns the last id done, or None when there were none."""
-    ids = list(
-        await session.scalars(
-            select(Incident.id)
+    batch = list(
+        await session.execute(
+            select(Incident.id, Incident.reporter_id)
             .where(Incident.id > after_id, Incident.status != Status.COMPLETED.value)
             .order_by(Incident.id)
             .limit(limit)
         )
     )
+    ids = [row.id for row in batch]
+    organisations = await auth.organisations_of(
+        session=session, user_ids={row.reporter_id for row in batch}
+    )
     for incident_id in ids:
-        await refresh_incident_sla(session, incident_id=incident_id, now=now)
+        await refresh_incident_sla(
+            session, incident_id=incident_id, now=now, organisations=organisations
+        )
     return ids[-1] if ids else None
 
 
@@ -513,7 +548,10 @@ async def current_clocks(
     """The incident's clocks computed live at ``now`` (nothing is stored)."""
     config = await load_config(session)
     points = (await _histories(session, [incident.id]))[incident.id]
-    policy, clocks = clocks_of(config, incident, points, now)
+    organisations = await reporter_organisations(session, [incident])
+    policy, clocks = clocks_of(
+        config, incident, points, now, organisation=organisations.get(incident.reporter_id)
+    )
     if policy is None:
         return []
     return [
@@ -751,6 +789,7 @@ async def sweep_sla(
         for incident in await session.scalars(select(Incident).where(Incident.id.in_(ids)))
     }
     histories = await _histories(session, ids)
+    organisations = await reporter_organisations(session, incidents.values())
     config = await load_config(session)
     changed: set[int] = set()
     for row in rows:
@@ -758,7 +797,13 @@ async def sweep_sla(
         if incident is None:
             await session.delete(row)
             continue
-        policy, clocks = clocks_of(config, incident, histories[incident.id], now)
+        policy, clocks = clocks_of(
+            config,
+            incident,
+            histories[incident.id],
+            now,
+            organisation=organisations.get(incident.reporter_id),
+        )
         clock = clocks.get(Target(row.target)) if row.target in _TARGET_ORDER else None
         if policy is None or clock is None:
             await session.delete(row)

@@ -1,4 +1,5 @@
-"""The incident detail page and the forms on it: actions, replies, work logs, feedback, files.
+"""The incident detail page and the forms on it: actions, replies, work logs, feedback, files,
+watching.
 
 Routes only translate between HTML forms and services: every rule lives in the services.
 """
@@ -21,6 +22,7 @@ from opsdesk.auth import service as auth_service
 from opsdesk.auth.roles import Caller
 from opsdesk.catalog.kinds import Kind
 from opsdesk.collaboration import service as collaboration
+from opsdesk.collaboration import watchers as watcher_service
 from opsdesk.collaboration.schemas import (
     RATING_MAX,
     RATING_MIN,
@@ -381,6 +383,9 @@ async def _incident_page(
                 feedback = await collaboration.get_feedback(
                     session=session, caller=caller, number=number
                 )
+        watchers = await watcher_service.list_watchers(
+            session=session, caller=caller, number=number
+        )
         clocks = await sla_service.current_clocks_labelled(
             session, incident, now=_clock(request).now()
         )
@@ -500,6 +505,8 @@ async def _incident_page(
             "can_write": incident.status != Status.COMPLETED,
             "work_minutes": work_minutes,
             "ratings": list(range(RATING_MIN, RATING_MAX + 1)),
+            "watching": watchers.watching,
+            "watchers": [watchers.names.get(row.user_id, row.user_id) for row in watchers.items],
         },
         caller=caller,
         status_code=status_code,
@@ -676,6 +683,33 @@ async def feedback(request: Request, number: str) -> Response:
     except (OpsdeskError, ValidationError) as exc:
         return await _refused(request, caller, number, "feedback", form, exc)
     return _done(request, number, "Thank you for your feedback.")
+
+
+@router.post("/incidents/{number}/watch")
+async def watch(request: Request, number: str) -> Response:
+    caller, form = await _posted(request)
+    if isinstance(form, Response):
+        return form
+    assert caller is not None
+    # The form says which way, so a stale page cannot toggle the wrong way.
+    start = _text(form, "watch") != "no"
+    try:
+        async with _db(request).write() as session:
+            if start:
+                await watcher_service.watch(
+                    session=session, caller=caller, number=number, now=_clock(request).now()
+                )
+            else:
+                await watcher_service.unwatch(
+                    session=session, caller=caller, number=number, now=_clock(request).now()
+                )
+    except OpsdeskError as exc:
+        return await _refused(request, caller, number, "watch", form, exc)
+    return _done(
+        request,
+        number,
+        "You are watching this incident." if start else "You no longer watch this incident.",
+    )
 
 
 @router.post("/incidents/{number}/files")
