@@ -122,7 +122,9 @@ async def create_incident(
         incident = await service.create_incident(
             session=session, caller=caller, data=body, now=clock.now(), rules=rules
         )
-        clocks = await sla_service.current_clocks(session, incident, now=clock.now())
+        clocks = await sla_service.current_clocks(
+            session, incident, now=clock.now(), just_created=True
+        )
     response.headers["Location"] = f"/api/v1/incidents/{incident.number}"
     response.headers["ETag"] = incident_etag(incident)
     return incident_out(incident, clocks)

@@ -19,18 +19,23 @@ import random
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import cache
 from typing import Any, Literal
 
 from sqlalchemy import (
     JSON,
     ColumnElement,
+    Executable,
     Index,
     Integer,
     String,
+    Table,
     Text,
     and_,
+    bindparam,
     delete,
     func,
+    insert,
     or_,
     select,
     text,
@@ -161,6 +166,22 @@ async def enqueue(
         _check_text("dedupe_key", dedupe_key, DEDUPE_KEY_MAX)
     if max_attempts < 1:
         raise ValidationFailed("max_attempts: must be at least 1", field="max_attempts")
+    if dedupe_key is None:
+        # Nothing to deduplicate: a plain insert compiled once (every incident change
+        # queues one, so this is on the create hot path).
+        await session.execute(
+            _plain_insert(),
+            {
+                "kind": kind,
+                "payload": payload,
+                "state": READY,
+                "due_at": due_at or now,
+                "attempts": 0,
+                "max_attempts": max_attempts,
+                "created_at": now,
+            },
+        )
+        return True
     values = {
         "kind": kind,
         "payload": payload,
@@ -180,6 +201,20 @@ async def enqueue(
     )
     inserted = await session.scalar(statement)
     return inserted is not None
+
+
+@cache
+def _plain_insert() -> Executable:
+    table: Table = Job.__table__  # type: ignore[assignment]
+    return insert(table).values(
+        kind=bindparam("kind"),
+        payload=bindparam("payload", type_=JSON()),
+        state=bindparam("state"),
+        due_at=bindparam("due_at", type_=UTCDateTime()),
+        attempts=bindparam("attempts"),
+        max_attempts=bindparam("max_attempts"),
+        created_at=bindparam("created_at", type_=UTCDateTime()),
+    )
 
 
 @dataclass(frozen=True)

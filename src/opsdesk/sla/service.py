@@ -542,16 +542,29 @@ def clock_label(view: ClockView, now: datetime) -> str:
     return f"{name}: {view.percent:.0f} %"
 
 
+async def _organisation_of(session: AsyncSession, user_id: str) -> str | None:
+    # Cached briefly, like the rest of the reference data: read on every create and view.
+    async def load() -> str | None:
+        return (await auth.organisations_of(session=session, user_ids=[user_id])).get(user_id)
+
+    return await remember(session, _CACHE, ("organisation", user_id), load)
+
+
 async def current_clocks(
-    session: AsyncSession, incident: Incident, *, now: datetime
+    session: AsyncSession, incident: Incident, *, now: datetime, just_created: bool = False
 ) -> list[ClockView]:
-    """The incident's clocks computed live at ``now`` (nothing is stored)."""
+    """The incident's clocks computed live at ``now`` (nothing is stored).
+
+    ``just_created``: the incident was created in this transaction, so its history is its
+    create row alone and need not be read back (the create path is hot).
+    """
     config = await load_config(session)
-    points = (await _histories(session, [incident.id]))[incident.id]
-    organisations = await reporter_organisations(session, [incident])
-    policy, clocks = clocks_of(
-        config, incident, points, now, organisation=organisations.get(incident.reporter_id)
-    )
+    if just_created:
+        points = [HistoryPoint(at=incident.created_at, status=incident.status, changes=[])]
+    else:
+        points = (await _histories(session, [incident.id]))[incident.id]
+    organisation = await _organisation_of(session, incident.reporter_id)
+    policy, clocks = clocks_of(config, incident, points, now, organisation=organisation)
     if policy is None:
         return []
     return [
