@@ -324,14 +324,17 @@ class Worker:
             )
             return _Outcome(job, recorded=True)
         except Exception as exc:
+            # One line per failure (the reason is also kept on the job for admins); the
+            # traceback only when debugging: an SMTP server that is down fails every mail.
             log.warning(
-                "worker %s: job %d (%s) attempt %d/%d failed",
+                "worker %s: job %d (%s) attempt %d/%d failed: %s",
                 self.worker_id,
                 job.id,
                 job.kind,
                 job.attempt,
                 job.max_attempts,
-                exc_info=True,
+                _describe(exc),
+                exc_info=log.isEnabledFor(logging.DEBUG),
             )
             return _Outcome(job, error=_describe(exc))
 
