@@ -63,7 +63,7 @@ import httpx
 from sqlalchemy import event, text
 from sqlalchemy.engine import make_url
 
-from machine import chosen_backends, warn_if_busy
+from machine import chosen_backends, cpu_model, warn_if_busy
 from machine import log as _log
 from machine import machine_cpu_s as _machine_cpu_s
 from machine import on_sigterm as _on_sigterm
@@ -1244,16 +1244,11 @@ def summary(r: Result) -> str:
 
 
 def machine_lines(results: Sequence[Result], background: float | None) -> list[str]:
-    cpu_model = "unknown"
-    with contextlib.suppress(OSError):
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu_model = line.split(":", 1)[1].strip()
-                break
+    model = cpu_model()
     versions = sorted({r.version for r in results})
     return [
         f"- date: {datetime.now(UTC):%Y-%m-%d %H:%M} UTC",
-        f"- CPUs: {os.cpu_count()} x {cpu_model}",
+        f"- CPUs: {os.cpu_count()} x {model}",
         f"- Python {platform.python_version()}; " + "; ".join(versions),
         "- background load before the run: "
         + (f"{background:.2f} cores busy" if background is not None else "unknown"),

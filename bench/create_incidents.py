@@ -50,7 +50,7 @@ from typing import Any, Protocol
 
 from sqlalchemy.engine import URL, make_url
 
-from machine import chosen_backends, warn_if_busy
+from machine import chosen_backends, cpu_model, warn_if_busy
 from machine import log as _log
 from machine import machine_cpu_s as _machine_cpu_s
 from machine import on_sigterm as _on_sigterm
@@ -838,12 +838,7 @@ def bench_backend(backend: Backend, options: Options, work_dir: Path) -> Backend
 
 
 def machine_lines(results: Sequence[BackendResult], options: Options) -> list[str]:
-    cpu_model = "unknown"
-    with contextlib.suppress(OSError):
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu_model = line.split(":", 1)[1].strip()
-                break
+    model = cpu_model()
     memory = "unknown"
     with contextlib.suppress(OSError, ValueError, IndexError):
         kib = int(Path("/proc/meminfo").read_text().split()[1])
@@ -851,7 +846,7 @@ def machine_lines(results: Sequence[BackendResult], options: Options) -> list[st
     generator = results[0].api.generator if results else ("wrk" if options.use_wrk else "httpx")
     return [
         f"- date: {datetime.now(UTC):%Y-%m-%d %H:%M} UTC",
-        f"- CPUs: {os.cpu_count()} x {cpu_model}; memory {memory}",
+        f"- CPUs: {os.cpu_count()} x {model}; memory {memory}",
         f"- Python {platform.python_version()}; " + "; ".join(result.version for result in results),
         f"- load generator: {generator}, {options.connections} connections"
         + (f", {options.wrk_threads} threads" if options.use_wrk else "")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 import time
@@ -99,3 +100,12 @@ def warn_if_busy(effect: str) -> float | None:
             flush=True,
         )
     return background
+
+
+def cpu_model() -> str:
+    """The CPU's model name from /proc/cpuinfo, for the result tables."""
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    return "unknown"

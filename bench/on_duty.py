@@ -60,7 +60,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, insert, select
 from sqlalchemy.engine import make_url
 
-from machine import BUSY_WARNING_CORES, chosen_backends, warn_if_busy
+from machine import BUSY_WARNING_CORES, chosen_backends, cpu_model, warn_if_busy
 from machine import log as _log
 from machine import machine_cpu_s as _machine_cpu_s
 from machine import on_sigterm as _on_sigterm
@@ -798,12 +798,7 @@ def _package(name: str) -> str:
 
 
 def machine_lines(results: Sequence[BackendResult], background: float | None) -> list[str]:
-    cpu_model = "unknown"
-    with contextlib.suppress(OSError):
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu_model = line.split(":", 1)[1].strip()
-                break
+    model = cpu_model()
     memory = "unknown"
     with contextlib.suppress(OSError, ValueError, IndexError):
         kib = int(Path("/proc/meminfo").read_text().split()[1])
@@ -813,7 +808,7 @@ def machine_lines(results: Sequence[BackendResult], background: float | None) ->
     )
     return [
         f"- date: {datetime.now(UTC):%Y-%m-%d %H:%M} UTC",
-        f"- CPUs: {os.cpu_count()} x {cpu_model}; memory {memory}",
+        f"- CPUs: {os.cpu_count()} x {model}; memory {memory}",
         f"- Python {platform.python_version()}; {packages}; "
         + "; ".join(result.version for result in results),
         "- background load before the run: "

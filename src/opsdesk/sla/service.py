@@ -710,7 +710,6 @@ async def _escalate(
     crossed_at: datetime,
     now: datetime,
     result: SweepResult,
-    settings: Settings | None,
 ) -> bool:
     """Run the actions of one crossing and write its history row; True if the level changed."""
     breach = percent >= 100
@@ -778,9 +777,7 @@ async def _escalate(
     return level_changed
 
 
-async def sweep_sla(
-    session: AsyncSession, *, now: datetime, limit: int = 500, settings: Settings | None = None
-) -> SweepResult:
+async def sweep_sla(session: AsyncSession, *, now: datetime, limit: int = 500) -> SweepResult:
     """Escalate every clock whose ``next_at`` has come; see the module docstring."""
     result = SweepResult()
     rows = list(
@@ -834,7 +831,6 @@ async def sweep_sla(
                 crossed_at=crossed_at,
                 now=now,
                 result=result,
-                settings=settings,
             ):
                 changed.add(incident.id)
             acted = sorted({*acted, *(p for p, _at in pending)})
