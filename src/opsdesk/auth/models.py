@@ -1,13 +1,13 @@
-"""Tables: users and API tokens."""
+"""Tables: users, API tokens, web sessions, sign-in throttling state and auth events."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, ForeignKey, String
+from sqlalchemy import Boolean, ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from opsdesk.core.database import Base, UTCDateTime
+from opsdesk.core.database import Base, BigIntPK, UTCDateTime
 
 
 class User(Base):
@@ -35,3 +35,48 @@ class ApiToken(Base):
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class AuthSession(Base):
+    """A signed-in browser: the cookie carries a random secret, only its hash is stored."""
+
+    __tablename__ = "auth_sessions"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    secret_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id"), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # Written at most once a minute per session, so reads stay cheap; the idle timeout counts
+    # from here.
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    client_address: Mapped[str] = mapped_column(String(64))
+    user_agent: Mapped[str] = mapped_column(String(300))
+
+
+class AuthThrottle(Base):
+    """Failed password attempts per key (``account:<email>`` or ``address:<ip>``)."""
+
+    __tablename__ = "auth_throttle"
+
+    key: Mapped[str] = mapped_column(String(320), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer)
+    last_failure_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    blocked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class AuthEvent(Base):
+    """One sign-in, failed sign-in, sign-out or password change: the admins' audit trail."""
+
+    __tablename__ = "auth_events"
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    # The e-mail address as given, also when no such user exists.
+    email: Mapped[str] = mapped_column(String(254))
+    user_id: Mapped[str | None] = mapped_column(String(32), index=True)
+    client_address: Mapped[str] = mapped_column(String(64))
+    user_agent: Mapped[str] = mapped_column(String(300))
+    reason: Mapped[str] = mapped_column(String(200))
