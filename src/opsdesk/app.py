@@ -27,6 +27,8 @@ from opsdesk.api import (
 from opsdesk.api.coc import incidents as coc_incidents
 from opsdesk.api.errors import install_error_handlers
 from opsdesk.api.nul_guard import NulGuard
+from opsdesk.api.session_touch import SessionTouch
+from opsdesk.api.transport import StrictTransportSecurity
 from opsdesk.core.clock import Clock, SystemClock
 from opsdesk.core.database import Database
 from opsdesk.core.settings import Settings, get_settings
@@ -83,6 +85,7 @@ def create_app(
     app.state.db = database
     app.state.clock = clock or SystemClock()
     app.state.incident_rules = incident_rules_from(settings)
+    app.add_middleware(SessionTouch)
     app.add_middleware(
         SessionMiddleware,
         secret_key=settings.resolved_secret_key(),
@@ -92,6 +95,8 @@ def create_app(
         https_only=settings.cookie_secure,
     )
     app.add_middleware(NulGuard)
+    if settings.cookie_secure:
+        app.add_middleware(StrictTransportSecurity)
     install_error_handlers(app)
     app.include_router(health.router)
     app.include_router(users.router)

@@ -8,7 +8,8 @@ from fastapi import Depends, Request
 
 from opsdesk.auth import service as auth_service
 from opsdesk.auth.roles import Caller
-from opsdesk.auth.sessions import SESSION_USER_KEY
+from opsdesk.auth.events import Client
+from opsdesk.auth.sessions import caller_from_cookie, session_policy_of
 from opsdesk.core.clock import Clock
 from opsdesk.core.database import Database
 from opsdesk.core.errors import Unauthenticated
@@ -52,11 +53,23 @@ async def optional_caller(request: Request) -> Caller | None:
         if caller is None:
             raise Unauthenticated("the API token is unknown, revoked or its user is deactivated")
         return caller
-    user_id = request.session.get(SESSION_USER_KEY) if "session" in request.scope else None
-    if isinstance(user_id, str):
-        async with db.read() as session:
-            return await auth_service.caller_by_id(session=session, user_id=user_id)
-    return None
+    if "session" not in request.scope or not request.session:
+        return None
+    clock: Clock = request.app.state.clock
+    async with db.read() as session:
+        return await caller_from_cookie(
+            session=session,
+            cookie=request.session,
+            scope=request.scope,
+            now=clock.now(),
+            policy=session_policy_of(request.app.state.settings),
+        )
+
+
+def client_of(request: Request) -> Client:
+    """The client address (the ASGI client host) and user agent of a request."""
+    address = request.client.host if request.client is not None else "unknown"
+    return Client(address=address, user_agent=request.headers.get("user-agent", ""))
 
 
 async def current_caller(request: Request) -> Caller:

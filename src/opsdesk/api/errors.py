@@ -16,6 +16,7 @@ from opsdesk.core.errors import (
     NotFound,
     OpsdeskError,
     PreconditionFailed,
+    TooManyAttempts,
     Unauthenticated,
     ValidationFailed,
 )
@@ -27,6 +28,7 @@ STATUS_OF: dict[type[OpsdeskError], int] = {
     Unauthenticated: 401,
     Conflict: 409,
     PreconditionFailed: 412,
+    TooManyAttempts: 429,
 }
 
 
@@ -61,6 +63,8 @@ async def _opsdesk_error(request: Request, exc: Exception) -> JSONResponse:
         return coc.from_opsdesk_error(exc)
     status = next((s for kind, s in STATUS_OF.items() if isinstance(exc, kind)), 400)
     headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    if isinstance(exc, TooManyAttempts):
+        headers = {"Retry-After": str(exc.retry_after_s)}
     return JSONResponse(
         error_body(exc.code, exc.message, exc.field, exc.details or None),
         status_code=status,

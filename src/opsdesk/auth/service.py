@@ -9,10 +9,12 @@ from datetime import datetime
 from sqlalchemy import Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from opsdesk.auth.events import SYSTEM_CLIENT, Client, EventKind, record_event
 from opsdesk.auth.models import ApiToken, User
 from opsdesk.auth.passwords import hash_password, verify_password
 from opsdesk.auth.roles import STAFF_ROLES, Caller, Role
 from opsdesk.auth.schemas import UserCreate, UserUpdate
+from opsdesk.auth.sessions import end_sessions_of
 from opsdesk.core.cache import TTLCache, cache_of, forget
 from opsdesk.core.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from opsdesk.core.ids import new_id, new_token
@@ -155,16 +157,47 @@ async def update_user(
     user.updated_at = now
     await session.flush()
     forget(session, "callers")
+    # A reset password or a deactivated user ends every web session of that user at once.
+    if data.password is not None or data.active is False:
+        ended = await end_sessions_of(session=session, user_id=user.id, now=now)
+        await record_event(
+            session=session,
+            kind=EventKind.PASSWORD_RESET if data.password is not None else EventKind.SESSIONS_ENDED,
+            email=user.email,
+            user_id=user.id,
+            client=SYSTEM_CLIENT,
+            now=now,
+            reason=f"by {caller.email}; {ended} session(s) ended",
+        )
     return user
 
 
-async def authenticate_password(*, session: AsyncSession, email: str, password: str) -> Caller:
-    """The caller for a correct email and password; one vague error for every failure."""
-    user = await session.scalar(select(User).where(User.email == email.strip().lower()))
-    hash_to_check = user.password_hash if user is not None and user.active else None
-    if not verify_password(hash_to_check, password) or user is None:
-        raise ValidationFailed("wrong email or password", field="password")
-    return caller_of(user)
+async def change_own_password(
+    *,
+    session: AsyncSession,
+    caller: Caller,
+    new_password: str,
+    now: datetime,
+    client: Client,
+    keep_session: str | None,
+) -> int:
+    """Set the caller's password (the old one already checked); ends their other sessions."""
+    user = await get_user(session=session, user_id=caller.user_id)
+    if verify_password(user.password_hash, new_password):
+        raise ValidationFailed("the new password is the current one", field="new_password")
+    user.password_hash = hash_password(new_password)
+    user.updated_at = now
+    ended = await end_sessions_of(session=session, user_id=user.id, now=now, keep=keep_session)
+    await record_event(
+        session=session,
+        kind=EventKind.PASSWORD_CHANGED,
+        email=user.email,
+        user_id=user.id,
+        client=client,
+        now=now,
+        reason=f"{ended} other session(s) ended",
+    )
+    return ended
 
 
 async def caller_by_id(*, session: AsyncSession, user_id: str) -> Caller | None:

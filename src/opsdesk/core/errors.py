@@ -39,3 +39,13 @@ class Conflict(OpsdeskError):
 
 class PreconditionFailed(OpsdeskError):
     code = "precondition_failed"
+
+
+class TooManyAttempts(OpsdeskError):
+    """Too many failed passwords: wait ``retry_after_s`` seconds (HTTP 429, Retry-After)."""
+
+    code = "too_many_attempts"
+
+    def __init__(self, message: str, *, retry_after_s: int, field: str | None = None) -> None:
+        super().__init__(message, field=field, retry_after_s=retry_after_s)
+        self.retry_after_s = retry_after_s

@@ -21,7 +21,29 @@ class Settings(BaseSettings):
     cookie_secure: bool = Field(
         default=False, description="Send the session cookie over HTTPS only"
     )
-    session_max_age_s: int = Field(default=12 * 3600, ge=60)
+    session_max_age_s: int = Field(
+        default=12 * 3600, ge=60, description="A web session ends this long after sign-in"
+    )
+    session_idle_s: int = Field(
+        default=2 * 3600, ge=60, description="A web session ends after this long unused"
+    )
+    signin_free_failures: int = Field(
+        default=5, ge=1, description="Failed passwords per account before sign-in is throttled"
+    )
+    signin_free_failures_per_address: int = Field(
+        default=20, ge=1, description="Failed passwords per client address before throttling"
+    )
+    signin_first_delay_s: float = Field(
+        default=15, gt=0, description="First wait when throttled; doubles with each failure"
+    )
+    signin_max_delay_s: float = Field(default=900, gt=0, description="Longest sign-in wait")
+    signin_forget_s: float = Field(
+        default=3600, gt=0, description="Failures are forgotten after this long without one"
+    )
+    forwarded_allow_ips: str = Field(
+        default="127.0.0.1",
+        description="Proxies whose X-Forwarded-For/-Proto serve trusts (comma list, * or empty)",
+    )
     clock_skew_s: int = Field(default=300, ge=0, description="Tolerated future fault times")
     run_worker: bool = Field(default=True, description="Run a background worker inside serve")
     db_pool_size: int = Field(default=20, ge=1, le=200)

@@ -21,7 +21,8 @@ from starlette.templating import Jinja2Templates
 from opsdesk import __version__
 from opsdesk.auth import service as auth_service
 from opsdesk.auth.roles import Caller, Role
-from opsdesk.auth.sessions import SESSION_USER_KEY
+from opsdesk.auth.events import Client
+from opsdesk.auth.sessions import caller_from_cookie, session_policy_of
 from opsdesk.catalog import service as catalog_service
 from opsdesk.catalog.kinds import Kind
 from opsdesk.core.clock import Clock
@@ -178,10 +179,18 @@ def _rules(request: Request) -> IncidentRules:
 
 
 async def _caller(request: Request, session: AsyncSession) -> Caller | None:
-    user_id = request.session.get(SESSION_USER_KEY)
-    if not isinstance(user_id, str):
-        return None
-    return await auth_service.caller_by_id(session=session, user_id=user_id)
+    return await caller_from_cookie(
+        session=session,
+        cookie=request.session,
+        scope=request.scope,
+        now=_clock(request).now(),
+        policy=session_policy_of(request.app.state.settings),
+    )
+
+
+def _client(request: Request) -> Client:
+    address = request.client.host if request.client is not None else "unknown"
+    return Client(address=address, user_agent=request.headers.get("user-agent", ""))
 
 
 async def _signed_in(request: Request) -> Caller | None:

@@ -20,10 +20,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from opsdesk.auth import service as auth_service
 from opsdesk.auth.roles import Caller
-from opsdesk.auth.sessions import SESSION_USER_KEY
+from opsdesk.auth import signin
+from opsdesk.auth.events import EventKind, record_event
+from opsdesk.auth.sessions import SESSION_ID_KEY, end_session, session_policy_of, start_session
 from opsdesk.catalog import service as catalog_service
 from opsdesk.catalog.kinds import Kind
-from opsdesk.core.errors import OpsdeskError, ValidationFailed
+from opsdesk.core.errors import OpsdeskError, TooManyAttempts, ValidationFailed
 from opsdesk.incidents import service as incident_service
 from opsdesk.incidents.fields import (
     LEVEL_LABELS,
@@ -45,6 +47,7 @@ from opsdesk.web.common import (
     STATUS_CLASSES,
     _caller,
     _catalog_names,
+    _client,
     _clock,
     _csrf_failed,
     _csrf_ok,
@@ -103,11 +106,34 @@ async def login(request: Request) -> Response:
     target = _safe_next(_text(form, "next"))
     if not _csrf_ok(request, form):
         return _csrf_failed(request, None)
+    settings = request.app.state.settings
+    client = _client(request)
+    now = _clock(request).now()
     try:
-        async with _db(request).read() as session:
-            caller = await auth_service.authenticate_password(
-                session=session, email=email, password=password
-            )
+        caller = await signin.check_password(
+            db=_db(request),
+            email=email,
+            password=password,
+            client=client,
+            rules=signin.throttle_rules_of(settings),
+            now=now,
+            purpose="web sign-in",
+        )
+    except TooManyAttempts as exc:
+        refused = _render(
+            request,
+            "login.html",
+            {
+                "email": email,
+                "error": "Too many failed sign-ins. Try again in "
+                f"{exc.retry_after_s} seconds.",
+                "next": target,
+            },
+            caller=None,
+            status_code=429,
+        )
+        refused.headers["Retry-After"] = str(exc.retry_after_s)
+        return refused
     except ValidationFailed:
         return _render(
             request,
@@ -116,8 +142,27 @@ async def login(request: Request) -> Response:
             caller=None,
             status_code=401,
         )
+    async with _db(request).write() as session:
+        _row, secret = await start_session(
+            session=session,
+            user_id=caller.user_id,
+            now=now,
+            policy=session_policy_of(settings),
+            client_address=client.address,
+            user_agent=client.user_agent,
+        )
+        await record_event(
+            session=session,
+            kind=EventKind.SIGN_IN,
+            email=email,
+            user_id=caller.user_id,
+            client=client,
+            now=now,
+            reason="web sign-in",
+        )
+    # A new session id at every sign-in: a cookie planted before sign-in is worth nothing.
     request.session.clear()
-    request.session[SESSION_USER_KEY] = caller.user_id
+    request.session[SESSION_ID_KEY] = secret
     request.session[SESSION_CSRF_KEY] = secrets.token_urlsafe(32)
     return _redirect(target)
 
@@ -125,8 +170,23 @@ async def login(request: Request) -> Response:
 @router.post("/logout")
 async def logout(request: Request) -> Response:
     form = await request.form()
-    if SESSION_USER_KEY in request.session and not _csrf_ok(request, form):
-        return _csrf_failed(request, await _signed_in(request))
+    secret = request.session.get(SESSION_ID_KEY)
+    if isinstance(secret, str) and secret:
+        caller = await _signed_in(request)
+        if not _csrf_ok(request, form):
+            return _csrf_failed(request, caller)
+        async with _db(request).write() as session:
+            user_id = await end_session(session=session, secret=secret, now=_clock(request).now())
+            if user_id is not None and caller is not None:
+                await record_event(
+                    session=session,
+                    kind=EventKind.SIGN_OUT,
+                    email=caller.email,
+                    user_id=user_id,
+                    client=_client(request),
+                    now=_clock(request).now(),
+                    reason="web sign-out",
+                )
     request.session.clear()
     return _redirect("/login")
 
