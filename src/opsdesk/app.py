@@ -12,9 +12,11 @@ from starlette.staticfiles import StaticFiles
 
 from opsdesk import __version__
 from opsdesk.api import (
+    account,
     actions,
     assignment,
     attachments,
+    auth_events,
     catalog,
     collaboration,
     health,
@@ -33,6 +35,8 @@ from opsdesk.core.clock import Clock, SystemClock
 from opsdesk.core.database import Database
 from opsdesk.core.settings import Settings, get_settings
 from opsdesk.incidents.sweeper import incident_rules_from
+from opsdesk.web import account as web_account
+from opsdesk.web import auth_events as web_auth_events
 from opsdesk.web import detail as web_detail
 from opsdesk.web import jobs as web_jobs
 from opsdesk.web import routes as web_routes
@@ -100,6 +104,8 @@ def create_app(
     install_error_handlers(app)
     app.include_router(health.router)
     app.include_router(users.router)
+    app.include_router(account.router)
+    app.include_router(auth_events.router)
     app.include_router(incidents.router)
     app.include_router(actions.router)
     app.include_router(attachments.router)
@@ -115,6 +121,8 @@ def create_app(
     app.include_router(web_detail.router)
     app.include_router(web_teams.router)
     app.include_router(web_jobs.router)
+    app.include_router(web_account.router)
+    app.include_router(web_auth_events.router)
     app.mount(
         "/static",
         StaticFiles(directory=Path(__file__).resolve().parent / "web" / "static"),

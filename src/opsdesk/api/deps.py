@@ -7,8 +7,8 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from opsdesk.auth import service as auth_service
-from opsdesk.auth.roles import Caller
 from opsdesk.auth.events import Client
+from opsdesk.auth.roles import Caller
 from opsdesk.auth.sessions import caller_from_cookie, session_policy_of
 from opsdesk.core.clock import Clock
 from opsdesk.core.database import Database

@@ -21,8 +21,8 @@ class EventKind(StrEnum):
     SIGN_IN_THROTTLED = "sign_in_throttled"
     SIGN_OUT = "sign_out"
     SIGNED_OUT_ELSEWHERE = "signed_out_elsewhere"
-    PASSWORD_CHANGED = "password_changed"
-    PASSWORD_RESET = "password_reset"
+    PASSWORD_CHANGED = "password_changed"  # noqa: S105 (an event name, not a password)
+    PASSWORD_RESET = "password_reset"  # noqa: S105
     SESSIONS_ENDED = "sessions_ended"
 
 

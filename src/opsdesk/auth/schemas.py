@@ -83,3 +83,43 @@ class TokenOut(BaseModel):
 
 class TokenCreated(TokenOut):
     token: str
+
+
+class PasswordChange(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    current_password: Annotated[str, Field(min_length=1, max_length=1024)]
+    new_password: Password
+
+
+class PasswordChanged(BaseModel):
+    ended_sessions: int
+
+
+class SessionOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: str
+    created_at: datetime
+    last_seen_at: datetime
+    expires_at: datetime
+    client_address: str
+    user_agent: str
+    current: bool = False
+
+
+class SessionsEnded(BaseModel):
+    ended_sessions: int
+
+
+class AuthEventOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    at: datetime
+    kind: str
+    email: str
+    user_id: str | None
+    client_address: str
+    user_agent: str
+    reason: str

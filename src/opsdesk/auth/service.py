@@ -160,9 +160,10 @@ async def update_user(
     # A reset password or a deactivated user ends every web session of that user at once.
     if data.password is not None or data.active is False:
         ended = await end_sessions_of(session=session, user_id=user.id, now=now)
+        reset = data.password is not None
         await record_event(
             session=session,
-            kind=EventKind.PASSWORD_RESET if data.password is not None else EventKind.SESSIONS_ENDED,
+            kind=EventKind.PASSWORD_RESET if reset else EventKind.SESSIONS_ENDED,
             email=user.email,
             user_id=user.id,
             client=SYSTEM_CLIENT,

@@ -207,3 +207,19 @@ async def count_live_sessions(*, session: AsyncSession, user_id: str, now: datet
         )
     )
     return int(total or 0)
+
+
+async def end_own_session(
+    *, session: AsyncSession, user_id: str, session_id: str, now: datetime
+) -> bool:
+    """End one of the user's own sessions by its id; False when there is no such live one."""
+    result = await session.execute(
+        update(AuthSession)
+        .where(
+            AuthSession.id == session_id,
+            AuthSession.user_id == user_id,
+            AuthSession.revoked_at.is_(None),
+        )
+        .values(revoked_at=now)
+    )
+    return bool(getattr(result, "rowcount", 0))

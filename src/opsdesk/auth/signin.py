@@ -52,9 +52,7 @@ def throttle_rules_of(settings: Settings) -> ThrottleRules:
     )
 
 
-async def _blocked_until(
-    session: AsyncSession, keys: list[str], now: datetime
-) -> datetime | None:
+async def _blocked_until(session: AsyncSession, keys: list[str], now: datetime) -> datetime | None:
     rows = await session.scalars(
         select(AuthThrottle.blocked_until).where(
             AuthThrottle.key.in_(keys), AuthThrottle.blocked_until > now

@@ -20,8 +20,8 @@ from starlette.templating import Jinja2Templates
 
 from opsdesk import __version__
 from opsdesk.auth import service as auth_service
-from opsdesk.auth.roles import Caller, Role
 from opsdesk.auth.events import Client
+from opsdesk.auth.roles import Caller, Role
 from opsdesk.auth.sessions import caller_from_cookie, session_policy_of
 from opsdesk.catalog import service as catalog_service
 from opsdesk.catalog.kinds import Kind

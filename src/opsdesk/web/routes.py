@@ -18,10 +18,9 @@ from fastapi.responses import Response
 from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from opsdesk.auth import service as auth_service
-from opsdesk.auth.roles import Caller
 from opsdesk.auth import signin
 from opsdesk.auth.events import EventKind, record_event
+from opsdesk.auth.roles import Caller
 from opsdesk.auth.sessions import SESSION_ID_KEY, end_session, session_policy_of, start_session
 from opsdesk.catalog import service as catalog_service
 from opsdesk.catalog.kinds import Kind
@@ -125,8 +124,7 @@ async def login(request: Request) -> Response:
             "login.html",
             {
                 "email": email,
-                "error": "Too many failed sign-ins. Try again in "
-                f"{exc.retry_after_s} seconds.",
+                "error": f"Too many failed sign-ins. Try again in {exc.retry_after_s} seconds.",
                 "next": target,
             },
             caller=None,
