@@ -64,10 +64,22 @@ def serve(
     host: Annotated[str, typer.Option(help="Address to listen on")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on")] = 8000,
     workers: Annotated[int, typer.Option(help="Worker processes")] = 1,
+    forwarded_allow_ips: Annotated[
+        str | None,
+        typer.Option(
+            help="Reverse proxies trusted for X-Forwarded-For/-Proto (comma list or *; "
+            "empty: none). Default: OPSDESK_FORWARDED_ALLOW_IPS, else 127.0.0.1"
+        ),
+    ] = None,
 ) -> None:
     """Serve the web UI and the APIs."""
     import uvicorn
 
+    trusted = (
+        forwarded_allow_ips
+        if forwarded_allow_ips is not None
+        else get_settings().forwarded_allow_ips
+    ).strip()
     typer.echo(f"opsdesk on http://{host}:{port}  (API docs: http://{host}:{port}/docs)")
     uvicorn.run(
         "opsdesk.app:create_app",
@@ -75,6 +87,10 @@ def serve(
         host=host,
         port=port,
         workers=workers,
+        # The client address (sign-in throttling, auth events) is the proxy's own unless the
+        # proxy is trusted to say whom it forwards for.
+        proxy_headers=bool(trusted),
+        forwarded_allow_ips=trusted or None,
         log_level="warning",
         access_log=False,
     )
