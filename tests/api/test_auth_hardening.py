@@ -128,6 +128,7 @@ async def test_sign_in_gives_a_new_session_id(app: FastAPI, desk: Desk) -> None:
         second = cookie_of(http)
     assert len({planted, first, second}) == 3
     assert await status_of_me(app, planted) == 401
+    assert await status_of_me(app, first) == 401
     assert await status_of_me(app, second) == 200
 
 
@@ -352,3 +353,33 @@ async def test_hsts_only_when_cookies_are_secure(
                 assert answer.headers["strict-transport-security"] == "max-age=31536000"
             else:
                 assert "strict-transport-security" not in answer.headers
+
+
+async def test_the_password_form_names_what_is_wrong_and_changes_nothing(
+    app: FastAPI, desk: Desk
+) -> None:
+    async with browser(app) as http:
+        await sign_in(http, "user@desk.test", "user-password")
+        token = csrf_of((await http.get("/account")).text)
+        cases = [
+            ("user-password", "new-password-1", "new-password-2", "The two new passwords differ."),
+            ("user-password", "short", "short", "The new password must be 8 to 1024 characters."),
+            ("wrong-password", "new-password-1", "new-password-1", "current password is wrong"),
+            ("user-password", "user-password", "user-password", "the current one"),
+        ]
+        for current, new, again, message in cases:
+            answer = await http.post(
+                "/account/password",
+                data={
+                    "csrf_token": token,
+                    "current_password": current,
+                    "new_password": new,
+                    "new_password_again": again,
+                },
+            )
+            assert answer.status_code == 422
+            assert message in answer.text
+        no_token = await http.post("/account/password", data={"current_password": "x"})
+        assert no_token.status_code == 403
+    async with browser(app) as fresh:
+        assert (await sign_in(fresh, "user@desk.test", "user-password")).status_code == 303

@@ -140,7 +140,11 @@ async def login(request: Request) -> Response:
             caller=None,
             status_code=401,
         )
+    previous = request.session.get(SESSION_ID_KEY)
     async with _db(request).write() as session:
+        if isinstance(previous, str) and previous:
+            # Signing in again in the same browser: the old session id must die with it.
+            await end_session(session=session, secret=previous, now=now)
         _row, secret = await start_session(
             session=session,
             user_id=caller.user_id,
