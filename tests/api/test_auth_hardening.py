@@ -383,3 +383,19 @@ async def test_the_password_form_names_what_is_wrong_and_changes_nothing(
         assert no_token.status_code == 403
     async with browser(app) as fresh:
         assert (await sign_in(fresh, "user@desk.test", "user-password")).status_code == 303
+
+
+async def test_ending_one_session_by_its_id(app: FastAPI, desk: Desk) -> None:
+    async with browser(app) as http:
+        await sign_in(http, "user@desk.test", "user-password")
+        listed = await http.get("/api/v1/me/sessions", headers=desk.user.headers)
+        [only] = listed.json()
+        assert only["current"] is False  # asked with a token, not with this session
+        other = await http.delete(f"/api/v1/me/sessions/{only['id']}", headers=desk.tech.headers)
+        assert other.status_code == 404
+        assert (await http.get("/api/v1/me")).status_code == 200
+        ended = await http.delete(f"/api/v1/me/sessions/{only['id']}", headers=desk.user.headers)
+        assert ended.status_code == 204
+        assert (await http.get("/api/v1/me")).status_code == 401
+        again = await http.delete(f"/api/v1/me/sessions/{only['id']}", headers=desk.user.headers)
+        assert again.status_code == 404
