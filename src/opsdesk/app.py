@@ -25,6 +25,7 @@ from opsdesk.api import (
     users,
 )
 from opsdesk.api.coc import incidents as coc_incidents
+from opsdesk.api.docs import install_docs
 from opsdesk.api.errors import install_error_handlers
 from opsdesk.api.nul_guard import NulGuard
 from opsdesk.core.clock import Clock, SystemClock
@@ -78,6 +79,9 @@ def create_app(
         version=__version__,
         summary="Incident management: native REST API",
         lifespan=lifespan,
+        # /docs and /redoc come from install_docs: served from an installed package, no CDN.
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.settings = settings
     app.state.db = database
@@ -93,6 +97,7 @@ def create_app(
     )
     app.add_middleware(NulGuard)
     install_error_handlers(app)
+    install_docs(app)
     app.include_router(health.router)
     app.include_router(users.router)
     app.include_router(incidents.router)
