@@ -61,8 +61,11 @@ async def _opsdesk_error(request: Request, exc: Exception) -> JSONResponse:
         return coc.from_opsdesk_error(exc)
     status = next((s for kind, s in STATUS_OF.items() if isinstance(exc, kind)), 400)
     headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    details: Any = exc.details or None
+    if isinstance(exc, ValidationFailed) and exc.problems:
+        details = exc.problems  # the same shape as a request validation error's details
     return JSONResponse(
-        error_body(exc.code, exc.message, exc.field, exc.details or None),
+        error_body(exc.code, exc.message, exc.field, details),
         status_code=status,
         headers=headers,
     )
