@@ -27,6 +27,7 @@ from opsdesk.api import (
     users,
 )
 from opsdesk.api.coc import incidents as coc_incidents
+from opsdesk.api.docs import install_docs
 from opsdesk.api.errors import install_error_handlers
 from opsdesk.api.nul_guard import NulGuard
 from opsdesk.api.session_touch import SessionTouch
@@ -84,6 +85,9 @@ def create_app(
         version=__version__,
         summary="Incident management: native REST API",
         lifespan=lifespan,
+        # /docs and /redoc come from install_docs: served from an installed package, no CDN.
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.settings = settings
     app.state.db = database
@@ -102,6 +106,7 @@ def create_app(
     if settings.cookie_secure:
         app.add_middleware(StrictTransportSecurity)
     install_error_handlers(app)
+    install_docs(app)
     app.include_router(health.router)
     app.include_router(users.router)
     app.include_router(account.router)

@@ -1,24 +1,24 @@
-"""The ``opsdesk`` command: serve, worker, db, demo, users, tokens."""
+"""The ``opsdesk`` command: serve, worker, db, demo, users, tokens.
+
+Imports of the application (SQLAlchemy, FastAPI, the feature packages) happen inside the
+commands that need them, so ``opsdesk --help`` and the small commands start quickly.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import sys
 from collections.abc import Awaitable, Callable
-from typing import Annotated, TypeVar
+from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import typer
-from sqlalchemy.ext.asyncio import AsyncSession
 
-from opsdesk.auth import service as auth_service
 from opsdesk.auth.roles import Role
-from opsdesk.auth.schemas import UserCreate
-from opsdesk.bootstrap import prepare_database
-from opsdesk.core.clock import SystemClock
-from opsdesk.core.database import Database
-from opsdesk.core.errors import OpsdeskError
-from opsdesk.core.settings import get_settings
-from opsdesk.demo.data import DEMO_USERS, load_demo
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession
+
+    from opsdesk.core.settings import Settings
 
 app = typer.Typer(help="opsdesk: incident management.", no_args_is_help=True)
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
@@ -42,11 +42,32 @@ def _fail(message: str) -> typer.Exit:
     return typer.Exit(code=1)
 
 
+def _settings() -> Settings:
+    """The deployment settings; an invalid one ends the command with a one-line message each."""
+    from opsdesk.core.settings import SettingsError, load_settings
+
+    try:
+        return load_settings()
+    except SettingsError as exc:
+        for line in exc.lines:
+            typer.echo(f"opsdesk: {line}", err=True)
+        raise typer.Exit(code=2) from None
+
+
+@app.callback()
+def _check_settings() -> None:
+    """Every command checks the settings first, so a bad one never ends in a traceback."""
+    _settings()
+
+
 def _in_transaction(work: Callable[[AsyncSession], Awaitable[T]]) -> T:
     """Run one unit of work against the configured database and commit it."""
 
+    from opsdesk.core.database import Database
+    from opsdesk.core.errors import OpsdeskError
+
     async def run() -> T:
-        db = Database(get_settings().resolved_database_url())
+        db = Database(_settings().resolved_database_url())
         try:
             async with db.write() as session:
                 return await work(session)
@@ -76,9 +97,7 @@ def serve(
     import uvicorn
 
     trusted = (
-        forwarded_allow_ips
-        if forwarded_allow_ips is not None
-        else get_settings().forwarded_allow_ips
+        forwarded_allow_ips if forwarded_allow_ips is not None else _settings().forwarded_allow_ips
     ).strip()
     typer.echo(f"opsdesk on http://{host}:{port}  (API docs: http://{host}:{port}/docs)")
     uvicorn.run(
@@ -105,6 +124,7 @@ def worker(
     """Run background jobs until SIGTERM or Ctrl-C (jobs in hand are finished first)."""
     import logging
 
+    from opsdesk.core.errors import OpsdeskError
     from opsdesk.worker import run_worker_process
 
     # Log to this command's stderr only while it runs (not a global logging set-up).
@@ -116,7 +136,7 @@ def worker(
     logger.setLevel(logging.INFO)
     try:
         claimed = asyncio.run(
-            run_worker_process(get_settings(), concurrency=concurrency, batch=batch, once=once)
+            run_worker_process(_settings(), concurrency=concurrency, batch=batch, once=once)
         )
     except OpsdeskError as exc:
         raise _fail(exc.message) from None
@@ -130,17 +150,22 @@ def worker(
 @db_app.command("upgrade")
 def db_upgrade() -> None:
     """Migrate the schema to the newest revision and add missing default reference data."""
-    url = get_settings().resolved_database_url()
+    from opsdesk.bootstrap import prepare_database
+
+    url = _settings().resolved_database_url()
     try:
-        added = prepare_database(url)
+        prepared = prepare_database(url)
     except Exception as exc:
         raise _fail(f"could not upgrade the database: {exc}") from None
-    typer.echo(f"database is up to date ({added} default reference items added)")
+    typer.echo(prepared.summary())
 
 
 @demo_app.command("load")
 def demo_load() -> None:
     """Load demo users and incidents once (does nothing if they are already there)."""
+    from opsdesk.core.clock import SystemClock
+    from opsdesk.demo.data import DEMO_USERS, load_demo
+
     loaded = _in_transaction(lambda session: load_demo(session=session, clock=SystemClock()))
     if not loaded:
         typer.echo("demo data already loaded")
@@ -175,6 +200,10 @@ def users_create(
 ) -> None:
     """Create a user; prints the new user's id."""
     from pydantic import ValidationError
+
+    from opsdesk.auth import service as auth_service
+    from opsdesk.auth.schemas import UserCreate
+    from opsdesk.core.clock import SystemClock
 
     password = _read_password(password_stdin)
     try:
@@ -218,6 +247,8 @@ def tokens_create(
     name: Annotated[str, typer.Option(help="A label to recognise the token by")] = "cli",
 ) -> None:
     """Create an API token for a user; prints only the token."""
+    from opsdesk.auth import service as auth_service
+    from opsdesk.core.clock import SystemClock
 
     async def work(session: AsyncSession) -> str:
         user = await auth_service.get_user_by_email(session=session, email=email)
@@ -244,6 +275,8 @@ def shifts_on_duty(
     from datetime import datetime
 
     from opsdesk.assignment import service as assignment
+    from opsdesk.auth import service as auth_service
+    from opsdesk.core.clock import SystemClock
 
     if at is None:
         moment = SystemClock().now()
@@ -273,9 +306,12 @@ def incidents_sweep() -> None:
     ``opsdesk serve`` does this every OPSDESK_LIFECYCLE_SWEEP_S seconds; this command is for
     deployments that run serve with OPSDESK_RUN_WORKER=false and schedule the sweep (cron).
     """
+    from opsdesk.core.clock import SystemClock
+    from opsdesk.core.database import Database
+    from opsdesk.core.errors import OpsdeskError
     from opsdesk.incidents.sweeper import incident_rules_from, sweep_once
 
-    settings = get_settings()
+    settings = _settings()
 
     async def run() -> tuple[int, int]:
         db = Database(settings.resolved_database_url())

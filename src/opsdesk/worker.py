@@ -21,7 +21,7 @@ import logging
 import os
 import signal
 import socket
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -119,6 +119,9 @@ class HandlerSpec:
     every_s: float | None = None
     max_attempts: int = RECURRING_MAX_ATTEMPTS
     close: Callable[[], Awaitable[None]] | None = None
+    # Run once in the background when a long-running worker starts (e.g. probe the SMTP
+    # server, so a missing one is said at start-up, once).
+    on_start: Callable[[], Coroutine[Any, Any, None]] | None = None
 
 
 @dataclass
@@ -227,6 +230,11 @@ class Worker:
     async def run_forever(self, stop: asyncio.Event) -> None:
         """Run batches until ``stop`` is set; the batch in hand is finished, not abandoned."""
         ensured = False
+        checks = [
+            asyncio.create_task(spec.on_start(), name=f"opsdesk-start-{kind}")
+            for kind, spec in self.handlers.items()
+            if spec.on_start is not None
+        ]
         try:
             while not stop.is_set():
                 claimed = 0
@@ -241,6 +249,9 @@ class Worker:
                 if claimed == 0:
                     await self._sleep(stop)
         finally:
+            for check in checks:
+                check.cancel()
+            await asyncio.gather(*checks, return_exceptions=True)
             await self.close()
 
     async def close(self) -> None:
@@ -323,9 +334,21 @@ class Worker:
                 job.kind,
             )
             return _Outcome(job, recorded=True)
+        except jobs.KnownOutage as exc:
+            # The handler reported the outage once already; the job keeps the reason.
+            log.debug(
+                "worker %s: job %d (%s) attempt %d/%d failed: %s",
+                self.worker_id,
+                job.id,
+                job.kind,
+                job.attempt,
+                job.max_attempts,
+                exc,
+            )
+            return _Outcome(job, error=str(exc))
         except Exception as exc:
             # One line per failure (the reason is also kept on the job for admins); the
-            # traceback only when debugging: an SMTP server that is down fails every mail.
+            # traceback only when debugging.
             log.warning(
                 "worker %s: job %d (%s) attempt %d/%d failed: %s",
                 self.worker_id,
@@ -497,7 +520,9 @@ def default_handlers(settings: Settings) -> dict[str, HandlerSpec]:
         SWEEP_KIND: HandlerSpec(
             sweep_incidents, transactional=True, every_s=settings.lifecycle_sweep_s
         ),
-        MAIL_JOB: HandlerSpec(make_mail_handler(settings, mail), close=mail.close),
+        MAIL_JOB: HandlerSpec(
+            make_mail_handler(settings, mail), close=mail.close, on_start=mail.probe
+        ),
         WEBHOOK_JOB: HandlerSpec(webhooks.deliver, close=webhooks.close),
     }
 

@@ -328,7 +328,7 @@ async def test_resolve_rules(client: httpx.AsyncClient, desk: Desk, clock: Fixed
     no_end = await act(
         client, desk.tech, number, Action.RESOLVE, {**with_category, "fault_occurred_at": start}
     )
-    assert no_end.json()["error"]["field"] == "fault_recovery_time"
+    assert no_end.json()["error"]["field"] == "fault_recovery_at"
     backwards = await act(
         client,
         desk.tech,

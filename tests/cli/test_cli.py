@@ -56,10 +56,26 @@ async def whoami(url: str, token: str) -> dict[str, str]:
         await db.dispose()
 
 
-def test_upgrade_is_idempotent(cli: Cli) -> None:
-    again = cli("db", "upgrade")
+def test_upgrade_says_what_it_did(tmp_path: Path) -> None:
+    from opsdesk.core.migrate import upgrade
+
+    fresh = Cli(f"sqlite+aiosqlite:///{tmp_path / 'fresh.db'}", tmp_path)
+    created = fresh("db", "upgrade")
+    assert created.exit_code == 0, created.output
+    assert re.fullmatch(
+        r"database created at revision \d{4} \(44 default reference items added\)\n",
+        created.output,
+    ), created.output
+    head = created.output.split()[4]
+    again = fresh("db", "upgrade")
     assert again.exit_code == 0
-    assert "0 default reference items added" in again.output
+    assert again.output == f"database is up to date at revision {head}\n"
+
+    older_url = f"sqlite+aiosqlite:///{tmp_path / 'older.db'}"
+    upgrade(older_url, "0007")
+    older = Cli(older_url, tmp_path)("db", "upgrade")
+    assert older.exit_code == 0, older.output
+    assert older.output.startswith(f"database upgraded from revision 0007 to {head}"), older.output
 
 
 def test_create_user_and_token(cli: Cli) -> None:

@@ -74,14 +74,14 @@ async def take_action(
 ) -> IncidentOut:
     """Take ``action``; the body is its parameters (see ``GET …/actions``)."""
     chosen = _action(action)
-    params = action_service.parse_params(chosen, body)
     async with db.write() as session:
+        # The body is checked against the incident: a refusal names all that is missing.
         incident = await action_service.take_action(
             session=session,
             caller=caller,
             number=number,
             action=chosen,
-            params=params,
+            params=body,
             now=clock.now(),
             rules=rules,
             expected_version=expected_version(if_match),

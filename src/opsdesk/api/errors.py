@@ -65,8 +65,11 @@ async def _opsdesk_error(request: Request, exc: Exception) -> JSONResponse:
     headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
     if isinstance(exc, TooManyAttempts):
         headers = {"Retry-After": str(exc.retry_after_s)}
+    details: Any = exc.details or None
+    if isinstance(exc, ValidationFailed) and exc.problems:
+        details = exc.problems  # the same shape as a request validation error's details
     return JSONResponse(
-        error_body(exc.code, exc.message, exc.field, exc.details or None),
+        error_body(exc.code, exc.message, exc.field, details),
         status_code=status,
         headers=headers,
     )

@@ -18,7 +18,20 @@ class OpsdeskError(Exception):
 
 
 class ValidationFailed(OpsdeskError):
+    """Bad input; ``problems`` lists every field at fault when there are several."""
+
     code = "validation_error"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        field: str | None = None,
+        problems: list[dict[str, str]] | None = None,
+        **details: Any,
+    ) -> None:
+        super().__init__(message, field=field, **details)
+        self.problems = problems or []
 
 
 class NotFound(OpsdeskError):

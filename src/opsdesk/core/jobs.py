@@ -100,6 +100,13 @@ class Job(Base):
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
+class KnownOutage(Exception):
+    """A job failed for a reason already reported once (e.g. the SMTP server is down).
+
+    The worker keeps the message on the job and retries as usual, but logs the failure at
+    debug level only: one outage must not fill the log with a line per job attempt."""
+
+
 @dataclass(frozen=True)
 class ClaimedJob:
     """What a worker needs to run a job it holds; ``attempt`` counts from 1."""

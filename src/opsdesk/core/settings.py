@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal, get_args, get_origin
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -107,3 +107,48 @@ class Settings(BaseSettings):
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
     return Settings()
+
+
+class SettingsError(Exception):
+    """Some ``OPSDESK_*`` variables are invalid; ``lines`` says which, one line each."""
+
+    def __init__(self, lines: list[str]) -> None:
+        super().__init__("; ".join(lines))
+        self.lines = lines
+
+
+def load_settings() -> Settings:
+    """``get_settings()``, with a validation error turned into short lines for people."""
+    try:
+        return get_settings()
+    except ValidationError as exc:
+        raise SettingsError([_explain(error) for error in exc.errors()]) from None
+
+
+_SECRET_FIELDS = frozenset({"secret_key", "smtp_password", "database_url"})
+_ALLOWED_BY_TYPE = {
+    "bool_parsing": "true, false, yes, no, on, off, 1, 0",
+    "bool_type": "true, false, yes, no, on, off, 1, 0",
+    "int_parsing": "a whole number",
+    "int_from_float": "a whole number",
+    "float_parsing": "a number",
+    "path_type": "a file system path",
+}
+
+
+def _explain(error: Any) -> str:
+    name = str(error["loc"][0]) if error["loc"] else "?"
+    variable = f"OPSDESK_{name.upper()}"
+    given = error.get("input")
+    # The database URL may carry a password: name the variable, never echo it.
+    shown = "(hidden)" if name in _SECRET_FIELDS else repr(str(given))
+    return f"invalid setting {variable}={shown}: allowed: {_allowed(name, error)}"
+
+
+def _allowed(name: str, error: Any) -> str:
+    field = Settings.model_fields.get(name)
+    if field is not None and get_origin(field.annotation) is Literal:
+        return ", ".join(str(choice) for choice in get_args(field.annotation))
+    if error["type"] in _ALLOWED_BY_TYPE:
+        return _ALLOWED_BY_TYPE[error["type"]]
+    return str(error["msg"]).removeprefix("Input should be ").removeprefix("Value error, ")

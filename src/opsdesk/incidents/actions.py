@@ -104,22 +104,74 @@ class Actor:
         return self.caller.user_id in (incident.reporter_id, incident.creator_id)
 
 
-def parse_params(action: Action, raw: Any) -> ActionParams:
-    """Validate an action's parameters from any adapter; errors name the parameter."""
+def parse_params(action: Action, raw: Any, *, incident: Incident | None = None) -> ActionParams:
+    """Validate an action's parameters from any adapter; errors name every parameter at fault.
+
+    Given the ``incident``, what it still lacks (a resolution's category or fault times) is
+    named in the same answer, so one refusal tells everything that is missing."""
     model = ACTION_PARAMS[action]
+    problems: list[dict[str, str]] = []
+    parsed: ActionParams | None = None
     try:
-        return model.model_validate(raw if raw is not None else {})
+        parsed = model.model_validate(raw if raw is not None else {})
     except ValidationError as exc:
-        first = exc.errors()[0]
-        field = ".".join(str(part) for part in first["loc"]) or "params"
-        kind = first["type"]
-        if kind == "missing":
-            message = f"{field}: is required for {action.value}"
-        elif kind == "extra_forbidden":
-            message = f"{field}: unknown parameter for {action.value}"
-        else:
-            message = f"{field}: {first['msg'].removeprefix('Value error, ')}"
-        raise ValidationFailed(message, field=field) from None
+        for error in exc.errors():
+            field = ".".join(str(part) for part in error["loc"]) or "params"
+            kind = error["type"]
+            if kind == "missing":
+                message = f"is required for {action.value}"
+            elif kind == "extra_forbidden":
+                message = f"unknown parameter for {action.value}"
+            else:
+                message = str(error["msg"]).removeprefix("Value error, ")
+            problems.append({"field": field, "message": message})
+    if problems and incident is not None and action is Action.RESOLVE:
+        given = raw if isinstance(raw, dict) else {}
+        named = {problem["field"] for problem in problems}
+        interrupted = given.get("service_interrupted")
+        gaps = resolution_gaps(
+            incident,
+            category=given.get("category"),
+            interrupted=interrupted if isinstance(interrupted, bool) else None,
+            occurred=given.get("fault_occurred_at"),
+            recovered=given.get("fault_recovery_at", given.get("fault_recovery_time")),
+        )
+        problems += [gap for gap in gaps if gap["field"] not in named]
+    if problems:
+        raise invalid(problems)
+    assert parsed is not None
+    return parsed
+
+
+def invalid(problems: list[dict[str, str]]) -> ValidationFailed:
+    """One refusal naming every problem: ``a: why; b: why``, ``details`` one entry each."""
+    message = "; ".join(f"{p['field']}: {p['message']}" for p in problems)
+    return ValidationFailed(message, field=problems[0]["field"], problems=problems)
+
+
+def resolution_gaps(
+    incident: Incident,
+    *,
+    category: object,
+    interrupted: bool | None,
+    occurred: object,
+    recovered: object,
+) -> list[dict[str, str]]:
+    """What a resolution lacks, given what was sent and what the incident already has."""
+    gaps: list[dict[str, str]] = []
+    if category is None and incident.category is None:
+        gaps.append({"field": "category", "message": "required to resolve an incident"})
+    if incident.service_interrupted if interrupted is None else interrupted:
+        if occurred is None and incident.fault_occurred_at is None:
+            gaps.append(
+                {"field": "fault_occurred_at", "message": _WHEN_INTERRUPTED},
+            )
+        if recovered is None:
+            gaps.append({"field": "fault_recovery_at", "message": _WHEN_INTERRUPTED})
+    return gaps
+
+
+_WHEN_INTERRUPTED = "required when the service was interrupted"
 
 
 def phase_of_incident(incident: Incident) -> Phase:
@@ -140,18 +192,23 @@ async def take_action(
     caller: Caller,
     number: str,
     action: Action,
-    params: ActionParams,
+    params: ActionParams | dict[str, Any] | None,
     now: datetime,
     rules: IncidentRules = IncidentRules(),
     expected_version: int | None = None,
 ) -> Incident:
-    """Apply ``action`` to the incident ``number`` on behalf of ``caller``."""
+    """Apply ``action`` to the incident ``number`` on behalf of ``caller``.
+
+    ``params`` may be the raw body: it is then checked against this incident, so a refusal
+    names everything missing at once (see ``parse_params``)."""
     incident = await access_incident(session=session, caller=caller, number=number, for_update=True)
     if expected_version is not None and incident.version != expected_version:
         raise PreconditionFailed(
             f"incident {number} is at version {incident.version}, not {expected_version}",
             field="If-Match",
         )
+    if not isinstance(params, ActionParams):
+        params = parse_params(action, params, incident=incident)
     await apply_action(
         session=session,
         incident=incident,
@@ -482,36 +539,32 @@ async def _resolve(
     outcome: Outcome,
 ) -> str:
     assert isinstance(params, ResolveParams)
+    problems = resolution_gaps(
+        incident,
+        category=params.category,
+        interrupted=params.service_interrupted,
+        occurred=params.fault_occurred_at,
+        recovered=params.fault_recovery_at,
+    )
     category = params.category or incident.category
-    if category is None:
-        raise ValidationFailed("category: required to resolve an incident", field="category")
-    await check_references(session=session, chosen={Kind.CATEGORY: category})
     interrupted = (
         incident.service_interrupted
         if params.service_interrupted is None
         else params.service_interrupted
     )
     occurred = params.fault_occurred_at or incident.fault_occurred_at
-    recovered = params.fault_recovery_time
-    if interrupted:
-        if occurred is None:
-            raise ValidationFailed(
-                "fault_occurred_at: required when the service was interrupted",
-                field="fault_occurred_at",
-            )
-        if recovered is None:
-            raise ValidationFailed(
-                "fault_recovery_time: required when the service was interrupted",
-                field="fault_recovery_time",
-            )
-    for name, value in (("fault_occurred_at", occurred), ("fault_recovery_time", recovered)):
+    recovered = params.fault_recovery_at
+    for name, value in (("fault_occurred_at", occurred), ("fault_recovery_at", recovered)):
         if value is not None and value > now + rules.clock_skew:
-            raise ValidationFailed(f"{name}: must not be in the future", field=name)
+            problems.append({"field": name, "message": "must not be in the future"})
     if occurred is not None and recovered is not None and recovered < occurred:
-        raise ValidationFailed(
-            "fault_recovery_time: must not be before fault_occurred_at",
-            field="fault_recovery_time",
+        problems.append(
+            {"field": "fault_recovery_at", "message": "must not be before fault_occurred_at"}
         )
+    if problems:
+        raise invalid(problems)
+    assert category is not None
+    await check_references(session=session, chosen={Kind.CATEGORY: category})
     if params.attachment_ids:
         await attachments.link_attachments(
             session=session,

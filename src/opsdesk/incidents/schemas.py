@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from pydantic import (
+    AliasChoices,
     AwareDatetime,
     BaseModel,
     ConfigDict,
@@ -263,8 +264,11 @@ class ResolveParams(ActionParams):
     category: RefKey | None = Field(default=None, description="mtm_type; required if unset")
     service_interrupted: bool | None = Field(default=None, description="is_service_interrupt")
     fault_occurred_at: AwareDatetime | None = Field(default=None, description="start_time")
-    fault_recovery_time: AwareDatetime | None = Field(
-        default=None, description="Required when the service was interrupted"
+    fault_recovery_at: AwareDatetime | None = Field(
+        default=None,
+        # The incident answers with fault_recovery_at; the first API took fault_recovery_time.
+        validation_alias=AliasChoices("fault_recovery_at", "fault_recovery_time"),
+        description="Required when the service was interrupted (also fault_recovery_time)",
     )
     attachment_ids: list[int] = Field(
         default_factory=list, max_length=10, description="Uploaded attachments to keep with it"

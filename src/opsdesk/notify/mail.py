@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import binascii
+import contextlib
 import hashlib
 import logging
 import uuid
@@ -21,11 +22,14 @@ from typing import Any
 
 import aiosmtplib
 
+from opsdesk.core.jobs import KnownOutage
 from opsdesk.core.settings import Settings
 
 log = logging.getLogger(__name__)
 
 MAIL_JOB = "mail.deliver"
+# The start-up probe must not hold anything up for long.
+PROBE_TIMEOUT_S = 5.0
 
 # On every mail we send: RFC 3834 and Exchange's markers keep auto-responders quiet, and
 # X-Loop lets our own inbound side (and others) recognise mail that came from us.
@@ -166,8 +170,40 @@ class MailSender:
         self.settings = settings
         self._idle: list[aiosmtplib.SMTP] = []
         self._slots = asyncio.Semaphore(connections or settings.smtp_connections)
+        # Why mail cannot be delivered now, said once; None while it can (or is untried).
+        self.outage: str | None = None
 
-    async def _connect(self) -> aiosmtplib.SMTP:
+    @property
+    def server(self) -> str:
+        return f"SMTP {self.settings.smtp_host}:{self.settings.smtp_port}"
+
+    async def probe(self) -> None:
+        """Connect once (briefly) so that a missing SMTP server is reported at start-up."""
+        try:
+            client = await self._connect(timeout=min(self.settings.smtp_timeout_s, PROBE_TIMEOUT_S))
+        except (OSError, aiosmtplib.SMTPException) as exc:
+            self.mark_down(exc)
+            return
+        with contextlib.suppress(aiosmtplib.SMTPException, OSError):
+            await client.quit()
+
+    def mark_down(self, exc: BaseException) -> None:
+        """Say once that mail is not deliverable, and where the mails wait meanwhile."""
+        if self.outage is not None:
+            return
+        self.outage = f"{self.server} {_unreachable(exc)}"
+        log.warning(
+            "mail is not deliverable: %s; mails wait in the jobs table (admin: /admin/jobs) "
+            "and are retried",
+            self.outage,
+        )
+
+    def mark_up(self) -> None:
+        if self.outage is not None:
+            self.outage = None
+            log.info("mail delivery works again (%s)", self.server)
+
+    async def _connect(self, timeout: float | None = None) -> aiosmtplib.SMTP:
         s = self.settings
         client = aiosmtplib.SMTP(
             hostname=s.smtp_host,
@@ -176,7 +212,7 @@ class MailSender:
             password=s.smtp_password.get_secret_value() or None,
             use_tls=s.smtp_tls == "tls",
             start_tls=s.smtp_tls == "starttls",
-            timeout=s.smtp_timeout_s,
+            timeout=timeout or s.smtp_timeout_s,
         )
         await client.connect()
         return client
@@ -227,7 +263,24 @@ def make_mail_handler(settings: Settings, sender: MailSender | None = None) -> M
 
     async def deliver_mail(payload: dict[str, Any], ctx: object) -> None:
         mail = OutgoingMail.from_payload(payload)
-        await pool.send(message_bytes(mail), sender=address_of(mail.sender), recipient=mail.to)
+        try:
+            await pool.send(message_bytes(mail), sender=address_of(mail.sender), recipient=mail.to)
+        except OSError as exc:  # the server is unreachable (aiosmtplib's errors are OSErrors)
+            pool.mark_down(exc)
+            raise KnownOutage(f"{pool.server} {_unreachable(exc)}") from exc
+        pool.mark_up()
         log.info("mail %s (%s) sent to %s", mail.message_id, mail.event, mail.to)
 
     return deliver_mail
+
+
+def _unreachable(exc: BaseException) -> str:
+    """Why a server could not be reached, in words: refused, silent, or the error itself."""
+    causes = [exc, exc.__cause__, exc.__context__]
+    text = str(exc).lower()
+    # aiosmtplib wraps the refusal in its own SMTPConnectError ("Connect call failed").
+    if any(isinstance(c, ConnectionRefusedError) for c in causes) or "connect call failed" in text:
+        return "refused the connection"
+    if any(isinstance(c, TimeoutError) for c in causes):
+        return "did not answer in time"
+    return f"could not be reached ({type(exc).__name__}: {exc})"

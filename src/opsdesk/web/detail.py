@@ -261,7 +261,7 @@ ACTION_FORMS: dict[Action, tuple[FieldSpec, ...]] = {
         FieldSpec("category", "Category", "select", choices="categories"),
         FieldSpec("service_interrupted", "The service was interrupted", "checkbox"),
         FieldSpec("fault_occurred_at", "Fault occurred at (UTC)", "datetime"),
-        FieldSpec("fault_recovery_time", "Service recovered at (UTC)", "datetime"),
+        FieldSpec("fault_recovery_at", "Service recovered at (UTC)", "datetime"),
         FieldSpec("files", "Attachments", "files", hint="JPG, PNG, PDF, DOCX or TXT"),
     ),
     Action.CONFIRM: (
