@@ -152,6 +152,12 @@ async def test_deeply_nested_json_is_a_400_naming_the_body(
     )
     error = native_error(native, 400)
     assert (error["code"], error["field"]) == ("json_too_deep", "body")
+    in_query = await client.get(
+        "/api/v1/incidents/search",
+        params={"filter": "[" * 5_000 + "]" * 5_000},
+        headers=desk.tech.headers,
+    )
+    assert native_error(in_query, 422)["field"] == "filter"
     # 64 levels in all (the object and 63 arrays) are not refused for their depth.
     within = await client.post("/v2/incidents/list", content=nested(63), headers=coc_json)
     assert "JSON nesting" not in coc_error(within, 400, "GOM.00007256")
