@@ -3,9 +3,9 @@
 A database that cannot be reached is ``503`` with ``Retry-After`` and
 ``code: database_unavailable``; anything else unexpected is a JSON ``500`` with
 ``code: internal_error`` and the traceback in the log only. COC routes answer in the COC
-envelope, browsers asking for a page get a short HTML page. Because the exception ends
-here instead of in the server, the keep-alive connection stays open, and the next request
-after the database is back is served normally.
+envelope; a browser asking for a page during an outage gets a short HTML 503 page. Because
+the exception ends here instead of in the server, the keep-alive connection stays open, and
+the next request after the database is back is served normally.
 
 Starlette's own last-resort handler re-raises after answering, and the server then drops
 the connection: this middleware sits inside it, outside every other middleware.
@@ -60,9 +60,7 @@ def unavailable_response(scope: Scope) -> Response:
 def internal_error_response(scope: Scope) -> Response:
     if str(scope.get("path", "")).startswith(coc.COC_PREFIXES):
         return coc.error_response(coc.INTERNAL_ERROR, _INTERNAL_MESSAGE, status=500)
-    if _wants_page(scope):
-        page = _PAGE.format(title="Something went wrong", text=_INTERNAL_MESSAGE + ".")
-        return HTMLResponse(page, status_code=500)
+    # JSON even for a browser: a 500 body is always machine-readable (issue 24).
     body = {"error": {"code": "internal_error", "message": _INTERNAL_MESSAGE}}
     return JSONResponse(body, status_code=500)
 
