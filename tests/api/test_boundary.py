@@ -126,6 +126,31 @@ async def test_uploads_keep_their_own_rule_and_a_larger_cap(
         url, files={"file": ("big.txt", b"a" * huge, "text/plain")}, headers=desk.user.headers
     )
     assert native_error(response, 413)["code"] == "body_too_large"
+    # The same upload sent chunked is cut off while the form is parsed, in the COC envelope
+    # on the COC upload route.
+    boundary = "opsdesk-boundary"
+    head = (
+        f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="big.txt"\r\n'
+        "Content-Type: text/plain\r\n\r\n"
+    ).encode()
+
+    async def chunks() -> AsyncIterator[bytes]:
+        yield head
+        for _ in range(huge // MIB + 1):
+            yield b"a" * MIB
+        yield f"\r\n--{boundary}--\r\n".encode()
+
+    multipart = {"content-type": f"multipart/form-data; boundary={boundary}"}
+    for path, headers in (
+        (url, desk.user.headers),
+        ("/v1/external/incident/attachments", coc_headers(desk.user)),
+    ):
+        chunked = await client.post(path, content=chunks(), headers={**headers, **multipart})
+        if path.startswith("/v1/"):
+            assert "body" in coc_error(chunked, 413, "GOM.10000413")
+        else:
+            assert native_error(chunked, 413)["code"] == "body_too_large"
+    assert len((await client.get(url, headers=desk.user.headers)).json()) == 1
 
 
 # Nesting -----------------------------------------------------------------------------------
