@@ -26,8 +26,10 @@ from opsdesk.api import (
     sla,
     users,
 )
+from opsdesk.api.body_limits import BodyLimits
 from opsdesk.api.coc import incidents as coc_incidents
 from opsdesk.api.docs import install_docs
+from opsdesk.api.error_boundary import ErrorBoundary
 from opsdesk.api.errors import install_error_handlers
 from opsdesk.api.nul_guard import NulGuard
 from opsdesk.api.session_touch import SessionTouch
@@ -105,6 +107,14 @@ def create_app(
     app.add_middleware(NulGuard)
     if settings.cookie_secure:
         app.add_middleware(StrictTransportSecurity)
+    # Outside NulGuard, which reads bodies: the limit bounds what it reads.
+    app.add_middleware(
+        BodyLimits,
+        max_body_bytes=settings.max_json_bytes,
+        max_upload_bytes=settings.attachment_max_bytes + settings.max_json_bytes,
+    )
+    # Outermost (added last): whatever escapes the other middleware still becomes an answer.
+    app.add_middleware(ErrorBoundary)
     install_error_handlers(app)
     install_docs(app)
     app.include_router(health.router)

@@ -9,6 +9,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from opsdesk.api.body_limits import BodyTooLarge, body_too_large_handler
 from opsdesk.api.coc import envelope as coc
 from opsdesk.core.errors import (
     Conflict,
@@ -116,3 +117,4 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(OpsdeskError, _opsdesk_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(BodyTooLarge, body_too_large_handler)

@@ -7,6 +7,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import text
 
 from opsdesk.api.deps import DB
+from opsdesk.api.error_boundary import RETRY_AFTER_S
 
 router = APIRouter(tags=["health"])
 
@@ -20,5 +21,6 @@ async def healthz(db: DB) -> JSONResponse:
         return JSONResponse(
             {"status": "error", "database": "unreachable", "detail": type(exc).__name__},
             status_code=503,
+            headers={"Retry-After": str(RETRY_AFTER_S)},
         )
     return JSONResponse({"status": "ok", "database": db.dialect})

@@ -9,6 +9,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Header, Query, Request, Response
 from pydantic import BaseModel, Field
 
+from opsdesk.api.body_limits import MAX_JSON_DEPTH, json_too_deep
 from opsdesk.api.deps import DB, ClockDep, CurrentCaller, Rules
 from opsdesk.auth.roles import Caller
 from opsdesk.core.clock import epoch_ms
@@ -218,6 +219,10 @@ async def search_incidents_get(
     contain_total: bool = True,
 ) -> SearchPage:
     """The same search, with the body as JSON in ``?filter=`` (for links and saved views)."""
+    if json_too_deep(filter_json.encode()):
+        raise ValidationFailed(
+            f"filter: JSON nesting is deeper than {MAX_JSON_DEPTH} levels", field="filter"
+        )
     try:
         body = json.loads(filter_json)
     except ValueError:

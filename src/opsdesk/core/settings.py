@@ -69,6 +69,11 @@ class Settings(BaseSettings):
     )
     attachment_max_bytes: int = Field(default=10 * 1024 * 1024, ge=1)
     attachment_max_count: int = Field(default=10, ge=0)
+    max_json_bytes: int = Field(
+        default=1024 * 1024,
+        ge=1024,
+        description="Largest JSON or form request body; larger ones are refused with 413",
+    )
     # Outgoing mail (notify/mail.py); the password is a SecretStr so it is never printed.
     smtp_host: str = Field(default="localhost", description="SMTP server for outgoing mail")
     smtp_port: int = Field(default=25, ge=1, le=65535)

@@ -29,6 +29,18 @@ MAX_FIELDS = 100
 MAX_VALUES = 100  # values of one filter
 MAX_VALUE_LENGTH = 1_000  # characters of one value
 MAX_NAME_LENGTH = 64
+# The keys of a list request body (COC's ListTicketParamsV2); any other key is refused.
+REQUEST_KEYS = frozenset(
+    {
+        "string_filters",
+        "int_filters",
+        "condition",
+        "sort_filter",
+        "group_by_filter",
+        "count_filters",
+        "fields",
+    }
+)
 INT_MIN, INT_MAX = -(2**63), 2**63 - 1
 # Epoch milliseconds from 1970 to 9999-12-31.
 MS_MIN, MS_MAX = 0, 253_402_300_799_999
@@ -294,6 +306,11 @@ def _fields(catalogue: Catalogue, raw: Any) -> tuple[str, ...]:
 def parse_request(raw: Mapping[str, Any], catalogue: Catalogue) -> ListQuery:
     """Check a list request body against ``catalogue``; the first problem is raised."""
     body = _object(raw, "body")
+    unknown = sorted(str(key) for key in body if key not in REQUEST_KEYS)
+    if unknown:
+        if not unknown[0]:
+            raise QueryError("an empty key is not a field", field="body")
+        raise QueryError("unknown field", field=unknown[0])
     named: dict[str, Filter] = {}
     anonymous: list[str] = []
     for key, ints in (("string_filters", False), ("int_filters", True)):

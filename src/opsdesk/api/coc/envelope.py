@@ -32,6 +32,9 @@ FORBIDDEN = "GOM.10000403"
 NOT_FOUND = "GOM.10000404"
 NOT_ALLOWED_NOW = "GOM.10000409"
 STALE_VERSION = "GOM.10000412"
+BODY_TOO_LARGE = "GOM.10000413"
+INTERNAL_ERROR = "GOM.10000500"
+DATABASE_UNAVAILABLE = "GOM.10000503"
 UNAUTHENTICATED = "common.01010001"
 
 COC_PREFIXES = ("/v1/", "/v2/")
@@ -51,8 +54,12 @@ def envelope_response(data: Any) -> Response:
     return Response(orjson.dumps(envelope(data)), media_type="application/json")
 
 
-def error_response(code: str, message: str, *, status: int = 400) -> JSONResponse:
-    return JSONResponse(envelope(None, code=code, message=message), status_code=status)
+def error_response(
+    code: str, message: str, *, status: int = 400, headers: dict[str, str] | None = None
+) -> JSONResponse:
+    return JSONResponse(
+        envelope(None, code=code, message=message), status_code=status, headers=headers
+    )
 
 
 def from_opsdesk_error(exc: OpsdeskError) -> JSONResponse:
