@@ -19,6 +19,7 @@ from opsdesk.core.errors import (
     Unauthenticated,
     ValidationFailed,
 )
+from opsdesk.core.request_id import current_request_id
 
 STATUS_OF: dict[type[OpsdeskError], int] = {
     ValidationFailed: 422,
@@ -38,6 +39,9 @@ def error_body(
         error["field"] = field
     if details:
         error["details"] = details
+    request_id = current_request_id()
+    if request_id is not None:
+        error["request_id"] = request_id  # the X-Request-Id header's, to quote in a report
     return {"error": error}
 
 
@@ -97,8 +101,9 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     if coc.is_coc(request):
         if exc.status_code == 401:
             return coc.error_response(coc.UNAUTHENTICATED, "Token missing or invalid.", status=401)
-        code = coc.NOT_FOUND if exc.status_code in (404, 405) else coc.PARAMETER_ERROR
-        return coc.error_response(code, str(exc.detail), status=exc.status_code)
+        if exc.status_code in (404, 405):
+            return coc.no_such_api(request.method, request.url.path, exc.headers)
+        return coc.error_response(coc.PARAMETER_ERROR, str(exc.detail), status=exc.status_code)
     codes = {404: "not_found", 405: "method_not_allowed", 401: "unauthenticated", 403: "forbidden"}
     code = codes.get(exc.status_code, "http_error")
     message = str(exc.detail) if exc.status_code != 404 else "no such resource"
