@@ -119,9 +119,7 @@ async def test_histories_return_only_the_named_fields(
     assert accepted.status_code == 200, accepted.text
 
     body = {"fields": ["action", "status"], "sort_filter": {"field": "start_time"}}
-    data = (await coc(client, desk.tech, "POST", f"/v2/incidents/{number}/histories", body))[
-        "data"
-    ]
+    data = (await coc(client, desk.tech, "POST", f"/v2/incidents/{number}/histories", body))["data"]
     assert data["total"] == 3
     # An automation step names itself in action_id: asking for the action brings it along.
     assert data["info"] == [

@@ -91,7 +91,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
 def _client(server: Server) -> CocClient:
     # A global service's credentials; the domain id given, so the SDK asks IAM for nothing.
     credentials = GlobalCredentials("A" * 20, "S" * 40, "0" * 32)
-    return CocClient.new_builder().with_credentials(credentials).with_endpoints([server.url]).build()
+    builder = CocClient.new_builder().with_credentials(credentials)
+    return builder.with_endpoints([server.url]).build()
 
 
 def _logged_line(server: Server, request_id: str) -> str:
@@ -119,6 +120,4 @@ def test_the_sdk_exception_carries_the_request_id_of_the_failing_call(server: Se
     assert re.fullmatch(r"[0-9a-f]{32}", first.request_id or ""), first
     assert second.request_id != first.request_id
     assert '"POST /v2/incidents/list HTTP/1.1" 401' in _logged_line(server, first.request_id)
-    assert '"GET /v1/external/incident/IM1 HTTP/1.1" 401' in _logged_line(
-        server, second.request_id
-    )
+    assert '"GET /v1/external/incident/IM1 HTTP/1.1" 401' in _logged_line(server, second.request_id)
