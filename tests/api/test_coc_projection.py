@@ -8,7 +8,9 @@ from datetime import timedelta
 import httpx
 import pytest
 
+from opsdesk.api.coc.fields import HISTORY_FIELDS, TICKET_FIELDS, V1_HISTORY_FIELDS
 from opsdesk.core.clock import FixedClock
+from tests.api.coc_sdk_models import MODELS
 from tests.api.test_coc_api import coc
 from tests.factories import Desk, create_incident
 
@@ -36,6 +38,13 @@ ALL_TICKET_KEYS = {
     "incident_ownership",
     "enum_data_list",
 }
+
+
+def test_the_selectable_fields_are_the_keys_of_the_sdk_models() -> None:
+    assert set(MODELS["CocIncidentDataV2"]) == TICKET_FIELDS == ALL_TICKET_KEYS
+    # Plus action_id, where an automation step names itself (as in COC's published example).
+    assert set(MODELS["CocTicketHistoryBaseInfoV2"]) | {"action_id"} == HISTORY_FIELDS
+    assert V1_HISTORY_FIELDS <= set(MODELS["TicketHistoryInfo"])
 
 
 async def test_list_returns_only_the_named_fields_and_the_ticket_id(
