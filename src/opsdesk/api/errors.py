@@ -19,7 +19,6 @@ from opsdesk.core.errors import (
     Unauthenticated,
     ValidationFailed,
 )
-from opsdesk.core.request_id import current_request_id
 
 STATUS_OF: dict[type[OpsdeskError], int] = {
     ValidationFailed: 422,
@@ -39,9 +38,6 @@ def error_body(
         error["field"] = field
     if details:
         error["details"] = details
-    request_id = current_request_id()
-    if request_id is not None:
-        error["request_id"] = request_id  # the X-Request-Id header's, to quote in a report
     return {"error": error}
 
 

@@ -22,10 +22,6 @@ _SANE = re.compile(rb"[A-Za-z0-9._:/+=-]{1,%d}" % MAX_LENGTH)
 NO_REQUEST = "-"
 
 
-def current_request_id() -> str | None:
-    return request_id_var.get()
-
-
 def new_request_id() -> str:
     return uuid.uuid4().hex
 
