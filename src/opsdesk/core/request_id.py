@@ -8,8 +8,8 @@ started from that request (tasks copy the context) sees it too. Outside a reques
 from __future__ import annotations
 
 import logging
+import os
 import re
-import uuid
 from contextvars import ContextVar
 from typing import Any
 
@@ -23,7 +23,8 @@ NO_REQUEST = "-"
 
 
 def new_request_id() -> str:
-    return uuid.uuid4().hex
+    """32 random hex characters, like a uuid4's hex without building a UUID."""
+    return os.urandom(16).hex()
 
 
 def accepted_request_id(raw: bytes | None) -> str:
