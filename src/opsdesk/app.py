@@ -9,6 +9,7 @@ from pathlib import Path
 from fastapi import FastAPI
 from starlette.middleware.sessions import SessionMiddleware
 from starlette.staticfiles import StaticFiles
+from starlette.types import ASGIApp
 
 from opsdesk import __version__
 from opsdesk.api import (
@@ -34,8 +35,10 @@ from opsdesk.api.errors import install_error_handlers
 from opsdesk.api.nul_guard import NulGuard
 from opsdesk.api.session_touch import SessionTouch
 from opsdesk.api.transport import StrictTransportSecurity
+from opsdesk.api.request_id import RequestIdMiddleware
 from opsdesk.core.clock import Clock, SystemClock
 from opsdesk.core.database import Database
+from opsdesk.core.request_id import install_log_record_factory
 from opsdesk.core.settings import Settings, get_settings
 from opsdesk.incidents.sweeper import incident_rules_from
 from opsdesk.web import account as web_account
@@ -47,6 +50,12 @@ from opsdesk.web import teams as web_teams
 from opsdesk.worker import InProcessWorker, Worker, default_handlers
 
 SESSION_COOKIE = "opsdesk_session"
+
+
+class OpsdeskApp(FastAPI):
+    def build_middleware_stack(self) -> ASGIApp:
+        # Outermost, outside Starlette's error middleware: a 500 carries X-Request-Id too.
+        return RequestIdMiddleware(super().build_middleware_stack())
 
 
 def create_app(
@@ -82,7 +91,8 @@ def create_app(
             if db is None:
                 await database.dispose()
 
-    app = FastAPI(
+    install_log_record_factory()
+    app = OpsdeskApp(
         title="opsdesk",
         version=__version__,
         summary="Incident management: native REST API",

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import sys
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Annotated, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 
@@ -80,6 +80,48 @@ def _in_transaction(work: Callable[[AsyncSession], Awaitable[T]]) -> T:
         raise _fail(exc.message) from None
 
 
+LOG_LEVELS = ("critical", "error", "warning", "info", "debug")
+
+
+def serve_log_config(level: str) -> dict[str, Any]:
+    """uvicorn's logging set-up, with the request id (``-`` outside a request) on every line:
+    opsdesk's own, the server's and the access log's."""
+    request_id = {"()": "opsdesk.core.request_id.RequestIdFilter"}
+    line = "%(asctime)s %(levelname)s [%(request_id)s]"
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "filters": {"request_id": request_id},
+        "formatters": {
+            "default": {
+                "()": "uvicorn.logging.DefaultFormatter",
+                "fmt": f"{line} %(name)s: %(message)s",
+                "use_colors": False,
+            },
+            "access": {
+                "()": "uvicorn.logging.AccessFormatter",
+                "fmt": f'{line} %(client_addr)s - "%(request_line)s" %(status_code)s',
+                "use_colors": False,
+            },
+        },
+        "handlers": {
+            name: {
+                "formatter": name,
+                "class": "logging.StreamHandler",
+                "stream": "ext://sys.stderr",
+                "filters": ["request_id"],
+            }
+            for name in ("default", "access")
+        },
+        "loggers": {
+            "uvicorn": {"handlers": ["default"], "level": level.upper(), "propagate": False},
+            # Its own switch (--access-log), whatever the level.
+            "uvicorn.access": {"handlers": ["access"], "level": "INFO", "propagate": False},
+            "opsdesk": {"handlers": ["default"], "level": level.upper(), "propagate": False},
+        },
+    }
+
+
 @app.command()
 def serve(
     host: Annotated[str, typer.Option(help="Address to listen on")] = "127.0.0.1",
@@ -92,13 +134,22 @@ def serve(
             "empty: none). Default: OPSDESK_FORWARDED_ALLOW_IPS, else 127.0.0.1"
         ),
     ] = None,
+    log_level: Annotated[
+        str, typer.Option(help=f"Least level logged: {', '.join(LOG_LEVELS)}")
+    ] = "warning",
+    access_log: Annotated[
+        bool, typer.Option("--access-log/--no-access-log", help="One line per request")
+    ] = False,
 ) -> None:
-    """Serve the web UI and the APIs."""
+    """Serve the web UI and the APIs. Every log line names its request's X-Request-Id."""
     import uvicorn
 
     trusted = (
         forwarded_allow_ips if forwarded_allow_ips is not None else _settings().forwarded_allow_ips
     ).strip()
+    level = log_level.lower()
+    if level not in LOG_LEVELS:
+        raise _fail(f"--log-level: {log_level!r} is not one of {', '.join(LOG_LEVELS)}")
     typer.echo(f"opsdesk on http://{host}:{port}  (API docs: http://{host}:{port}/docs)")
     uvicorn.run(
         "opsdesk.app:create_app",
@@ -110,8 +161,8 @@ def serve(
         # proxy is trusted to say whom it forwards for.
         proxy_headers=bool(trusted),
         forwarded_allow_ips=trusted or None,
-        log_level="warning",
-        access_log=False,
+        log_config=serve_log_config(level),
+        access_log=access_log,
     )
 
 

@@ -460,7 +460,7 @@ async def list_bad(client: httpx.AsyncClient, desk: Desk, clock: FixedClock) -> 
 async def v2_histories_good(client: httpx.AsyncClient, desk: Desk, clock: FixedClock) -> Call:
     worked = await worked_incident(client, desk, clock)
     body = {
-        "fields": ["action", "start_time"],
+        "fields": ["action", "start_time", "stop_time"],
         "count_filters": [
             {
                 "name": "accepts",

@@ -105,8 +105,9 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     if coc.is_coc(request):
         if exc.status_code == 401:
             return coc.error_response(coc.UNAUTHENTICATED, "Token missing or invalid.", status=401)
-        code = coc.NOT_FOUND if exc.status_code in (404, 405) else coc.PARAMETER_ERROR
-        return coc.error_response(code, str(exc.detail), status=exc.status_code)
+        if exc.status_code in (404, 405):
+            return coc.no_such_api(request.method, request.url.path, exc.headers)
+        return coc.error_response(coc.PARAMETER_ERROR, str(exc.detail), status=exc.status_code)
     codes = {404: "not_found", 405: "method_not_allowed", 401: "unauthenticated", 403: "forbidden"}
     code = codes.get(exc.status_code, "http_error")
     message = str(exc.detail) if exc.status_code != 404 else "no such resource"

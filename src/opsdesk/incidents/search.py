@@ -6,6 +6,7 @@ The search starts from what the caller may see (``visible_to``); filters only na
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
 
@@ -113,16 +114,17 @@ NATIVE_NAMES: dict[str, str] = {
 }
 
 
-def _checked(raw: Any, catalogue: Catalogue) -> ListQuery:
+def _checked(raw: Any, catalogue: Catalogue, selectable: Collection[str] | None) -> ListQuery:
     try:
-        return parse_request(raw, catalogue)
+        return parse_request(raw, catalogue, selectable=selectable)
     except QueryError as exc:
         raise ValidationFailed(exc.message, field=exc.field) from None
 
 
-def parse_search(raw: Any) -> ListQuery:
-    """A search body checked against the incident catalogue; problems name the part."""
-    return _checked(raw, CATALOGUE)
+def parse_search(raw: Any, *, selectable: Collection[str] | None = None) -> ListQuery:
+    """A search body checked against the incident catalogue; problems name the part.
+    ``fields`` names catalogue fields, or ``selectable`` ones if given."""
+    return _checked(raw, CATALOGUE, selectable)
 
 
 @dataclass(frozen=True)
@@ -200,9 +202,9 @@ HISTORY_COLUMNS: dict[str, ColumnElement[Any]] = {
 }
 
 
-def parse_history_search(raw: Any) -> ListQuery:
+def parse_history_search(raw: Any, *, selectable: Collection[str] | None = None) -> ListQuery:
     """A history search body checked against the history catalogue."""
-    return _checked(raw, HISTORY_CATALOGUE)
+    return _checked(raw, HISTORY_CATALOGUE, selectable)
 
 
 async def search_history(

@@ -14,7 +14,7 @@ with it: an unused filter narrows the result, it never silently widens it.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -296,15 +296,29 @@ def _counts(catalogue: Catalogue, raw: Any) -> tuple[NamedCount, ...]:
     return tuple(counts)
 
 
-def _fields(catalogue: Catalogue, raw: Any) -> tuple[str, ...]:
-    return tuple(
-        _spec(catalogue, item, f"fields[{index}]").name
-        for index, item in enumerate(_list(raw, "fields", MAX_FIELDS))
-    )
+def _fields(catalogue: Catalogue, raw: Any, selectable: Collection[str] | None) -> tuple[str, ...]:
+    if selectable is None:
+        return tuple(
+            _spec(catalogue, item, f"fields[{index}]").name
+            for index, item in enumerate(_list(raw, "fields", MAX_FIELDS))
+        )
+    names = []
+    for index, item in enumerate(_list(raw, "fields", MAX_FIELDS)):
+        path = f"fields[{index}]"
+        name = _text(item, path, limit=MAX_NAME_LENGTH)
+        if name not in selectable:
+            raise QueryError(f"unknown field {name!r}", field=path)
+        names.append(name)
+    return tuple(names)
 
 
-def parse_request(raw: Mapping[str, Any], catalogue: Catalogue) -> ListQuery:
-    """Check a list request body against ``catalogue``; the first problem is raised."""
+def parse_request(
+    raw: Mapping[str, Any], catalogue: Catalogue, *, selectable: Collection[str] | None = None
+) -> ListQuery:
+    """Check a list request body against ``catalogue``; the first problem is raised.
+
+    ``fields`` names fields of the catalogue, or of ``selectable`` when the answer's rows
+    have other fields than those a client filters by (COC's tickets)."""
     body = _object(raw, "body")
     unknown = sorted(str(key) for key in body if key not in REQUEST_KEYS)
     if unknown:
@@ -341,7 +355,7 @@ def parse_request(raw: Mapping[str, Any], catalogue: Catalogue) -> ListQuery:
         sort=_sort(catalogue, body.get("sort_filter")),
         group_by=_group_by(catalogue, body.get("group_by_filter")),
         counts=_counts(catalogue, body.get("count_filters")),
-        fields=_fields(catalogue, body.get("fields")),
+        fields=_fields(catalogue, body.get("fields"), selectable),
     )
 
 

@@ -4,11 +4,13 @@ Success: ``{"provider_code": "049", "error_code": "GOM.00000000", "error_msg": n
 "data": …}``. Business errors: HTTP 400 with the same envelope and a ``GOM.*`` code;
 ``GOM.00007256`` ("Parameter error") is COC's, and names the offending field in
 ``error_msg``. Codes COC does not publish are ours, listed in ``docs/coc-api.md``. A
-missing or bad token is HTTP 401 with COC's gateway code ``common.01010001``.
+missing or bad token is HTTP 401 with COC's gateway code ``common.01010001``; a path (or
+method) that is no COC route is HTTP 404 with the gateway's ``APIG.0101``.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import orjson
@@ -36,6 +38,10 @@ BODY_TOO_LARGE = "GOM.10000413"
 INTERNAL_ERROR = "GOM.10000500"
 DATABASE_UNAVAILABLE = "GOM.10000503"
 UNAUTHENTICATED = "common.01010001"
+# What Huawei Cloud's API gateway answers, in front of COC, for a path or method it does not
+# publish: a client that handles "this API is not here" keeps working unchanged.
+NO_SUCH_API = "APIG.0101"
+NO_SUCH_API_MESSAGE = "The API does not exist or has not been published in the environment."
 
 COC_PREFIXES = ("/v1/", "/v2/")
 
@@ -76,3 +82,12 @@ def from_opsdesk_error(exc: OpsdeskError) -> JSONResponse:
         code = STALE_VERSION
     message = exc.message if code != PARAMETER_ERROR else f"Parameter error: {exc.message}"
     return error_response(code, message)
+
+
+def no_such_api(method: str, path: str, headers: Mapping[str, str] | None) -> JSONResponse:
+    """A path no COC route has, or a method its route does not take: 404, as the gateway."""
+    allowed = (headers or {}).get("Allow")
+    message = NO_SUCH_API_MESSAGE
+    if allowed:
+        message = f"{message} {path} takes {allowed}, not {method}."
+    return error_response(NO_SUCH_API, message, status=404)

@@ -17,6 +17,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from opsdesk.api.attachments import file_download
 from opsdesk.api.coc.envelope import envelope, envelope_response
+from opsdesk.api.coc.fields import (
+    HISTORY_FIELDS,
+    TICKET_FIELDS,
+    TICKET_KEY,
+    V1_HISTORY_FIELDS,
+    V1_HISTORY_KEY,
+    V2_HISTORY_KEY,
+    projected,
+)
 from opsdesk.api.coc.keys import (
     COC_NAMES,
     RESUBMIT_NAMES,
@@ -178,7 +187,10 @@ async def list_incidents(request: Request, caller: CurrentCaller, db: DB) -> Res
     page = _int_param(body, "page", 1, 1, 1_000_000)
     per_page = _int_param(body, "per_page", 10, 1, MAX_PER_PAGE)
     contain_total = _bool_param(body, "contain_total", True)
-    query = parse_search({key: value for key, value in body.items() if key not in _LIST_ONLY_KEYS})
+    query = parse_search(
+        {key: value for key, value in body.items() if key not in _LIST_ONLY_KEYS},
+        selectable=TICKET_FIELDS,
+    )
     async with db.read() as session:
         result = await search_incidents(
             session=session,
@@ -187,7 +199,8 @@ async def list_incidents(request: Request, caller: CurrentCaller, db: DB) -> Res
             page=PageRequest(page, per_page),
             contain_total=contain_total,
         )
-    data: dict[str, Any] = {"tickets": [ticket_of(item) for item in result.items]}
+    tickets = projected([ticket_of(item) for item in result.items], query.fields, TICKET_KEY)
+    data: dict[str, Any] = {"tickets": tickets}
     if contain_total:
         data["total"] = result.total
     if query.group_by is not None:
@@ -276,9 +289,13 @@ async def list_histories(
         raise ValidationFailed(
             "incident_id: the body names another incident than the path", field="incident_id"
         )
-    query = parse_history_search({k: v for k, v in body.items() if k != "incident_id"})
+    query = parse_history_search(
+        {k: v for k, v in body.items() if k != "incident_id"}, selectable=HISTORY_FIELDS
+    )
     total, info = await _history_page(db, caller, incident_id, query, with_id=False)
-    return envelope_response({"total": total, "info": info})
+    return envelope_response(
+        {"total": total, "info": projected(info, query.fields, V2_HISTORY_KEY)}
+    )
 
 
 # Workflow nodes (ShowIncidentTask) ---------------------------------------------------------
@@ -646,10 +663,11 @@ async def list_ticket_histories(
         raise ValidationFailed(
             "string_filters: name the incident with a ticket_id filter", field="string_filters"
         )
-    query = parse_history_search({**body, "string_filters": rest})
+    query = parse_history_search({**body, "string_filters": rest}, selectable=V1_HISTORY_FIELDS)
     total, info = await _history_page(db, caller, number, query, with_id=True)
     for item in info:
         item["ticket_id"] = number
+    info = projected(info, query.fields, V1_HISTORY_KEY)
     return envelope_response({"total": total, "info": info})
 
 
