@@ -155,6 +155,7 @@ async def update_user(
     user.updated_at = now
     await session.flush()
     forget(session, "callers")
+    forget(session, "access_keys")
     return user
 
 
