@@ -31,6 +31,7 @@ from opsdesk.core.clock import Clock, SystemClock
 from opsdesk.core.database import Database
 from opsdesk.core.settings import Settings, get_settings
 from opsdesk.incidents.sweeper import incident_rules_from
+from opsdesk.web import access_keys as web_access_keys
 from opsdesk.web import detail as web_detail
 from opsdesk.web import jobs as web_jobs
 from opsdesk.web import routes as web_routes
@@ -110,6 +111,7 @@ def create_app(
     app.include_router(web_detail.router)
     app.include_router(web_teams.router)
     app.include_router(web_jobs.router)
+    app.include_router(web_access_keys.router)
     app.mount(
         "/static",
         StaticFiles(directory=Path(__file__).resolve().parent / "web" / "static"),

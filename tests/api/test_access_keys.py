@@ -185,3 +185,60 @@ async def test_a_changed_server_secret_makes_old_keys_unreadable(
         refused = await http.get("/api/v1/me", headers=signed(key, clock, "/api/v1/me"))
     assert refused.status_code == 401
     assert "create a new access key" in refused.json()["error"]["message"]
+
+
+# The admin page ---------------------------------------------------------------------------
+
+
+async def test_the_admin_page_creates_shows_the_secret_once_and_revokes(
+    client: httpx.AsyncClient, desk: Desk, clock: FixedClock
+) -> None:
+    from tests.api.test_web_pages import csrf_of, sign_in
+
+    existing = await create_key(client, desk.tech, name="ci")
+    assert (await sign_in(client, "admin@desk.test", "admin-password")).status_code == 303
+    page = await client.get("/admin/access-keys")
+    assert page.status_code == 200
+    assert f'id="key-{existing["id"]}"' in page.text and "tech@desk.test" in page.text
+    assert existing["secret_key"] not in page.text
+    assert 'href="/admin/access-keys"' in page.text
+    form = {"csrf_token": csrf_of(page.text), "email": "user@desk.test", "name": "laptop"}
+    forged = await client.post("/admin/access-keys", data={**form, "csrf_token": "forged"})
+    assert forged.status_code == 403
+    created = await client.post("/admin/access-keys", data=form)
+    assert created.status_code == 200, created.text
+    assert created.headers["cache-control"] == "no-store"
+    access_key_id = re.search(r'id="created-access-key">([A-Z0-9]{20})<', created.text)
+    secret = re.search(r'id="created-secret-key">([A-Za-z0-9]{40})<', created.text)
+    assert access_key_id is not None and secret is not None
+    key = {"id": access_key_id.group(1), "secret_key": secret.group(1)}
+    me = await client.get("/api/v1/me", headers=signed(key, clock, "/api/v1/me"), cookies=None)
+    assert me.json()["email"] == desk.user.caller.email
+    again = await client.get("/admin/access-keys")
+    assert key["secret_key"] not in again.text and f'id="key-{key["id"]}"' in again.text
+    unknown = await client.post("/admin/access-keys", data={**form, "email": "no@desk.test"})
+    assert unknown.status_code == 422 and "no user with email" in unknown.text
+    revoked = await client.post(
+        f"/admin/access-keys/{key['id']}/revoke", data={"csrf_token": form["csrf_token"]}
+    )
+    assert (revoked.status_code, revoked.headers["location"]) == (303, "/admin/access-keys")
+    after = await client.get("/admin/access-keys")
+    assert f"Access key {key['id']} is revoked." in after.text
+    refused = await client.get("/api/v1/me", headers=signed(key, clock, "/api/v1/me"))
+    assert refused.status_code == 401
+
+
+async def test_the_access_keys_page_is_for_admins_only(
+    client: httpx.AsyncClient, desk: Desk
+) -> None:
+    from tests.api.test_web_pages import csrf_of, sign_in
+
+    assert (await client.get("/admin/access-keys")).headers["location"].startswith("/login")
+    await sign_in(client, "user@desk.test", "user-password")
+    assert (await client.get("/admin/access-keys")).status_code == 403
+    page = await client.get("/incidents")
+    assert 'href="/admin/access-keys"' not in page.text
+    tried = await client.post(
+        "/admin/access-keys", data={"csrf_token": csrf_of(page.text), "email": "user@desk.test"}
+    )
+    assert tried.status_code == 403

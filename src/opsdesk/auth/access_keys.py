@@ -73,6 +73,16 @@ async def list_access_keys(*, session: AsyncSession, user_id: str | None) -> lis
     return list(await session.scalars(query))
 
 
+async def owners_of(*, session: AsyncSession, user_ids: set[str]) -> dict[str, str]:
+    """User id → "name <email>", for listing keys."""
+    if not user_ids:
+        return {}
+    rows = await session.execute(
+        select(User.id, User.name, User.email).where(User.id.in_(user_ids))
+    )
+    return {str(row.id): f"{row.name} <{row.email}>" for row in rows}
+
+
 async def revoke_access_key(
     *, session: AsyncSession, caller: Caller, access_key_id: str, now: datetime
 ) -> AccessKey:
