@@ -244,6 +244,11 @@ async def test_an_unknown_key_is_refused(client: httpx.AsyncClient, server: str)
         sdk_client(server, basic(unknown)), request, "list_incident_simple_tickets"
     )
     assert refused.error_msg == "unknown access key NOSUCHKEY00000000000"
+    too_long = AccessKeyPair("K" * 200, "x" * 40)
+    refused = await _refused(
+        sdk_client(server, basic(too_long)), request, "list_incident_simple_tickets"
+    )
+    assert refused.error_msg == f"unknown access key {'K' * 200}"
 
 
 async def test_a_revoked_key_is_refused_at_once(

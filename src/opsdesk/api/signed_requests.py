@@ -62,7 +62,7 @@ async def signed_caller(request: Request, authorization: str) -> Caller:
     signing.check_freshness(signed_at, now)
     access_key_id = signed.access_key_id
     key = access_keys.cached_signing_key(caches=db.caches, access_key_id=access_key_id)
-    if key is None:
+    if key is None and len(access_key_id) <= access_keys.MAX_ACCESS_KEY_ID_LENGTH:
         async with db.read() as session:
             key = await access_keys.signing_key(
                 session=session, access_key_id=access_key_id, box=secret_box(request)

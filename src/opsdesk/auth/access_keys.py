@@ -23,6 +23,7 @@ _AK_ALPHABET = string.ascii_uppercase + string.digits
 _SK_ALPHABET = string.ascii_letters + string.digits
 ACCESS_KEY_LENGTH = 20
 SECRET_KEY_LENGTH = 40
+MAX_ACCESS_KEY_ID_LENGTH = 32  # the column's width: a longer one cannot exist
 # A key's last use is written at most this often per process (a write per request would
 # cost more than the signature check itself).
 LAST_USED_RESOLUTION_S = 60.0
