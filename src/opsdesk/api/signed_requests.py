@@ -57,7 +57,8 @@ async def signed_caller(request: Request, authorization: str) -> Caller:
     db: Database = request.app.state.db
     clock: Clock = request.app.state.clock
     signed = signing.parse_authorization(authorization)
-    signed_at = signing.parse_sdk_date(request.headers.get(signing.DATE_HEADER))
+    sdk_date = request.headers.get(signing.DATE_HEADER, "").strip()
+    signed_at = signing.parse_sdk_date(sdk_date)
     now = clock.now()
     signing.check_freshness(signed_at, now)
     access_key_id = signed.access_key_id
@@ -83,7 +84,7 @@ async def signed_caller(request: Request, authorization: str) -> Caller:
         header=_header_of(request),
         payload_hash=await _payload_hash(request),
     )
-    to_sign = signing.string_to_sign(canonical, signed_at.strftime(signing.DATE_FORMAT))
+    to_sign = signing.string_to_sign(canonical, sdk_date)
     signing.check_signature(secret=key.secret, to_sign=to_sign, given=signed.signature)
     # Only the holder of the secret learns that the key is revoked or its user is gone.
     if key.revoked:

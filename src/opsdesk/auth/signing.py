@@ -39,6 +39,9 @@ DATE_FORMAT = "%Y%m%dT%H%M%SZ"
 MAX_CLOCK_SKEW = timedelta(minutes=15)
 # Bodies the SDK always hashes; any other content type it may declare unsigned.
 _HASHED_CONTENT_TYPES = ("application/json", "application/bson")
+_SDK_DATE = re.compile(r"(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z")
+# A path of these characters is its own canonical form (the common case: no quoting needed).
+_PLAIN_PATH = re.compile(r"[A-Za-z0-9\-._~/]*")
 _AUTHORIZATION = re.compile(
     r"^SDK-HMAC-SHA256\s+Access=(?P<access>[^,\s]+),\s*"
     r"SignedHeaders=(?P<headers>[^,\s]+),\s*Signature=(?P<signature>[0-9a-fA-F]+)\s*$"
@@ -86,8 +89,13 @@ def parse_authorization(authorization: str) -> SignedAuthorization:
 def parse_sdk_date(value: str | None) -> datetime:
     if not value:
         raise SignatureRejected("the X-Sdk-Date header is missing", field="X-Sdk-Date")
+    # Not strptime: on every signed request it would cost more than the HMAC.
+    match = _SDK_DATE.fullmatch(value.strip())
     try:
-        return datetime.strptime(value.strip(), DATE_FORMAT).replace(tzinfo=UTC)
+        if match is None:
+            raise ValueError(value)
+        year, month, day, hour, minute, second = (int(part) for part in match.groups())
+        return datetime(year, month, day, hour, minute, second, tzinfo=UTC)
     except ValueError:
         raise SignatureRejected(
             f"X-Sdk-Date {value!r} is not in the form YYYYMMDDTHHMMSSZ", field="X-Sdk-Date"
@@ -113,6 +121,8 @@ def _encode(text: str) -> str:
 
 def canonical_uri(raw_path: str) -> str:
     """Each segment of the decoded path percent-encoded; always ends with "/"."""
+    if _PLAIN_PATH.fullmatch(raw_path):
+        return raw_path if raw_path.endswith("/") else raw_path + "/"
     uri = "/".join(_encode(segment) for segment in unquote(raw_path).split("/"))
     return uri if uri.endswith("/") else uri + "/"
 
@@ -120,6 +130,8 @@ def canonical_uri(raw_path: str) -> str:
 def canonical_query(raw_query: str) -> str:
     """Pairs sorted by name; values of one name keep the order sent (the SDK sends them in
     its own canonical order)."""
+    if not raw_query:
+        return ""
     pairs = []
     for part in raw_query.split("&"):
         if not part:
