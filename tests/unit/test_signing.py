@@ -15,6 +15,9 @@ from huaweicloudsdkcore.signer.signer import Signer
 from opsdesk.auth import signing
 from opsdesk.auth.signing import SignatureRejected
 
+# The SDK dates its signatures with datetime.utcnow(), deprecated from Python 3.12 on.
+pytestmark = pytest.mark.filterwarnings("ignore:datetime.datetime.utcnow:DeprecationWarning")
+
 AK = "HPUAEXAMPLEKEY123456"
 SK = "s3cr3tKeyThatIsFortyCharactersLong0123456"
 
