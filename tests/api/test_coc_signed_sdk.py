@@ -251,7 +251,7 @@ async def test_an_unknown_key_is_refused(client: httpx.AsyncClient, server: str)
     refused = await _refused(
         sdk_client(server, basic(too_long)), request, "list_incident_simple_tickets"
     )
-    assert refused.error_msg == f"unknown access key {'K' * 200}"
+    assert refused.error_msg == f"unknown access key {'K' * 40}…"  # not echoed whole
 
 
 async def test_a_revoked_key_is_refused_at_once(

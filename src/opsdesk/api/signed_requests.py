@@ -69,7 +69,8 @@ async def signed_caller(request: Request, authorization: str) -> Caller:
                 session=session, access_key_id=access_key_id, box=secret_box(request)
             )
     if key is None:
-        raise SignatureRejected(f"unknown access key {access_key_id}", field="Access")
+        shown = access_key_id if len(access_key_id) <= 40 else access_key_id[:40] + "…"
+        raise SignatureRejected(f"unknown access key {shown}", field="Access")
     if key.secret is None:
         raise SignatureRejected(
             f"the secret of access key {access_key_id} cannot be read since the server's "
