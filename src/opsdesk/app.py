@@ -33,14 +33,15 @@ from opsdesk.api.docs import install_docs
 from opsdesk.api.error_boundary import ErrorBoundary
 from opsdesk.api.errors import install_error_handlers
 from opsdesk.api.nul_guard import NulGuard
+from opsdesk.api.request_id import RequestIdMiddleware
 from opsdesk.api.session_touch import SessionTouch
 from opsdesk.api.transport import StrictTransportSecurity
-from opsdesk.api.request_id import RequestIdMiddleware
 from opsdesk.core.clock import Clock, SystemClock
 from opsdesk.core.database import Database
 from opsdesk.core.request_id import install_log_record_factory
 from opsdesk.core.settings import Settings, get_settings
 from opsdesk.incidents.sweeper import incident_rules_from
+from opsdesk.web import access_keys as web_access_keys
 from opsdesk.web import account as web_account
 from opsdesk.web import auth_events as web_auth_events
 from opsdesk.web import detail as web_detail
@@ -148,6 +149,7 @@ def create_app(
     app.include_router(web_jobs.router)
     app.include_router(web_account.router)
     app.include_router(web_auth_events.router)
+    app.include_router(web_access_keys.router)
     app.mount(
         "/static",
         StaticFiles(directory=Path(__file__).resolve().parent / "web" / "static"),

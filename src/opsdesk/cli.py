@@ -1,4 +1,4 @@
-"""The ``opsdesk`` command: serve, worker, db, demo, users, tokens.
+"""The ``opsdesk`` command: serve, worker, db, demo, users, tokens, access keys.
 
 Imports of the application (SQLAlchemy, FastAPI, the feature packages) happen inside the
 commands that need them, so ``opsdesk --help`` and the small commands start quickly.
@@ -25,12 +25,17 @@ db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 demo_app = typer.Typer(help="Demo data.", no_args_is_help=True)
 users_app = typer.Typer(help="Users.", no_args_is_help=True)
 tokens_app = typer.Typer(help="API tokens.", no_args_is_help=True)
+access_keys_app = typer.Typer(
+    help="Access keys (AK/SK) for requests signed as Huawei Cloud's SDKs sign them.",
+    no_args_is_help=True,
+)
 incidents_app = typer.Typer(help="Incidents.", no_args_is_help=True)
 shifts_app = typer.Typer(help="Shift schedules.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(demo_app, name="demo")
 app.add_typer(users_app, name="users")
 app.add_typer(tokens_app, name="tokens")
+app.add_typer(access_keys_app, name="access-keys")
 app.add_typer(incidents_app, name="incidents")
 app.add_typer(shifts_app, name="shifts")
 
@@ -307,6 +312,82 @@ def tokens_create(
             session=session, user_id=user.id, name=name, now=SystemClock().now()
         )
         return token
+
+    typer.echo(_in_transaction(work))
+
+
+@access_keys_app.command("create")
+def access_keys_create(
+    email: str,
+    name: Annotated[str, typer.Option(help="A label to recognise the key by")] = "cli",
+) -> None:
+    """Create an access key: prints the access key id, then the secret key (shown once)."""
+    from opsdesk.auth import access_keys
+    from opsdesk.auth import service as auth_service
+    from opsdesk.auth.secret_box import SecretBox
+    from opsdesk.core.clock import SystemClock
+
+    box = SecretBox(_settings().resolved_secret_key())
+
+    async def work(session: AsyncSession) -> tuple[str, str]:
+        user = await auth_service.get_user_by_email(session=session, email=email)
+        row, secret = await access_keys.create_access_key(
+            session=session, user_id=user.id, name=name, now=SystemClock().now(), box=box
+        )
+        return row.id, secret
+
+    access_key_id, secret = _in_transaction(work)
+    typer.echo(access_key_id)
+    typer.echo(secret)
+
+
+@access_keys_app.command("list")
+def access_keys_list(email: str) -> None:
+    """A user's access keys: id, name, created, last used, revoked (never the secret)."""
+    from opsdesk.auth import access_keys
+    from opsdesk.auth import service as auth_service
+
+    async def work(session: AsyncSession) -> list[str]:
+        user = await auth_service.get_user_by_email(session=session, email=email)
+        rows = await access_keys.list_access_keys(session=session, user_id=user.id)
+        return [
+            "\t".join(
+                (
+                    row.id,
+                    row.name,
+                    row.created_at.isoformat(),
+                    row.last_used_at.isoformat() if row.last_used_at else "never used",
+                    f"revoked {row.revoked_at.isoformat()}" if row.revoked_at else "active",
+                )
+            )
+            for row in rows
+        ]
+
+    for line in _in_transaction(work):
+        typer.echo(line)
+
+
+@access_keys_app.command("revoke")
+def access_keys_revoke(access_key_id: str) -> None:
+    """Revoke an access key: requests signed with it are refused from now on."""
+    from opsdesk.auth import access_keys
+    from opsdesk.auth import service as auth_service
+    from opsdesk.auth.models import AccessKey
+    from opsdesk.core.clock import SystemClock
+    from opsdesk.core.errors import NotFound
+
+    async def work(session: AsyncSession) -> str:
+        row = await session.get(AccessKey, access_key_id)
+        if row is None:
+            raise NotFound(f"no access key {access_key_id}", field="access_key_id")
+        user = await auth_service.get_user(session=session, user_id=row.user_id)
+        revoked = await access_keys.revoke_access_key(
+            session=session,
+            caller=auth_service.caller_of(user),
+            access_key_id=access_key_id,
+            now=SystemClock().now(),
+        )
+        return f"revoked {revoked.id}"
 
     typer.echo(_in_transaction(work))
 

@@ -189,3 +189,53 @@ def test_shifts_on_duty_names_the_person_and_the_reason(cli: Cli) -> None:
         bad = cli("shifts", "on-duty", *args)
         assert bad.exit_code == 1, bad.output
         assert message in bad.output
+
+
+async def signed_whoami(url: str, data_dir: Path, access_key_id: str, secret_key: str) -> int:
+    """GET /api/v1/me signed with the key, on an app with the CLI's (generated) secret key."""
+    from datetime import UTC, datetime
+
+    from tests.api.signed import sdk_date, signed_headers
+
+    db = Database(url)
+    try:
+        web = create_app(Settings(data_dir=data_dir), db=db)
+        headers = signed_headers(
+            access_key_id,
+            secret_key,
+            method="GET",
+            host="t",
+            path="/api/v1/me",
+            date=sdk_date(datetime.now(UTC)),
+        )
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=web), base_url="http://t"
+        ) as http:
+            response = await http.get("/api/v1/me", headers=headers)
+            return response.status_code
+    finally:
+        await db.dispose()
+
+
+def test_access_keys_create_list_revoke(cli: Cli, tmp_path: Path) -> None:
+    assert cli("users", "create", "ak@example.com").exit_code == 0
+    created = cli("access-keys", "create", "ak@example.com", "--name", "laptop")
+    assert created.exit_code == 0, created.output
+    access_key_id, secret_key = created.output.splitlines()
+    assert created.output == f"{access_key_id}\n{secret_key}\n"
+    assert re.fullmatch(r"[A-Z0-9]{20}", access_key_id)
+    assert re.fullmatch(r"[A-Za-z0-9]{40}", secret_key)
+    assert asyncio.run(signed_whoami(cli.url, tmp_path, access_key_id, secret_key)) == 200
+    listed = cli("access-keys", "list", "ak@example.com")
+    assert listed.exit_code == 0, listed.output
+    assert access_key_id in listed.output and "laptop" in listed.output
+    assert secret_key not in listed.output and "never used" not in listed.output
+    assert "active" in listed.output
+    revoked = cli("access-keys", "revoke", access_key_id)
+    assert revoked.exit_code == 0, revoked.output
+    assert asyncio.run(signed_whoami(cli.url, tmp_path, access_key_id, secret_key)) == 401
+    assert "revoked" in cli("access-keys", "list", "ak@example.com").output
+    unknown = cli("access-keys", "revoke", "NOSUCHKEY")
+    assert unknown.exit_code == 1 and "no access key NOSUCHKEY" in unknown.output
+    nobody = cli("access-keys", "create", "nobody@example.com")
+    assert nobody.exit_code == 1 and "no user with email" in nobody.output

@@ -6,7 +6,9 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
+from opsdesk.api.signed_requests import signed_caller
 from opsdesk.auth import service as auth_service
+from opsdesk.auth import signing
 from opsdesk.auth.events import Client
 from opsdesk.auth.roles import Caller
 from opsdesk.auth.sessions import caller_from_cookie, session_policy_of
@@ -43,6 +45,9 @@ def token_from(request: Request) -> str | None:
 
 async def optional_caller(request: Request) -> Caller | None:
     db: Database = request.app.state.db
+    authorization = request.headers.get("authorization", "")
+    if signing.is_signed(authorization):
+        return await signed_caller(request, authorization)
     token = token_from(request)
     if token is not None:
         cached = auth_service.cached_caller(caches=db.caches, token=token)
@@ -76,7 +81,8 @@ async def current_caller(request: Request) -> Caller:
     caller = await optional_caller(request)
     if caller is None:
         raise Unauthenticated(
-            "authentication required: send Authorization: Bearer <token> or X-Auth-Token"
+            "authentication required: send Authorization: Bearer <token> or X-Auth-Token, "
+            "or sign the request with an access key (SDK-HMAC-SHA256)"
         )
     return caller
 

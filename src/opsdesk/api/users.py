@@ -1,15 +1,19 @@
-"""Routes for the caller (``/api/v1/me``), users and API tokens."""
+"""Routes for the caller (``/api/v1/me``), users, API tokens and access keys."""
 
 from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Query, Request, Response
 
 from opsdesk.api.deps import DB, ClockDep, CurrentCaller
-from opsdesk.auth import service
+from opsdesk.api.signed_requests import secret_box
+from opsdesk.auth import access_keys, service
 from opsdesk.auth.roles import Role
 from opsdesk.auth.schemas import (
+    AccessKeyCreate,
+    AccessKeyCreated,
+    AccessKeyOut,
     MeOut,
     TokenCreate,
     TokenCreated,
@@ -122,3 +126,39 @@ async def revoke_my_token(
             session=session, caller=caller, token_id=token_id, now=clock.now()
         )
     return TokenOut.model_validate(row)
+
+
+@router.get("/me/access-keys", response_model=list[AccessKeyOut])
+async def list_my_access_keys(caller: CurrentCaller, db: DB) -> list[AccessKeyOut]:
+    async with db.read() as session:
+        rows = await access_keys.list_access_keys(session=session, user_id=caller.user_id)
+    return [AccessKeyOut.model_validate(row) for row in rows]
+
+
+@router.post("/me/access-keys", status_code=201, response_model=AccessKeyCreated)
+async def create_my_access_key(
+    body: AccessKeyCreate, caller: CurrentCaller, db: DB, clock: ClockDep, request: Request
+) -> AccessKeyCreated:
+    """A new access key; ``secret_key`` is in this answer only and can never be read again."""
+    async with db.write() as session:
+        row, secret = await access_keys.create_access_key(
+            session=session,
+            user_id=caller.user_id,
+            name=body.name,
+            now=clock.now(),
+            box=secret_box(request),
+        )
+    return AccessKeyCreated.model_validate(
+        {**AccessKeyOut.model_validate(row).model_dump(), "secret_key": secret}
+    )
+
+
+@router.delete("/me/access-keys/{access_key_id}", response_model=AccessKeyOut)
+async def revoke_my_access_key(
+    access_key_id: str, caller: CurrentCaller, db: DB, clock: ClockDep
+) -> AccessKeyOut:
+    async with db.write() as session:
+        row = await access_keys.revoke_access_key(
+            session=session, caller=caller, access_key_id=access_key_id, now=clock.now()
+        )
+    return AccessKeyOut.model_validate(row)

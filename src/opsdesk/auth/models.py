@@ -1,4 +1,4 @@
-"""Tables: users, API tokens, web sessions, sign-in throttling state and auth events."""
+"""Tables: users, API tokens, access keys, web sessions, sign-in throttling, auth events."""
 
 from __future__ import annotations
 
@@ -80,3 +80,19 @@ class AuthEvent(Base):
     client_address: Mapped[str] = mapped_column(String(64))
     user_agent: Mapped[str] = mapped_column(String(300))
     reason: Mapped[str] = mapped_column(String(200))
+
+
+class AccessKey(Base):
+    """An AK/SK pair for signed requests (Huawei Cloud SDKs); the id is the access key."""
+
+    __tablename__ = "access_keys"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id"), index=True)
+    name: Mapped[str] = mapped_column(String(100))
+    # The secret key sealed with AES-GCM (auth/secret_box.py); it must be readable to check
+    # signatures, so it is encrypted, not hashed. Shown once, at creation.
+    secret_sealed: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

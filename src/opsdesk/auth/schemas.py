@@ -123,3 +123,28 @@ class AuthEventOut(BaseModel):
     client_address: str
     user_agent: str
     reason: str
+
+
+class AccessKeyCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)] = (
+        "api"
+    )
+
+
+class AccessKeyOut(BaseModel):
+    """An access key as listed: never its secret."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: str  # the access key id (AK) that signed requests name
+    user_id: str
+    name: str
+    created_at: datetime
+    last_used_at: datetime | None
+    revoked_at: datetime | None
+
+
+class AccessKeyCreated(AccessKeyOut):
+    secret_key: str  # shown this once only

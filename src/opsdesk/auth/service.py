@@ -170,6 +170,7 @@ async def update_user(
             now=now,
             reason=f"by {caller.email}; {ended} session(s) ended",
         )
+    forget(session, "access_keys")
     return user
 
 

@@ -54,6 +54,8 @@ class TTLCache:
 # How long each named cache keeps an entry, in seconds.
 CACHE_TTLS: dict[str, float] = {
     "callers": 10.0,  # API token -> caller; revocation elsewhere is seen within this time
+    "access_keys": 10.0,  # access key -> caller and secret; the same lifetime as tokens
+    "access_key_uses": 60.0,  # keys whose last use this process wrote lately
     "reference": 5.0,  # enabled reference-data keys
     "turns": 3600.0,  # blocks of round-robin turns reserved by this process (assignment)
 }

@@ -17,6 +17,7 @@ import orjson
 from fastapi import Request, Response
 from fastapi.responses import JSONResponse
 
+from opsdesk.auth.signing import SignatureRejected
 from opsdesk.core.errors import (
     Conflict,
     Forbidden,
@@ -69,6 +70,8 @@ def error_response(
 
 
 def from_opsdesk_error(exc: OpsdeskError) -> JSONResponse:
+    if isinstance(exc, SignatureRejected):  # says which: key, date or signature
+        return error_response(UNAUTHENTICATED, exc.message, status=401)
     if isinstance(exc, Unauthenticated):
         return error_response(UNAUTHENTICATED, "Token missing or invalid.", status=401)
     code = PARAMETER_ERROR
