@@ -114,8 +114,11 @@ async def test_a_server_error_carries_the_id_in_the_response_and_the_log(
     assert response.status_code == 500
     request_id = response.headers["X-Request-Id"]
     assert GENERATED.fullmatch(request_id)
+    assert response.json()["error"]["code"] == "internal_error"
+    # The route's own line and the last-resort handler's line both name the request.
     assert [(r.getMessage(), r.request_id) for r in caplog.records] == [
-        ("about to fail", request_id)
+        ("about to fail", request_id),
+        ("unexpected error during GET /test/fails", request_id),
     ]
 
 
