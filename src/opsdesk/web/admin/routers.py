@@ -1,0 +1,14 @@
+"""Every admin page's router, for the app to include in one line."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from opsdesk.web.admin import hub, matrix, reference, users
+
+ADMIN_ROUTERS: tuple[APIRouter, ...] = (
+    hub.router,
+    users.router,
+    reference.router,
+    matrix.router,
+)
