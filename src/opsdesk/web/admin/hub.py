@@ -34,6 +34,8 @@ AREAS = (
         "/admin/priority-matrix",
         "Impact x urgency → the level of a new incident.",
     ),
+    Area("Workgroups", "/admin/workgroups", "Groups, their members and how work is shared out."),
+    Area("Technicians", "/admin/technicians", "Skills, capacity, availability and absences."),
     Area("Background jobs", "/admin/jobs", "Dead jobs with a retry button, and the queue."),
     Area("Sign-ins", "/admin/auth-events", "Who signed in, from where, and refused attempts."),
 )

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from opsdesk.web.admin import hub, matrix, reference, users
+from opsdesk.web.admin import hub, matrix, reference, technicians, users, workgroups
 
 ADMIN_ROUTERS: tuple[APIRouter, ...] = (
     hub.router,
     users.router,
     reference.router,
     matrix.router,
+    workgroups.router,
+    technicians.router,
 )
