@@ -105,9 +105,10 @@ async def technician_page(request: Request, user_id: str) -> Response:
 @router.post("/admin/technicians/{user_id}")
 async def update_technician(request: Request, user_id: str) -> Response:
     form = await request.form()
-    values = {
-        "skills": _text(form, "skills"),
-        "max_open": _text(form, "max_open"),
+    skills, max_open = _text(form, "skills"), _text(form, "max_open")
+    values: dict[str, Any] = {
+        "skills": skills,
+        "max_open": max_open,
         "available": _text(form, "available") == "on",
     }
     async with _db(request).write() as session:
@@ -119,8 +120,8 @@ async def update_technician(request: Request, user_id: str) -> Response:
                 TechnicianUpdate,
                 {
                     **values,
-                    "skills": words(values["skills"]),
-                    "max_open": whole_number(values["max_open"]),
+                    "skills": words(skills),
+                    "max_open": whole_number(max_open),
                 },
             )
             await assignment_service.update_technician(
