@@ -36,6 +36,7 @@ AREAS = (
     ),
     Area("Workgroups", "/admin/workgroups", "Groups, their members and how work is shared out."),
     Area("Technicians", "/admin/technicians", "Skills, capacity, availability and absences."),
+    Area("Shifts", "/admin/shifts", "Scenes, roles, rotations, overrides and who is on duty."),
     Area("Background jobs", "/admin/jobs", "Dead jobs with a retry button, and the queue."),
     Area("Sign-ins", "/admin/auth-events", "Who signed in, from where, and refused attempts."),
 )

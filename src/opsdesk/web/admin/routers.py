@@ -4,7 +4,15 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from opsdesk.web.admin import hub, matrix, reference, technicians, users, workgroups
+from opsdesk.web.admin import (
+    hub,
+    matrix,
+    reference,
+    shifts,
+    technicians,
+    users,
+    workgroups,
+)
 
 ADMIN_ROUTERS: tuple[APIRouter, ...] = (
     hub.router,
@@ -13,4 +21,5 @@ ADMIN_ROUTERS: tuple[APIRouter, ...] = (
     matrix.router,
     workgroups.router,
     technicians.router,
+    shifts.router,
 )
