@@ -131,6 +131,8 @@ MAIN_PAGES = (
     "/admin/workgroups",
     "/admin/technicians",
     "/admin/shifts",
+    "/admin/rules",
+    "/admin/rules?test=1&title=VPN+down",
     "/admin/jobs",
     "/admin/auth-events",
 )
@@ -154,6 +156,7 @@ def test_main_pages_have_no_serious_accessibility_violations(page: Page) -> None
         ("/admin/workgroups", "#workgroups tbody a"),
         ("/admin/technicians", "#technicians tbody a"),
         ("/admin/shifts", "#scenes tbody td:last-child a"),
+        ("/admin/rules", "#rules tbody a"),
     ):
         page.goto(listing)
         page.locator(link).first.click()

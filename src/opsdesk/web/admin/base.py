@@ -86,10 +86,12 @@ def _sentence(text: str) -> str:
 def _input_name(field: str | None, names: Mapping[str, str]) -> str:
     if not field:
         return FORM_ERROR
-    if field in names:
-        return names[field]
-    head = field.split(".", 1)[0]
-    return names.get(head, head)
+    parts = field.split(".")
+    for end in range(len(parts), 0, -1):
+        prefix = ".".join(parts[:end])
+        if prefix in names:
+            return names[prefix]
+    return parts[0]
 
 
 def errors_of(exc: OpsdeskError, names: Mapping[str, str] | None = None) -> dict[str, str]:

@@ -8,6 +8,7 @@ from opsdesk.web.admin import (
     hub,
     matrix,
     reference,
+    rules,
     shifts,
     technicians,
     users,
@@ -22,4 +23,5 @@ ADMIN_ROUTERS: tuple[APIRouter, ...] = (
     workgroups.router,
     technicians.router,
     shifts.router,
+    rules.router,
 )
