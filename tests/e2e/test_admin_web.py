@@ -133,6 +133,7 @@ MAIN_PAGES = (
     "/admin/shifts",
     "/admin/rules",
     "/admin/rules?test=1&title=VPN+down",
+    "/admin/sla",
     "/admin/jobs",
     "/admin/auth-events",
 )
@@ -157,6 +158,8 @@ def test_main_pages_have_no_serious_accessibility_violations(page: Page) -> None
         ("/admin/technicians", "#technicians tbody a"),
         ("/admin/shifts", "#scenes tbody td:last-child a"),
         ("/admin/rules", "#rules tbody a"),
+        ("/admin/sla", "#policies tbody a"),
+        ("/admin/sla", "#calendars tbody a"),
     ):
         page.goto(listing)
         page.locator(link).first.click()

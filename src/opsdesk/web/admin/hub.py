@@ -38,6 +38,7 @@ AREAS = (
     Area("Technicians", "/admin/technicians", "Skills, capacity, availability and absences."),
     Area("Shifts", "/admin/shifts", "Scenes, roles, rotations, overrides and who is on duty."),
     Area("Assignment rules", "/admin/rules", "Who gets a new incident, in order; try one out."),
+    Area("SLA", "/admin/sla", "Policies, business-hours calendars and holidays."),
     Area("Background jobs", "/admin/jobs", "Dead jobs with a retry button, and the queue."),
     Area("Sign-ins", "/admin/auth-events", "Who signed in, from where, and refused attempts."),
 )

@@ -10,6 +10,7 @@ from opsdesk.web.admin import (
     reference,
     rules,
     shifts,
+    sla,
     technicians,
     users,
     workgroups,
@@ -24,4 +25,5 @@ ADMIN_ROUTERS: tuple[APIRouter, ...] = (
     technicians.router,
     shifts.router,
     rules.router,
+    sla.router,
 )
