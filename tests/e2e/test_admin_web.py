@@ -134,6 +134,8 @@ MAIN_PAGES = (
     "/admin/rules",
     "/admin/rules?test=1&title=VPN+down",
     "/admin/sla",
+    "/admin/notifications",
+    "/admin/mail-templates/created",
     "/admin/jobs",
     "/admin/auth-events",
 )

@@ -39,6 +39,11 @@ AREAS = (
     Area("Shifts", "/admin/shifts", "Scenes, roles, rotations, overrides and who is on duty."),
     Area("Assignment rules", "/admin/rules", "Who gets a new incident, in order; try one out."),
     Area("SLA", "/admin/sla", "Policies, business-hours calendars and holidays."),
+    Area(
+        "Notifications",
+        "/admin/notifications",
+        "Who is mailed about what, mail templates with a preview, webhooks.",
+    ),
     Area("Background jobs", "/admin/jobs", "Dead jobs with a retry button, and the queue."),
     Area("Sign-ins", "/admin/auth-events", "Who signed in, from where, and refused attempts."),
 )

@@ -7,6 +7,7 @@ from fastapi import APIRouter
 from opsdesk.web.admin import (
     hub,
     matrix,
+    notifications,
     reference,
     rules,
     shifts,
@@ -26,4 +27,5 @@ ADMIN_ROUTERS: tuple[APIRouter, ...] = (
     shifts.router,
     rules.router,
     sla.router,
+    notifications.router,
 )
