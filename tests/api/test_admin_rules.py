@@ -88,6 +88,7 @@ async def test_an_admin_adds_rules_orders_them_and_tries_them_out(
             csrf,
             "DBs",
             keywords="postgres",
+            sources=["incident_source_alarm"],
             target_type="person",
             target_user_id=desk.tech.id,
             target_shift="",
@@ -104,7 +105,7 @@ async def test_an_admin_adds_rules_orders_them_and_tries_them_out(
         desk.tech.id,
         None,
     )
-    assert rule.conditions == {"keywords": ["postgres"]}
+    assert rule.conditions == {"keywords": ["postgres"], "sources": ["incident_source_alarm"]}
     deleted = await client.post(f"/admin/rules/{db_rule}/delete", data={"csrf_token": csrf})
     assert deleted.status_code == 303
     assert [name for _id, name in await rule_ids(db, desk)] == ["Everything else"]

@@ -78,13 +78,12 @@ def _rule_values(form: FormData) -> dict[str, Any]:
             "target_workgroup",
             "target_shift",
             "target_user_id",
-            "sources",
             "keywords",
             "required_skills",
         )
     }
-    for name in CATALOG_CONDITIONS:
-        values[name] = [value for value in form.getlist(name) if isinstance(value, str)]
+    for name in (*CATALOG_CONDITIONS, "sources"):
+        values[name] = [value for value in form.getlist(name) if isinstance(value, str) and value]
     for flag in ("enabled", "on_create", "on_reopen"):
         values[flag] = _text(form, flag) == "on"
     return values
@@ -101,7 +100,7 @@ def _rule_data(values: dict[str, Any]) -> dict[str, Any]:
         "on_reopen": values["on_reopen"],
         "conditions": {
             **{name: values[name] for name in CATALOG_CONDITIONS},
-            "sources": words(values["sources"]),
+            "sources": values["sources"],
             "keywords": words(values["keywords"]),
         },
         "required_skills": words(values["required_skills"]),
@@ -122,7 +121,7 @@ def _values_of(rule: AssignmentRule) -> dict[str, Any]:
         "on_create": rule.on_create,
         "on_reopen": rule.on_reopen,
         **{name: list(conditions.get(name, [])) for name in CATALOG_CONDITIONS},
-        "sources": ", ".join(conditions.get("sources", [])),
+        "sources": list(conditions.get("sources", [])),
         "keywords": ", ".join(conditions.get("keywords", [])),
         "required_skills": ", ".join(rule.required_skills),
         "target_type": rule.target_type,
@@ -150,7 +149,7 @@ async def _options(session: AsyncSession, caller: Caller) -> dict[str, Any]:
             for role in scene.roles
         ],
         "target_user_id": [("", "Choose…")] + [(user.id, user.name) for user in staff],
-        "source": [("", "Any")] + [(key.value, label.en) for key, label in SOURCE_LABELS.items()],
+        "sources": [(key.value, label.en) for key, label in SOURCE_LABELS.items()],
     }
 
 
