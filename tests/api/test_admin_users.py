@@ -110,6 +110,7 @@ async def test_an_admin_changes_a_role_resets_a_password_and_deactivates(
         },
     )
     assert (saved.status_code, saved.headers["location"]) == (303, url)
+    assert f'href="/admin/technicians/{desk.tech.id}"' in (await client.get(url)).text
     blank = await client.post(url, data={"csrf_token": csrf, "name": "", "role": "technician"})
     assert blank.status_code == 422 and error_beside(blank.text, "name")
     short = await client.post(f"{url}/password", data={"csrf_token": csrf, "password": "short"})
@@ -169,6 +170,7 @@ async def test_api_tokens_are_shown_once_and_revoked_from_the_user_page(
     )
     assert other.status_code == 404
     assert 'href="/admin/access-keys?user_id=' in page.text
+    assert "/admin/technicians/" not in page.text  # an end user has no technician profile
 
 
 async def test_the_matrix_grid_saves_and_a_bad_cell_is_shown_beside_it(
