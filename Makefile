@@ -31,6 +31,10 @@ run: install
 
 ## Run the whole test suite: SQLite always; PostgreSQL too when a server answers at $(PG_URL).
 test: install-dev
+	@# axe-core for the browser tests' accessibility checks, from the npm registry (once).
+	@if command -v npm >/dev/null 2>&1 && [ ! -f tests/e2e/node_modules/axe-core/axe.min.js ]; then \
+		npm ci --prefix tests/e2e --no-audit --no-fund --silent; \
+	fi
 	@if [ -z "$$OPSDESK_TEST_POSTGRES_URL" ] && $(BIN)/python -c "import psycopg,sys; psycopg.connect('$(PG_URL)', connect_timeout=2).close()" 2>/dev/null; then \
 		echo "PostgreSQL found at $(PG_URL): running the suite on SQLite and PostgreSQL"; \
 		export OPSDESK_TEST_POSTGRES_URL='$(PG_URL)'; \

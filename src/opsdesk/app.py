@@ -48,6 +48,7 @@ from opsdesk.web import detail as web_detail
 from opsdesk.web import jobs as web_jobs
 from opsdesk.web import routes as web_routes
 from opsdesk.web import teams as web_teams
+from opsdesk.web.admin.routers import ADMIN_ROUTERS
 from opsdesk.worker import InProcessWorker, Worker, default_handlers
 
 SESSION_COOKIE = "opsdesk_session"
@@ -150,6 +151,8 @@ def create_app(
     app.include_router(web_account.router)
     app.include_router(web_auth_events.router)
     app.include_router(web_access_keys.router)
+    for admin_router in ADMIN_ROUTERS:
+        app.include_router(admin_router)
     app.mount(
         "/static",
         StaticFiles(directory=Path(__file__).resolve().parent / "web" / "static"),

@@ -201,7 +201,7 @@ async def test_the_admin_page_creates_shows_the_secret_once_and_revokes(
     assert page.status_code == 200
     assert f'id="key-{existing["id"]}"' in page.text and "tech@desk.test" in page.text
     assert existing["secret_key"] not in page.text
-    assert 'href="/admin/access-keys"' in page.text
+    assert 'href="/admin"' in page.text
     form = {"csrf_token": csrf_of(page.text), "email": "user@desk.test", "name": "laptop"}
     forged = await client.post("/admin/access-keys", data={**form, "csrf_token": "forged"})
     assert forged.status_code == 403
@@ -216,6 +216,10 @@ async def test_the_admin_page_creates_shows_the_secret_once_and_revokes(
     assert me.json()["email"] == desk.user.caller.email
     again = await client.get("/admin/access-keys")
     assert key["secret_key"] not in again.text and f'id="key-{key["id"]}"' in again.text
+    # A user's admin page links here with ?user_id=…: only that user's keys.
+    only_user = await client.get(f"/admin/access-keys?user_id={desk.user.caller.user_id}")
+    assert f'id="key-{key["id"]}"' in only_user.text
+    assert f'id="key-{existing["id"]}"' not in only_user.text
     unknown = await client.post("/admin/access-keys", data={**form, "email": "no@desk.test"})
     assert unknown.status_code == 422 and "no user with email" in unknown.text
     revoked = await client.post(

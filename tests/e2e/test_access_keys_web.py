@@ -37,6 +37,7 @@ def test_an_admin_creates_a_key_the_sdk_uses_it_and_revoking_stops_it(
     page: Page, base_url: str
 ) -> None:
     sign_in(page, "admin@example.com", "demo-admin")
+    page.get_by_role("link", name="Admin", exact=True).click()
     page.get_by_role("link", name="Access keys").click()
     expect(page.get_by_role("heading", name="Access keys", exact=True)).to_be_visible()
     page.get_by_label("User's email").fill("tech@example.com")

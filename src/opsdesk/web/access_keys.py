@@ -64,7 +64,9 @@ async def _page(
     error: str | None = None,
     status_code: int = 200,
 ) -> Response:
-    keys = await access_keys.list_access_keys(session=session, user_id=None)
+    # /admin/access-keys?user_id=… (linked from a user's admin page) shows that user's keys.
+    only_user = request.query_params.get("user_id") or None
+    keys = await access_keys.list_access_keys(session=session, user_id=only_user)
     owners = await access_keys.owners_of(session=session, user_ids={k.user_id for k in keys})
     rows = [
         KeyRow(

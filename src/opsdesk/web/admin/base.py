@@ -1,0 +1,145 @@
+"""What every admin page shares: the admin check, form validation and errors beside the field."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, TypeVar
+
+from fastapi import Request
+from fastapi.responses import Response
+from pydantic import BaseModel, ValidationError
+from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.datastructures import FormData
+
+from opsdesk.auth.roles import Caller, Role
+from opsdesk.core.errors import OpsdeskError
+from opsdesk.web.common import (
+    SESSION_FLASH_KEY,
+    _caller,
+    _csrf_failed,
+    _csrf_ok,
+    _error_page,
+    _redirect,
+    _render,
+    _to_login,
+)
+
+ModelT = TypeVar("ModelT", bound=BaseModel)
+
+FORM_ERROR = "form"
+
+
+class FormValues(dict[str, Any]):
+    """What the form shows; an input never filled in is blank, not an error."""
+
+    def __missing__(self, key: str) -> str:
+        return ""
+
+
+class FormInvalid(Exception):
+    """A form the service or the schema refused: input name → message shown beside it."""
+
+    def __init__(self, errors: dict[str, str]) -> None:
+        super().__init__("; ".join(f"{name}: {text}" for name, text in errors.items()))
+        self.errors = errors
+
+
+def not_admin(request: Request, caller: Caller) -> Response:
+    return _error_page(
+        request,
+        caller=caller,
+        status_code=403,
+        title="Administrators only",
+        message="This page is for administrators. Ask one if a setting needs changing.",
+    )
+
+
+async def admin_for_page(request: Request, session: AsyncSession) -> Caller | Response:
+    """The signed-in administrator, or the response to send instead (sign-in or 403)."""
+    caller = await _caller(request, session)
+    if caller is None:
+        return _to_login(request)
+    if not caller.can(Role.ADMIN):
+        return not_admin(request, caller)
+    return caller
+
+
+async def admin_for_post(
+    request: Request, session: AsyncSession, form: FormData
+) -> Caller | Response:
+    """As :func:`admin_for_page`, and the form must carry this session's CSRF token."""
+    caller = await _caller(request, session)
+    if caller is None:
+        return _to_login(request)
+    if not _csrf_ok(request, form):
+        return _csrf_failed(request, caller)
+    if not caller.can(Role.ADMIN):
+        return not_admin(request, caller)
+    return caller
+
+
+def _sentence(text: str) -> str:
+    text = text.strip()
+    return text[:1].upper() + text[1:] if text else text
+
+
+def _input_name(field: str | None, names: Mapping[str, str]) -> str:
+    if not field:
+        return FORM_ERROR
+    parts = field.split(".")
+    for end in range(len(parts), 0, -1):
+        prefix = ".".join(parts[:end])
+        if prefix in names:
+            return names[prefix]
+    return parts[0]
+
+
+def errors_of(exc: OpsdeskError, names: Mapping[str, str] | None = None) -> dict[str, str]:
+    """A service error as {form input: message}; ``names`` maps service fields to inputs."""
+    names = names or {}
+    message = exc.message
+    if exc.field and message.startswith(f"{exc.field}: "):
+        message = message[len(exc.field) + 2 :]
+    return {_input_name(exc.field, names): _sentence(message)}
+
+
+def validated(
+    model: type[ModelT], data: Mapping[str, Any], names: Mapping[str, str] | None = None
+) -> ModelT:
+    """The form data as ``model``; every refused field becomes a message beside its input."""
+    try:
+        return model.model_validate(dict(data))
+    except ValidationError as exc:
+        errors: dict[str, str] = {}
+        for error in exc.errors():
+            location = ".".join(str(part) for part in error.get("loc", ()))
+            name = _input_name(location, names or {})
+            text = str(error.get("msg", "is invalid")).removeprefix("Value error, ")
+            errors.setdefault(name, _sentence(text))
+        raise FormInvalid(errors) from None
+
+
+def done(request: Request, message: str, url: str) -> Response:
+    """Post-redirect-get with a one-line notice on the next page."""
+    request.session[SESSION_FLASH_KEY] = message
+    return _redirect(url)
+
+
+def render_admin(
+    request: Request,
+    name: str,
+    context: dict[str, Any],
+    *,
+    caller: Caller,
+    errors: Mapping[str, str] | None = None,
+    values: Mapping[str, Any] | None = None,
+) -> Response:
+    """An admin page; with ``errors`` it answers 422 and shows them beside the inputs."""
+    errors = dict(errors or {})
+    return _render(
+        request,
+        name,
+        {"errors": errors, "values": FormValues(values or {}), **context},
+        caller=caller,
+        status_code=422 if errors else 200,
+    )

@@ -1,0 +1,31 @@
+"""Every admin page's router, for the app to include in one line."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from opsdesk.web.admin import (
+    hub,
+    matrix,
+    notifications,
+    reference,
+    rules,
+    shifts,
+    sla,
+    technicians,
+    users,
+    workgroups,
+)
+
+ADMIN_ROUTERS: tuple[APIRouter, ...] = (
+    hub.router,
+    users.router,
+    reference.router,
+    matrix.router,
+    workgroups.router,
+    technicians.router,
+    shifts.router,
+    rules.router,
+    sla.router,
+    notifications.router,
+)

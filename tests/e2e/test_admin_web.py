@@ -1,0 +1,168 @@
+"""Admin pages in a real browser: the matrix grid, a user, a workgroup and a rotation, axe-core.
+
+With OPSDESK_SCREENSHOTS=1 these tests also refresh docs/screenshots/admin-*.png.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import uuid
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from tests.e2e.axe import assert_accessible
+from tests.e2e.test_web import sign_in
+
+pytestmark = pytest.mark.e2e
+
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+DETAIL_URL = re.compile(r"/incidents/[^/?]+$")
+LOW_LOW = "Level for impact Low, urgency Low"
+
+
+def screenshot(page: Page, name: str) -> None:
+    """Refresh a README screenshot, only when asked (CI leaves the committed ones alone)."""
+    if os.environ.get("OPSDESK_SCREENSHOTS") == "1":
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(SCREENSHOTS / f"admin-{name}.png"), full_page=True)
+
+
+def new_incident_level(page: Page, title: str) -> str:
+    page.goto("/incidents/new")
+    page.get_by_label("Title").fill(title)
+    page.get_by_label("Impact").select_option(label="Low")
+    page.get_by_label("Urgency").select_option(label="Low")
+    page.get_by_role("button", name="Create incident").click()
+    expect(page).to_have_url(DETAIL_URL)
+    return page.locator("#incident-level").inner_text()
+
+
+def save_low_low(page: Page, level: str) -> None:
+    page.goto("/admin/priority-matrix")
+    page.get_by_label(LOW_LOW).select_option(level)
+    page.get_by_role("button", name="Save matrix").click()
+    expect(page.get_by_role("status")).to_contain_text("Priority matrix saved")
+
+
+def test_an_admin_edits_the_matrix_grid_and_the_next_incident_takes_the_new_level(
+    page: Page,
+) -> None:
+    sign_in(page, "admin@example.com", "demo-admin")
+    page.get_by_role("link", name="Admin", exact=True).click()
+    expect(page).to_have_url(re.compile(r"/admin$"))
+    page.get_by_role("link", name="Priority matrix").click()
+    grid = page.locator("#matrix")
+    expect(grid.locator("select")).to_have_count(9)
+    before = page.get_by_label(LOW_LOW).input_value()
+    assert before == "level_50"
+    assert new_incident_level(page, f"Before the change {uuid.uuid4().hex[:6]}") == "P5"
+    try:
+        save_low_low(page, "level_20")
+        expect(page.get_by_label(LOW_LOW)).to_have_value("level_20")
+        screenshot(page, "priority-matrix")
+        assert new_incident_level(page, f"After the change {uuid.uuid4().hex[:6]}") == "P2"
+    finally:
+        save_low_low(page, before)
+
+
+def test_an_admin_creates_a_user_a_workgroup_and_a_rotation_in_the_browser(page: Page) -> None:
+    suffix = uuid.uuid4().hex[:6]
+    sign_in(page, "admin@example.com", "demo-admin")
+
+    page.goto("/admin/users")
+    form = page.locator("#create-user")
+    form.get_by_label("Email").fill("admin@example.com")  # taken: the server says so
+    form.get_by_label("Name").fill(f"Nadia {suffix}")
+    form.get_by_role("button", name="Create user").click()
+    expect(page.locator("#f-email-error")).to_contain_text("already exists")
+    expect(page.locator("#f-email")).to_have_attribute("aria-invalid", "true")
+    form = page.locator("#create-user")
+    form.get_by_label("Email").fill(f"nadia-{suffix}@example.com")
+    form.get_by_label("Role").select_option(label="Technician")
+    form.get_by_label("Password").fill("nadia-password")
+    form.get_by_role("button", name="Create user").click()
+    expect(page.get_by_role("status")).to_have_text(f"User nadia-{suffix}@example.com created.")
+    expect(page.locator("h1")).to_have_text(f"Nadia {suffix}")
+
+    page.goto("/admin/workgroups")
+    form = page.locator("#create-workgroup")
+    form.get_by_label("Key").fill(f"night-{suffix}")
+    form.get_by_label("Name").fill(f"Night desk {suffix}")
+    form.get_by_label("Skills").fill("network, vpn")
+    form.get_by_label("Members").select_option(label=f"Nadia {suffix} (nadia-{suffix}@example.com)")
+    form.get_by_role("button", name="Create workgroup").click()
+    expect(page.get_by_role("status")).to_have_text(f"Workgroup Night desk {suffix} created.")
+    expect(page.get_by_label(f"Nadia {suffix} (nadia-{suffix}@example.com)")).to_have_value("1")
+    screenshot(page, "workgroup")
+
+    page.goto("/admin/shifts")
+    form = page.locator("#create-scene")
+    form.get_by_label("Key").fill(f"oncall-{suffix}")
+    form.get_by_label("Name").fill(f"On call {suffix}")
+    form.get_by_role("button", name="Create scene").click()
+    form = page.locator("#add-role")
+    form.get_by_label("Role key").fill("primary")
+    form.get_by_label("Role name").fill("Primary")
+    form.get_by_role("button", name="Add role").click()
+    expect(page.get_by_role("status")).to_have_text("Role Primary added.")
+    form = page.locator("#add-rotation")
+    form.get_by_label("Name").fill("Weekly")
+    form.get_by_label(f"Nadia {suffix}").fill("1")
+    form.get_by_role("button", name="Add rotation").click()
+    expect(page.get_by_role("status")).to_have_text("Rotation Weekly added.")
+    expect(page.locator("#rotations")).to_contain_text(f"Nadia {suffix}")
+    calendar = page.locator("#duty-calendar")
+    expect(calendar.locator("td.duty-today")).to_contain_text(f"Nadia {suffix}")
+    screenshot(page, "shift-calendar")
+
+
+MAIN_PAGES = (
+    "/incidents",
+    "/incidents/new",
+    "/teams",
+    "/account",
+    "/admin",
+    "/admin/users",
+    "/admin/reference/categories",
+    "/admin/priority-matrix",
+    "/admin/workgroups",
+    "/admin/technicians",
+    "/admin/shifts",
+    "/admin/rules",
+    "/admin/rules?test=1&title=VPN+down",
+    "/admin/sla",
+    "/admin/notifications",
+    "/admin/mail-templates/created",
+    "/admin/jobs",
+    "/admin/auth-events",
+)
+
+
+def test_main_pages_have_no_serious_accessibility_violations(page: Page) -> None:
+    page.goto("/login")
+    assert_accessible(page)
+    sign_in(page, "admin@example.com", "demo-admin")
+    expect(page).to_have_url(re.compile(r"/incidents$"))
+    page.locator("table.incidents-table tbody tr").first.get_by_role("link").click()
+    expect(page).to_have_url(DETAIL_URL)
+    assert_accessible(page)
+    for path in MAIN_PAGES:
+        response = page.goto(path)
+        assert response is not None and response.status == 200, path
+        assert_accessible(page)
+    # The pages one level down: a user, a workgroup, a shift role with its calendar.
+    for listing, link in (
+        ("/admin/users", "#users tbody a"),
+        ("/admin/workgroups", "#workgroups tbody a"),
+        ("/admin/technicians", "#technicians tbody a"),
+        ("/admin/shifts", "#scenes tbody td:last-child a"),
+        ("/admin/rules", "#rules tbody a"),
+        ("/admin/sla", "#policies tbody a"),
+        ("/admin/sla", "#calendars tbody a"),
+    ):
+        page.goto(listing)
+        page.locator(link).first.click()
+        assert_accessible(page)
