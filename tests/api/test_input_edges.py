@@ -1,0 +1,105 @@
+"""Inputs at the edges of what the API accepts answer a 4xx naming the part, never a 500.
+
+Each case here answered 500 once (issue 24.5): a long condition deepened the database's
+expression tree, a lone UTF-16 surrogate reached the database driver, an integer past 64
+bits reached SQL, a date at year 1 or 9999 overflowed on conversion to UTC.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+
+from opsdesk.query.condition import MAX_LENGTH, MAX_TERMS
+from tests.api.test_coc_api import coc
+from tests.factories import Desk, create_incident
+
+
+def _chain(names: list[str], operator: str) -> str:
+    """``names`` repeated and joined by ``operator``, as long as ``MAX_LENGTH`` allows."""
+    parts: list[str] = []
+    length = -1
+    while True:
+        name = names[len(parts) % len(names)]
+        if length + 1 + len(name) > MAX_LENGTH:
+            return operator.join(parts)
+        parts.append(name)
+        length += 1 + len(name)
+
+
+def _string_filters(count: int, values: list[str]) -> list[dict[str, Any]]:
+    return [
+        {"field": "title", "operator": "in", "values": values, "name": f"s{n}"}
+        for n in range(count)
+    ]
+
+
+def _int_filters(count: int, values: list[str]) -> list[dict[str, Any]]:
+    return [
+        {"field": "reopen_count", "operator": "in", "values": values, "name": f"i{n}"}
+        for n in range(count)
+    ]
+
+
+async def test_a_long_or_chain_over_every_filter_runs(
+    client: httpx.AsyncClient, desk: Desk
+) -> None:
+    wanted = await create_incident(client, desk.tech, title="disk full")
+    await create_incident(client, desk.tech, title="other")
+    body = {
+        "string_filters": _string_filters(20, ["disk full"]),
+        "int_filters": _int_filters(20, ["0"]),
+    }
+    names = [f"s{n}" for n in range(20)] + [f"i{n}" for n in range(20)]
+    body["condition"] = _chain(names, "|")
+    assert len(body["condition"]) > MAX_LENGTH - 5
+    data = (await coc(client, desk.tech, "POST", "/v2/incidents/list", body))["data"]
+    assert data["total"] == 2  # reopen_count 0 holds for both
+    body["condition"] = _chain([f"s{n}" for n in range(20)], "|")
+    body.pop("int_filters")
+    data = (await coc(client, desk.tech, "POST", "/v2/incidents/list", body))["data"]
+    assert [ticket["ticket_id"] for ticket in data["tickets"]] == [wanted["number"]]
+
+
+async def test_a_long_and_chain_on_the_histories_runs(
+    client: httpx.AsyncClient, desk: Desk
+) -> None:
+    number = (await create_incident(client, desk.tech))["number"]
+    body = {
+        "string_filters": [
+            {"field": "action", "operator": "=", "values": ["create_incident"], "name": "a"}
+        ],
+        "condition": _chain(["a"], "&"),
+    }
+    data = (await coc(client, desk.tech, "POST", f"/v2/incidents/{number}/histories", body))["data"]
+    assert data["total"] == 1
+
+
+async def test_the_most_a_condition_may_refer_to_runs_and_one_more_is_refused(
+    client: httpx.AsyncClient, desk: Desk
+) -> None:
+    await create_incident(client, desk.tech, title="v7")
+    values = [f"v{n}" for n in range(100)]
+    body: dict[str, Any] = {
+        "string_filters": _string_filters(20, values),
+        "int_filters": _int_filters(20, [str(n) for n in range(100)]),
+        "count_filters": [
+            {"name": f"c{n}", "filters": _string_filters(20, values)} for n in range(10)
+        ],
+    }
+    names = [f"s{n}" for n in range(20)] + [f"i{n}" for n in range(20)]
+    # The first 20 pairs use every filter once, so none is ANDed on after the condition.
+    covering = [(names[n], names[n + 1]) for n in range(0, 40, 2)]
+    others = [(a, b) for a in names for b in names if a < b and (a, b) not in covering]
+    pairs = [f"({a}&{b})" for a, b in covering + others]
+    # Every pair differs, so nothing merges: each reference is 100 bound values.
+    body["condition"] = "|".join(pairs[: MAX_TERMS // 2])
+    data = (await coc(client, desk.tech, "POST", "/v2/incidents/list", body))["data"]
+    assert data["total"] == 1
+    assert data["counts"] == {f"c{n}": 1 for n in range(10)}
+    body["condition"] = "|".join(pairs[: MAX_TERMS // 2 + 1])
+    error = await coc(client, desk.tech, "POST", "/v2/incidents/list", body, status=400)
+    assert error["error_code"] == "GOM.00007256"
+    assert "condition" in error["error_msg"]
+    assert str(MAX_TERMS) in error["error_msg"]
