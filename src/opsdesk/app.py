@@ -27,6 +27,7 @@ from opsdesk.api import (
 from opsdesk.api.coc import incidents as coc_incidents
 from opsdesk.api.errors import install_error_handlers
 from opsdesk.api.nul_guard import NulGuard
+from opsdesk.api.surrogate_guard import SurrogateGuard
 from opsdesk.core.clock import Clock, SystemClock
 from opsdesk.core.database import Database
 from opsdesk.core.settings import Settings, get_settings
@@ -91,6 +92,8 @@ def create_app(
         same_site="lax",
         https_only=settings.cookie_secure,
     )
+    # Inside the NUL guard (middleware added later runs first), so its checks come first.
+    app.add_middleware(SurrogateGuard)
     app.add_middleware(NulGuard)
     install_error_handlers(app)
     app.include_router(health.router)

@@ -103,3 +103,59 @@ async def test_the_most_a_condition_may_refer_to_runs_and_one_more_is_refused(
     assert error["error_code"] == "GOM.00007256"
     assert "condition" in error["error_msg"]
     assert str(MAX_TERMS) in error["error_msg"]
+
+
+LONE_SURROGATES = [
+    rb'"\ud800"',  # a high half alone
+    rb'"x\udc00"',  # a low half alone
+    rb'"\ud800\u0041"',  # a high half followed by something else
+    rb'"\\\ud800"',  # after an escaped backslash, still an escape
+]
+
+
+async def test_a_lone_surrogate_in_a_search_value_is_a_parameter_error(
+    client: httpx.AsyncClient, desk: Desk
+) -> None:
+    for value in LONE_SURROGATES:
+        body = b'{"string_filters":[{"field":"title","operator":"like","values":[%s]}]}' % value
+        response = await client.post(
+            "/v2/incidents/list",
+            content=body,
+            headers={"X-Auth-Token": desk.tech.token, "Content-Type": "application/json"},
+        )
+        assert response.status_code == 400, response.text
+        assert response.json()["error_code"] == "GOM.00007256"
+        assert "string_filters[0].values[0]" in response.json()["error_msg"]
+        native = await client.post(
+            "/api/v1/incidents/search", content=body, headers=desk.tech.headers
+        )
+        assert native.status_code == 422, native.text
+        assert native.json()["error"]["field"] == "string_filters.0.values.0"
+
+
+async def test_a_lone_surrogate_is_refused_on_writes_and_a_pair_is_stored(
+    client: httpx.AsyncClient, desk: Desk
+) -> None:
+    refused = await client.post(
+        "/api/v1/incidents",
+        content=b'{"title": "mail \\udbff down"}',
+        headers={**desk.tech.headers, "Content-Type": "application/json"},
+    )
+    assert refused.status_code == 422, refused.text
+    assert refused.json()["error"]["field"] == "title"
+    # Without a content type the COC routes still read the body as JSON.
+    coc_refused = await client.post(
+        "/v1/external/incident/create",
+        content=b'{"incident_title": "\\ud800"}',
+        headers={"X-Auth-Token": desk.tech.token},
+    )
+    assert coc_refused.status_code == 400, coc_refused.text
+    assert "incident_title" in coc_refused.json()["error_msg"]
+    # A pair is one character (U+1F600), and a backslash before "ud800" is just text.
+    stored = await client.post(
+        "/api/v1/incidents",
+        content=b'{"title": "mail \\ud83d\\ude00 down \\\\ud800"}',
+        headers={**desk.tech.headers, "Content-Type": "application/json"},
+    )
+    assert stored.status_code == 201, stored.text
+    assert stored.json()["title"] == "mail \U0001f600 down \\ud800"
