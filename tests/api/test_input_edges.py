@@ -159,3 +159,106 @@ async def test_a_lone_surrogate_is_refused_on_writes_and_a_pair_is_stored(
     )
     assert stored.status_code == 201, stored.text
     assert stored.json()["title"] == "mail \U0001f600 down \\ud800"
+
+
+PAST_64_BITS = "99999999999999999999999"
+
+
+async def test_integers_past_64_bits_are_a_422_naming_the_field(
+    client: httpx.AsyncClient, desk: Desk
+) -> None:
+    number = (await create_incident(client, desk.tech))["number"]
+    admin = desk.admin.headers
+    cases: list[tuple[str, str, dict[str, Any] | None, str]] = [
+        ("GET", f"/api/v1/users?page={PAST_64_BITS}", None, "page"),
+        ("GET", f"/api/v1/users?page={2**62}", None, "page"),  # fits, but not as an offset
+        ("GET", f"/api/v1/admin/jobs?page={PAST_64_BITS}", None, "page"),
+        ("GET", f"/api/v1/assignment-rules/{PAST_64_BITS}", None, "rule_id"),
+        ("POST", f"/api/v1/admin/jobs/{PAST_64_BITS}/retry", None, "job_id"),
+        ("GET", f"/api/v1/incidents/{number}/attachments/{PAST_64_BITS}", None, "attachment_id"),
+        (
+            "POST",
+            "/api/v1/categories",
+            {"key": "big", "name_en": "Big", "sort_order": int(PAST_64_BITS)},
+            "sort_order",
+        ),
+        (
+            "POST",
+            f"/api/v1/incidents/{number}/conversations",
+            {"body": "see file", "attachment_ids": [int(PAST_64_BITS)]},
+            "attachment_ids.0",
+        ),
+    ]
+    for method, path, body, field in cases:
+        response = await client.request(method, path, json=body, headers=admin)
+        assert response.status_code == 422, (path, response.text)
+        assert response.json()["error"]["field"] == field, response.text
+
+
+async def test_dates_at_the_edges_are_a_4xx_naming_the_field(
+    client: httpx.AsyncClient, desk: Desk
+) -> None:
+    number = (await create_incident(client, desk.tech))["number"]
+    year_one = "0001-01-01T00:00:00+14:00"  # year 0 in UTC
+    year_ten_thousand = "9999-12-31T23:59:59-14:00"  # year 10000 in UTC
+    year_one_query = year_one.replace("+", "%2B")
+    native: list[tuple[str, str, dict[str, Any] | None, str]] = [
+        (
+            "POST",
+            "/api/v1/incidents",
+            {"title": "t", "fault_occurred_at": year_one},
+            "fault_occurred_at",
+        ),
+        (
+            "PATCH",
+            f"/api/v1/incidents/{number}",
+            {"fault_occurred_at": year_ten_thousand},
+            "fault_occurred_at",
+        ),
+        ("GET", f"/api/v1/shift-scenes/noc/roles/duty/on-duty?at={year_ten_thousand}", None, "at"),
+        (
+            "GET",
+            f"/api/v1/shift-scenes/noc/roles/duty/overrides?from={year_one_query}",
+            None,
+            "from",
+        ),
+        (
+            "POST",
+            f"/api/v1/technicians/{desk.tech.id}/absences",
+            {"starts_at": year_one, "ends_at": "2026-01-01T00:00:00Z"},
+            "starts_at",
+        ),
+        (
+            "POST",
+            f"/api/v1/incidents/{number}/worklogs",
+            {"description": "x", "time_spent_minutes": 5, "started_at": year_ten_thousand},
+            "started_at",
+        ),
+    ]
+    for method, path, body, field in native:
+        headers = (
+            {**desk.admin.headers, "If-Match": "*"} if method == "PATCH" else desk.admin.headers
+        )
+        response = await client.request(method, path, json=body, headers=headers)
+        assert response.status_code == 422, (path, response.text)
+        assert response.json()["error"]["field"] == field, response.text
+        assert "1970 to 8999" in response.json()["error"]["message"]
+    create = {
+        "incident_title": "t",
+        "incident_level": "level_30",
+        "incident_type": "software",
+        "incident_source": "manual",
+        "creator": desk.admin.id,
+        "is_service_interrupt": False,
+    }
+    for start in (10**30, -(10**30), 253_402_300_799_999):
+        error = await coc(
+            client,
+            desk.admin,
+            "POST",
+            "/v1/external/incident/create",
+            {**create, "start_time": start},
+            status=400,
+        )
+        assert error["error_code"] == "GOM.00007256"
+        assert "start_time" in error["error_msg"], error

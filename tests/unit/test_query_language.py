@@ -80,20 +80,23 @@ def test_groups_of_one_operator_merge_and_repeats_count_once() -> None:
 def test_more_distinct_references_than_the_limit_are_refused() -> None:
     names = {f"f{n}" for n in range(40)}
     pairs = [f"(f{a}&f{b})" for a in range(40) for b in range(a + 1, 40)]
-    assert parse_request(
-        {
-            "string_filters": [
-                {"field": "title", "operator": "=", "values": ["x"], "name": name}
-                for name in sorted(names)[:20]
-            ],
-            "int_filters": [
-                {"field": "reopen_count", "operator": "=", "values": ["1"], "name": name}
-                for name in sorted(names)[20:]
-            ],
-            "condition": "|".join(pairs[: MAX_TERMS // 2]),
-        },
-        CATALOGUE,
-    ).where is not None
+    assert (
+        parse_request(
+            {
+                "string_filters": [
+                    {"field": "title", "operator": "=", "values": ["x"], "name": name}
+                    for name in sorted(names)[:20]
+                ],
+                "int_filters": [
+                    {"field": "reopen_count", "operator": "=", "values": ["1"], "name": name}
+                    for name in sorted(names)[20:]
+                ],
+                "condition": "|".join(pairs[: MAX_TERMS // 2]),
+            },
+            CATALOGUE,
+        ).where
+        is not None
+    )
     with pytest.raises(QueryError, match=f"at most {MAX_TERMS}") as refused:
         parse_request(
             {

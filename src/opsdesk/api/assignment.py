@@ -38,6 +38,7 @@ from opsdesk.assignment.schemas import (
 )
 from opsdesk.auth.roles import Role
 from opsdesk.auth.service import require_role
+from opsdesk.core.bounds import Moment, RowId
 from opsdesk.core.errors import ValidationFailed
 from opsdesk.incidents import assigning
 from opsdesk.incidents.fields import LEVEL_LABELS, SCALE_LABELS
@@ -193,7 +194,9 @@ async def add_absence(
 
 
 @router.delete("/technicians/{user_id}/absences/{absence_id}", status_code=204)
-async def delete_absence(user_id: str, absence_id: int, caller: CurrentCaller, db: DB) -> Response:
+async def delete_absence(
+    user_id: str, absence_id: RowId, caller: CurrentCaller, db: DB
+) -> Response:
     async with db.write() as session:
         await service.delete_absence(
             session=session, caller=caller, user_id=user_id, absence_id=absence_id
@@ -303,7 +306,7 @@ async def add_rotation(
 async def update_rotation(
     scene: str,
     role: str,
-    rotation_id: int,
+    rotation_id: RowId,
     body: RotationUpdate,
     caller: CurrentCaller,
     db: DB,
@@ -324,7 +327,7 @@ async def update_rotation(
 
 @router.delete("/shift-scenes/{scene}/roles/{role}/rotations/{rotation_id}", status_code=204)
 async def delete_rotation(
-    scene: str, role: str, rotation_id: int, caller: CurrentCaller, db: DB
+    scene: str, role: str, rotation_id: RowId, caller: CurrentCaller, db: DB
 ) -> Response:
     async with db.write() as session:
         await service.delete_rotation(
@@ -340,8 +343,8 @@ async def list_overrides(
     caller: CurrentCaller,
     db: DB,
     clock: ClockDep,
-    since: Annotated[datetime | None, Query(alias="from")] = None,
-    until: Annotated[datetime | None, Query(alias="to")] = None,
+    since: Annotated[Moment | None, Query(alias="from")] = None,
+    until: Annotated[Moment | None, Query(alias="to")] = None,
 ) -> list[OverrideOut]:
     start = _aware(since, "from") or clock.now()
     end = _aware(until, "to") or start + timedelta(days=31)
@@ -372,7 +375,7 @@ async def add_override(
 
 @router.delete("/shift-scenes/{scene}/roles/{role}/overrides/{override_id}", status_code=204)
 async def delete_override(
-    scene: str, role: str, override_id: int, caller: CurrentCaller, db: DB
+    scene: str, role: str, override_id: RowId, caller: CurrentCaller, db: DB
 ) -> Response:
     async with db.write() as session:
         await service.delete_override(
@@ -396,7 +399,7 @@ async def who_is_on_duty(
     caller: CurrentCaller,
     db: DB,
     clock: ClockDep,
-    at: datetime | None = None,
+    at: Moment | None = None,
 ) -> OnDutyOut:
     """Who is on duty for the role at ``at`` (default: now), and what put them there."""
     require_role(caller, Role.TECHNICIAN)
@@ -480,7 +483,7 @@ async def test_rules(
 
 
 @router.get("/assignment-rules/{rule_id}", response_model=RuleOut)
-async def get_rule(rule_id: int, caller: CurrentCaller, db: DB) -> RuleOut:
+async def get_rule(rule_id: RowId, caller: CurrentCaller, db: DB) -> RuleOut:
     async with db.read() as session:
         row = await service.get_rule(session=session, caller=caller, rule_id=rule_id)
     return RuleOut.model_validate(row)
@@ -488,7 +491,7 @@ async def get_rule(rule_id: int, caller: CurrentCaller, db: DB) -> RuleOut:
 
 @router.patch("/assignment-rules/{rule_id}", response_model=RuleOut)
 async def update_rule(
-    rule_id: int, body: RuleUpdate, caller: CurrentCaller, db: DB, clock: ClockDep
+    rule_id: RowId, body: RuleUpdate, caller: CurrentCaller, db: DB, clock: ClockDep
 ) -> RuleOut:
     async with db.write() as session:
         row = await service.update_rule(
@@ -498,7 +501,7 @@ async def update_rule(
 
 
 @router.delete("/assignment-rules/{rule_id}", status_code=204)
-async def delete_rule(rule_id: int, caller: CurrentCaller, db: DB) -> Response:
+async def delete_rule(rule_id: RowId, caller: CurrentCaller, db: DB) -> Response:
     async with db.write() as session:
         await service.delete_rule(session=session, caller=caller, rule_id=rule_id)
     return Response(status_code=204)

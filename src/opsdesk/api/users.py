@@ -18,6 +18,7 @@ from opsdesk.auth.schemas import (
     UserOut,
     UserUpdate,
 )
+from opsdesk.core.bounds import MAX_PAGE
 from opsdesk.core.errors import NotFound
 from opsdesk.core.pagination import MAX_PER_PAGE, PageRequest
 
@@ -33,7 +34,7 @@ async def me(caller: CurrentCaller) -> MeOut:
 async def list_users(
     caller: CurrentCaller,
     db: DB,
-    page: Annotated[int, Query(ge=1)] = 1,
+    page: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 1,
     per_page: Annotated[int, Query(ge=1, le=MAX_PER_PAGE)] = 50,
     role: Role | None = None,
 ) -> dict[str, object]:

@@ -168,8 +168,7 @@ def check_terms(node: Node) -> Node:
     count = term_count(node)
     if count > MAX_TERMS:
         raise QueryError(
-            f"refers to filters {count} times (repeats merged); at most {MAX_TERMS} are "
-            "allowed",
+            f"refers to filters {count} times (repeats merged); at most {MAX_TERMS} are allowed",
             field="condition",
         )
     return node

@@ -5,7 +5,7 @@ Translation only: the same services as the native API answer, with the same rule
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -29,6 +29,7 @@ from opsdesk.api.coc.keys import (
 from opsdesk.api.deps import DB, ClockDep, CurrentCaller, Rules
 from opsdesk.auth.roles import Caller, Role
 from opsdesk.auth.service import caller_by_id, display_names
+from opsdesk.core.bounds import MAX_PAGE, TIME_RANGE, moment_from_ms
 from opsdesk.core.clock import epoch_ms
 from opsdesk.core.database import Database
 from opsdesk.core.errors import Conflict, NotFound, ValidationFailed
@@ -175,7 +176,7 @@ async def show_incident(incident_num: IncidentNum, caller: CurrentCaller, db: DB
 @router.post("/v2/incidents/list")
 async def list_incidents(request: Request, caller: CurrentCaller, db: DB) -> Response:
     body = await _body(request)
-    page = _int_param(body, "page", 1, 1, 1_000_000)
+    page = _int_param(body, "page", 1, 1, MAX_PAGE)
     per_page = _int_param(body, "per_page", 10, 1, MAX_PER_PAGE)
     contain_total = _bool_param(body, "contain_total", True)
     query = parse_search({key: value for key, value in body.items() if key not in _LIST_ONLY_KEYS})
@@ -537,9 +538,14 @@ async def create_incident(
     }
     start = body.get("start_time")
     if start not in (None, ""):
-        if isinstance(start, bool) or not isinstance(start, int):
-            raise ValidationFailed("start_time: must be epoch milliseconds", field="start_time")
-        values["fault_occurred_at"] = datetime.fromtimestamp(start / 1000, tz=UTC)
+        occurred = None
+        if not isinstance(start, bool) and isinstance(start, int):
+            occurred = moment_from_ms(start)
+        if occurred is None:
+            raise ValidationFailed(
+                f"start_time: must be epoch milliseconds of {TIME_RANGE}", field="start_time"
+            )
+        values["fault_occurred_at"] = occurred
     async with db.write() as session:
         # The creator is the token's user (or, for an admin's integration token, the
         # user it names); the service decides what that user may set.
