@@ -8,14 +8,14 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict, Field
 
-from opsdesk.api.deps import DB, ClockDep, CurrentCaller
+from opsdesk.api.deps import ADMIN_ONLY, DB, ClockDep, CurrentCaller
 from opsdesk.auth.roles import Role
 from opsdesk.auth.service import require_role
 from opsdesk.core import jobs
 from opsdesk.core.bounds import MAX_PAGE, RowId
 from opsdesk.core.pagination import MAX_PER_PAGE
 
-router = APIRouter(prefix="/api/v1/admin", tags=["admin"])
+router = APIRouter(prefix="/api/v1/admin", tags=["admin"], dependencies=[ADMIN_ONLY])
 
 
 class JobOut(BaseModel):

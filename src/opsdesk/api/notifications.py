@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Response
 
-from opsdesk.api.deps import DB, ClockDep, CurrentCaller
+from opsdesk.api.deps import ADMIN_ONLY, DB, ClockDep, CurrentCaller
 from opsdesk.core.bounds import RowId
 from opsdesk.notify import service
 from opsdesk.notify.rules import RecipientKind
@@ -19,7 +19,7 @@ from opsdesk.notify.schemas import (
 )
 from opsdesk.notify.templates import MailTemplate
 
-router = APIRouter(prefix="/api/v1/admin", tags=["notifications"])
+router = APIRouter(prefix="/api/v1/admin", tags=["notifications"], dependencies=[ADMIN_ONLY])
 
 
 def _rules_out(views: list[service.RuleView]) -> RulesOut:

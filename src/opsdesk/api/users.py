@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
 
-from opsdesk.api.deps import DB, ClockDep, CurrentCaller
+from opsdesk.api.deps import DB, AdminCaller, ClockDep, CurrentCaller, StaffCaller
 from opsdesk.auth import service
 from opsdesk.auth.roles import Role
 from opsdesk.auth.schemas import (
@@ -32,7 +32,7 @@ async def me(caller: CurrentCaller) -> MeOut:
 
 @router.get("/users")
 async def list_users(
-    caller: CurrentCaller,
+    caller: StaffCaller,
     db: DB,
     page: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 1,
     per_page: Annotated[int, Query(ge=1, le=MAX_PER_PAGE)] = 50,
@@ -52,7 +52,7 @@ async def list_users(
 
 @router.post("/users", status_code=201, response_model=UserOut)
 async def create_user(
-    body: UserCreate, caller: CurrentCaller, db: DB, clock: ClockDep, response: Response
+    body: UserCreate, caller: AdminCaller, db: DB, clock: ClockDep, response: Response
 ) -> UserOut:
     async with db.write() as session:
         user = await service.create_user(session=session, data=body, now=clock.now(), caller=caller)
@@ -71,7 +71,7 @@ async def get_user(user_id: str, caller: CurrentCaller, db: DB) -> UserOut:
 
 @router.patch("/users/{user_id}", response_model=UserOut)
 async def update_user(
-    user_id: str, body: UserUpdate, caller: CurrentCaller, db: DB, clock: ClockDep
+    user_id: str, body: UserUpdate, caller: AdminCaller, db: DB, clock: ClockDep
 ) -> UserOut:
     async with db.write() as session:
         user = await service.update_user(
@@ -81,7 +81,7 @@ async def update_user(
 
 
 @router.delete("/users/{user_id}", response_model=UserOut)
-async def deactivate_user(user_id: str, caller: CurrentCaller, db: DB, clock: ClockDep) -> UserOut:
+async def deactivate_user(user_id: str, caller: AdminCaller, db: DB, clock: ClockDep) -> UserOut:
     """Users are deactivated, never removed: history rows keep pointing at them."""
     async with db.write() as session:
         user = await service.update_user(
