@@ -262,3 +262,19 @@ async def test_dates_at_the_edges_are_a_4xx_naming_the_field(
         )
         assert error["error_code"] == "GOM.00007256"
         assert "start_time" in error["error_msg"], error
+
+
+async def test_the_422_body_is_the_one_the_openapi_document_declares(
+    client: httpx.AsyncClient, desk: Desk
+) -> None:
+    document = (await client.get("/openapi.json")).json()
+    declared = document["paths"]["/api/v1/users"]["get"]["responses"]["422"]
+    assert declared["content"]["application/json"]["schema"] == {
+        "$ref": "#/components/schemas/ErrorOut"
+    }
+    assert "HTTPValidationError" not in document["components"]["schemas"]
+    coc_route = document["paths"]["/v2/incidents/{incident_id}/histories"]["post"]
+    assert "422" not in coc_route["responses"]  # COC answers bad input with a 400
+    body = (await client.get("/api/v1/users?page=0", headers=desk.admin.headers)).json()
+    assert set(body) == {"error"}
+    assert {"code", "message", "field", "details"} <= set(body["error"])
