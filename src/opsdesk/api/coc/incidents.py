@@ -16,6 +16,7 @@ from pydantic import ValidationError as PydanticValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from opsdesk.api.attachments import file_download
+from opsdesk.api.coc.bodies import HISTORIES_BODY, LIST_BODY
 from opsdesk.api.coc.envelope import envelope, envelope_response
 from opsdesk.api.coc.keys import (
     COC_NAMES,
@@ -173,7 +174,7 @@ async def show_incident(incident_num: IncidentNum, caller: CurrentCaller, db: DB
     return envelope(detail_of(incident))
 
 
-@router.post("/v2/incidents/list")
+@router.post("/v2/incidents/list", openapi_extra=LIST_BODY)
 async def list_incidents(request: Request, caller: CurrentCaller, db: DB) -> Response:
     body = await _body(request)
     page = _int_param(body, "page", 1, 1, MAX_PAGE)
@@ -268,7 +269,7 @@ async def _history_page(
     return total, history_info(rows, names, people, with_id=with_id)
 
 
-@router.post("/v2/incidents/{incident_id}/histories")
+@router.post("/v2/incidents/{incident_id}/histories", openapi_extra=HISTORIES_BODY)
 async def list_histories(
     incident_id: IncidentId, request: Request, caller: CurrentCaller, db: DB
 ) -> Response:
