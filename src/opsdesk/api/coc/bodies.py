@@ -75,3 +75,35 @@ LIST_BODY = json_body(
     }
 )
 HISTORIES_BODY = json_body({**FILTER_PROPERTIES, "incident_id": {"type": "string"}})
+
+_TEXT = {"type": "string"}
+_ONE_OR_LIST = {"anyOf": [_TEXT, {"type": "array", "items": _TEXT, "maxItems": 1}]}
+CREATE_BODY = json_body(
+    {
+        "incident_title": _TEXT,
+        "incident_description": _TEXT,
+        "incident_level": _TEXT,
+        "incident_type": _TEXT,
+        "incident_source": _TEXT,
+        "creator": _TEXT,
+        "is_service_interrupt": {"anyOf": [{"type": "boolean"}, _TEXT]},
+        "start_time": {"type": "integer", "description": "epoch milliseconds"},
+        "region": _ONE_OR_LIST,
+        "enterprise_project": _ONE_OR_LIST,
+        "current_cloud_service": _ONE_OR_LIST,
+        "incident_assignee": _ONE_OR_LIST,
+        "assignee_scene": _TEXT,
+        "assignee_role": _TEXT,
+        "incident_ownership": _TEXT,
+        "attachments": {"type": "array", "items": _TEXT},
+    }
+)
+ACTION_BODY = json_body({"task_id": _TEXT, "action": _TEXT, "params": {"type": "object"}})
+HANDLE_BODY = json_body(
+    {
+        "incident_num": _TEXT,
+        "operator": _TEXT,
+        "operate_key": _TEXT,
+        "parameter": {"type": "object"},
+    }
+)

@@ -16,7 +16,13 @@ from pydantic import ValidationError as PydanticValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from opsdesk.api.attachments import file_download
-from opsdesk.api.coc.bodies import HISTORIES_BODY, LIST_BODY
+from opsdesk.api.coc.bodies import (
+    ACTION_BODY,
+    CREATE_BODY,
+    HANDLE_BODY,
+    HISTORIES_BODY,
+    LIST_BODY,
+)
 from opsdesk.api.coc.envelope import envelope, envelope_response
 from opsdesk.api.coc.keys import (
     COC_NAMES,
@@ -395,7 +401,7 @@ def _required_text(body: dict[str, Any], name: str, limit: int) -> str:
     return value
 
 
-@router.post("/v2/incidents/{incident_id}/actions")
+@router.post("/v2/incidents/{incident_id}/actions", openapi_extra=ACTION_BODY)
 async def handle_incident(
     incident_id: IncidentId,
     request: Request,
@@ -440,7 +446,7 @@ async def _operator(
     return found
 
 
-@router.post("/v1/external/incident/handle")
+@router.post("/v1/external/incident/handle", openapi_extra=HANDLE_BODY)
 async def handle_incident_v1(
     request: Request, caller: CurrentCaller, db: DB, clock: ClockDep, rules: Rules
 ) -> dict[str, Any]:
@@ -505,7 +511,7 @@ _CREATE_FIELDS = {
 }
 
 
-@router.post("/v1/external/incident/create")
+@router.post("/v1/external/incident/create", openapi_extra=CREATE_BODY)
 async def create_incident(
     request: Request, caller: CurrentCaller, db: DB, clock: ClockDep, rules: Rules
 ) -> dict[str, Any]:
