@@ -42,10 +42,10 @@ from tests.factories import create_incident, make_actor, make_desk
 # budget of about three minutes on two cores. The admin reaches every handler; the end
 # user mostly meets the permission checks, which are cheap to cover.
 BUDGET: dict[tuple[str, str], tuple[int, int]] = {
-    ("sqlite", "admin"): (8, 5),
-    ("sqlite", "end_user"): (5, 0),
-    ("postgres", "admin"): (5, 2),
-    ("postgres", "end_user"): (3, 0),
+    ("sqlite", "admin"): (8, 4),
+    ("sqlite", "end_user"): (4, 0),
+    ("postgres", "admin"): (4, 1),
+    ("postgres", "end_user"): (2, 0),
 }
 # Set, it is the number of examples of every kind everywhere (a deep run: 100 or more).
 DEEP_EXAMPLES = os.environ.get("OPSDESK_FUZZ_EXAMPLES")
