@@ -35,6 +35,7 @@ from opsdesk.api.errors import install_error_handlers
 from opsdesk.api.nul_guard import NulGuard
 from opsdesk.api.request_id import RequestIdMiddleware
 from opsdesk.api.session_touch import SessionTouch
+from opsdesk.api.surrogate_guard import SurrogateGuard
 from opsdesk.api.transport import StrictTransportSecurity
 from opsdesk.core.clock import Clock, SystemClock
 from opsdesk.core.database import Database
@@ -116,6 +117,8 @@ def create_app(
         same_site="lax",
         https_only=settings.cookie_secure,
     )
+    # Inside the NUL guard (middleware added later runs first), so its checks come first.
+    app.add_middleware(SurrogateGuard)
     app.add_middleware(NulGuard)
     if settings.cookie_secure:
         app.add_middleware(StrictTransportSecurity)

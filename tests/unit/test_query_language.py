@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from opsdesk.query.condition import (
     MAX_DEPTH,
+    MAX_TERMS,
     AllOf,
     AnyOf,
     Node,
@@ -63,6 +64,55 @@ def test_and_binds_tighter_than_or_and_parentheses_group() -> None:
     )
     assert parse_condition("((f1))", names) == Ref("f1")
     assert referenced(parse_condition("f1 | (f3 & f1)", names)) == {"f1", "f3"}
+
+
+def test_groups_of_one_operator_merge_and_repeats_count_once() -> None:
+    names = {"f1", "f2", "f3"}
+    assert parse_condition("f1 | (f2 | (f3 | f1)) | f2", names) == AnyOf(
+        (Ref("f1"), Ref("f2"), Ref("f3"))
+    )
+    assert parse_condition("&".join(["f1"] * 3000), names) == Ref("f1")
+    assert parse_condition("(f1&f2)|(f1&f2)|f3", names) == AnyOf(
+        (AllOf((Ref("f1"), Ref("f2"))), Ref("f3"))
+    )
+
+
+def test_more_distinct_references_than_the_limit_are_refused() -> None:
+    names = {f"f{n}" for n in range(40)}
+    pairs = [f"(f{a}&f{b})" for a in range(40) for b in range(a + 1, 40)]
+    assert (
+        parse_request(
+            {
+                "string_filters": [
+                    {"field": "title", "operator": "=", "values": ["x"], "name": name}
+                    for name in sorted(names)[:20]
+                ],
+                "int_filters": [
+                    {"field": "reopen_count", "operator": "=", "values": ["1"], "name": name}
+                    for name in sorted(names)[20:]
+                ],
+                "condition": "|".join(pairs[: MAX_TERMS // 2]),
+            },
+            CATALOGUE,
+        ).where
+        is not None
+    )
+    with pytest.raises(QueryError, match=f"at most {MAX_TERMS}") as refused:
+        parse_request(
+            {
+                "string_filters": [
+                    {"field": "title", "operator": "=", "values": ["x"], "name": name}
+                    for name in sorted(names)[:20]
+                ],
+                "int_filters": [
+                    {"field": "reopen_count", "operator": "=", "values": ["1"], "name": name}
+                    for name in sorted(names)[20:]
+                ],
+                "condition": "|".join(pairs),
+            },
+            CATALOGUE,
+        )
+    assert refused.value.field == "condition"
 
 
 @pytest.mark.parametrize(
@@ -158,9 +208,8 @@ def test_condition_combines_named_filters_and_unused_ones_are_anded() -> None:
         },
         CATALOGUE,
     )
-    assert query.where == AllOf(
-        (AllOf((AnyOf((Ref("p1"), Ref("reopened"))), Ref("vpn"))), Ref("#2"))
-    )
+    # The condition's own AND and the AND of the unused filter are one flat group.
+    assert query.where == AllOf((AnyOf((Ref("p1"), Ref("reopened"))), Ref("vpn"), Ref("#2")))
     assert query.filters["reopened"].values == (0,)
 
 

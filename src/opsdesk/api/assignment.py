@@ -7,7 +7,14 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
 
-from opsdesk.api.deps import DB, ClockDep, CurrentCaller
+from opsdesk.api.deps import (
+    DB,
+    AdminCaller,
+    ClockDep,
+    CurrentCaller,
+    ManagerCaller,
+    StaffCaller,
+)
 from opsdesk.assignment import service
 from opsdesk.assignment.rules import IncidentFacts, Trigger
 from opsdesk.assignment.schemas import (
@@ -36,8 +43,7 @@ from opsdesk.assignment.schemas import (
     WorkgroupOut,
     WorkgroupUpdate,
 )
-from opsdesk.auth.roles import Role
-from opsdesk.auth.service import require_role
+from opsdesk.core.bounds import Moment, RowId
 from opsdesk.core.errors import ValidationFailed
 from opsdesk.incidents import assigning
 from opsdesk.incidents.fields import LEVEL_LABELS, SCALE_LABELS
@@ -72,7 +78,7 @@ async def get_matrix(caller: CurrentCaller, db: DB) -> MatrixOut:
 
 
 @router.put("/priority-matrix", response_model=MatrixOut)
-async def put_matrix(body: MatrixIn, caller: CurrentCaller, db: DB, clock: ClockDep) -> MatrixOut:
+async def put_matrix(body: MatrixIn, caller: AdminCaller, db: DB, clock: ClockDep) -> MatrixOut:
     async with db.write() as session:
         cells = await replace_matrix(
             session=session, caller=caller, cells=body.cells, now=clock.now()
@@ -84,7 +90,7 @@ async def put_matrix(body: MatrixIn, caller: CurrentCaller, db: DB, clock: Clock
 
 
 @router.get("/workgroups", response_model=list[WorkgroupOut])
-async def list_workgroups(caller: CurrentCaller, db: DB) -> list[WorkgroupOut]:
+async def list_workgroups(caller: StaffCaller, db: DB) -> list[WorkgroupOut]:
     async with db.read() as session:
         groups = await service.list_workgroups(session=session, caller=caller)
     return [WorkgroupOut.model_validate(group) for group in groups]
@@ -92,7 +98,7 @@ async def list_workgroups(caller: CurrentCaller, db: DB) -> list[WorkgroupOut]:
 
 @router.post("/workgroups", status_code=201, response_model=WorkgroupOut)
 async def create_workgroup(
-    body: WorkgroupCreate, caller: CurrentCaller, db: DB, clock: ClockDep, response: Response
+    body: WorkgroupCreate, caller: AdminCaller, db: DB, clock: ClockDep, response: Response
 ) -> WorkgroupOut:
     async with db.write() as session:
         group = await service.create_workgroup(
@@ -103,7 +109,7 @@ async def create_workgroup(
 
 
 @router.get("/workgroups/{key}", response_model=WorkgroupOut)
-async def get_workgroup(key: str, caller: CurrentCaller, db: DB) -> WorkgroupOut:
+async def get_workgroup(key: str, caller: StaffCaller, db: DB) -> WorkgroupOut:
     async with db.read() as session:
         group = await service.get_workgroup(session=session, caller=caller, key=key)
     return WorkgroupOut.model_validate(group)
@@ -111,7 +117,7 @@ async def get_workgroup(key: str, caller: CurrentCaller, db: DB) -> WorkgroupOut
 
 @router.patch("/workgroups/{key}", response_model=WorkgroupOut)
 async def update_workgroup(
-    key: str, body: WorkgroupUpdate, caller: CurrentCaller, db: DB, clock: ClockDep
+    key: str, body: WorkgroupUpdate, caller: AdminCaller, db: DB, clock: ClockDep
 ) -> WorkgroupOut:
     async with db.write() as session:
         group = await service.update_workgroup(
@@ -122,7 +128,7 @@ async def update_workgroup(
 
 @router.put("/workgroups/{key}/members", response_model=WorkgroupOut)
 async def set_members(
-    key: str, body: MembersIn, caller: CurrentCaller, db: DB, clock: ClockDep
+    key: str, body: MembersIn, caller: AdminCaller, db: DB, clock: ClockDep
 ) -> WorkgroupOut:
     async with db.write() as session:
         group = await service.set_members(
@@ -132,7 +138,7 @@ async def set_members(
 
 
 @router.delete("/workgroups/{key}", status_code=204)
-async def delete_workgroup(key: str, caller: CurrentCaller, db: DB) -> Response:
+async def delete_workgroup(key: str, caller: AdminCaller, db: DB) -> Response:
     async with db.write() as session:
         await service.delete_workgroup(session=session, caller=caller, key=key)
     return Response(status_code=204)
@@ -142,7 +148,7 @@ async def delete_workgroup(key: str, caller: CurrentCaller, db: DB) -> Response:
 
 
 @router.get("/technicians", response_model=list[TechnicianOut])
-async def list_technicians(caller: CurrentCaller, db: DB, clock: ClockDep) -> list[TechnicianOut]:
+async def list_technicians(caller: StaffCaller, db: DB, clock: ClockDep) -> list[TechnicianOut]:
     async with db.read() as session:
         people = await service.list_technicians(session=session, caller=caller, now=clock.now())
     return [TechnicianOut.model_validate(person) for person in people]
@@ -161,7 +167,7 @@ async def get_technician(
 
 @router.patch("/technicians/{user_id}", response_model=TechnicianOut)
 async def update_technician(
-    user_id: str, body: TechnicianUpdate, caller: CurrentCaller, db: DB, clock: ClockDep
+    user_id: str, body: TechnicianUpdate, caller: StaffCaller, db: DB, clock: ClockDep
 ) -> TechnicianOut:
     async with db.write() as session:
         person = await service.update_technician(
@@ -172,7 +178,7 @@ async def update_technician(
 
 @router.get("/technicians/{user_id}/absences", response_model=list[AbsenceOut])
 async def list_absences(
-    user_id: str, caller: CurrentCaller, db: DB, clock: ClockDep
+    user_id: str, caller: StaffCaller, db: DB, clock: ClockDep
 ) -> list[AbsenceOut]:
     async with db.read() as session:
         rows = await service.list_absences(
@@ -183,7 +189,7 @@ async def list_absences(
 
 @router.post("/technicians/{user_id}/absences", status_code=201, response_model=AbsenceOut)
 async def add_absence(
-    user_id: str, body: AbsenceCreate, caller: CurrentCaller, db: DB, clock: ClockDep
+    user_id: str, body: AbsenceCreate, caller: StaffCaller, db: DB, clock: ClockDep
 ) -> AbsenceOut:
     async with db.write() as session:
         row = await service.add_absence(
@@ -193,7 +199,7 @@ async def add_absence(
 
 
 @router.delete("/technicians/{user_id}/absences/{absence_id}", status_code=204)
-async def delete_absence(user_id: str, absence_id: int, caller: CurrentCaller, db: DB) -> Response:
+async def delete_absence(user_id: str, absence_id: RowId, caller: StaffCaller, db: DB) -> Response:
     async with db.write() as session:
         await service.delete_absence(
             session=session, caller=caller, user_id=user_id, absence_id=absence_id
@@ -216,7 +222,7 @@ def _scene_out(scene: service.SceneView) -> SceneOut:
 
 
 @router.get("/shift-scenes", response_model=list[SceneOut])
-async def list_scenes(caller: CurrentCaller, db: DB) -> list[SceneOut]:
+async def list_scenes(caller: StaffCaller, db: DB) -> list[SceneOut]:
     async with db.read() as session:
         scenes = await service.list_scenes(session=session, caller=caller)
     return [_scene_out(scene) for scene in scenes]
@@ -224,7 +230,7 @@ async def list_scenes(caller: CurrentCaller, db: DB) -> list[SceneOut]:
 
 @router.post("/shift-scenes", status_code=201, response_model=SceneOut)
 async def create_scene(
-    body: SceneCreate, caller: CurrentCaller, db: DB, clock: ClockDep, response: Response
+    body: SceneCreate, caller: AdminCaller, db: DB, clock: ClockDep, response: Response
 ) -> SceneOut:
     async with db.write() as session:
         scene = await service.create_scene(
@@ -235,7 +241,7 @@ async def create_scene(
 
 
 @router.get("/shift-scenes/{scene}", response_model=SceneOut)
-async def get_scene(scene: str, caller: CurrentCaller, db: DB) -> SceneOut:
+async def get_scene(scene: str, caller: StaffCaller, db: DB) -> SceneOut:
     async with db.read() as session:
         found = await service.get_scene(session=session, caller=caller, key=scene)
     return _scene_out(found)
@@ -243,7 +249,7 @@ async def get_scene(scene: str, caller: CurrentCaller, db: DB) -> SceneOut:
 
 @router.patch("/shift-scenes/{scene}", response_model=SceneOut)
 async def update_scene(
-    scene: str, body: SceneUpdate, caller: CurrentCaller, db: DB, clock: ClockDep
+    scene: str, body: SceneUpdate, caller: AdminCaller, db: DB, clock: ClockDep
 ) -> SceneOut:
     async with db.write() as session:
         found = await service.update_scene(
@@ -254,7 +260,7 @@ async def update_scene(
 
 @router.post("/shift-scenes/{scene}/roles", status_code=201, response_model=RoleOut)
 async def add_role(
-    scene: str, body: RoleCreate, caller: CurrentCaller, db: DB, clock: ClockDep
+    scene: str, body: RoleCreate, caller: AdminCaller, db: DB, clock: ClockDep
 ) -> RoleOut:
     async with db.write() as session:
         role = await service.add_role(
@@ -264,14 +270,14 @@ async def add_role(
 
 
 @router.delete("/shift-scenes/{scene}/roles/{role}", status_code=204)
-async def delete_role(scene: str, role: str, caller: CurrentCaller, db: DB) -> Response:
+async def delete_role(scene: str, role: str, caller: AdminCaller, db: DB) -> Response:
     async with db.write() as session:
         await service.delete_role(session=session, caller=caller, scene_key=scene, role_key=role)
     return Response(status_code=204)
 
 
 @router.get("/shift-scenes/{scene}/roles/{role}/rotations", response_model=list[RotationOut])
-async def list_rotations(scene: str, role: str, caller: CurrentCaller, db: DB) -> list[RotationOut]:
+async def list_rotations(scene: str, role: str, caller: StaffCaller, db: DB) -> list[RotationOut]:
     async with db.read() as session:
         rows = await service.list_rotations(
             session=session, caller=caller, scene_key=scene, role_key=role
@@ -283,7 +289,7 @@ async def list_rotations(scene: str, role: str, caller: CurrentCaller, db: DB) -
     "/shift-scenes/{scene}/roles/{role}/rotations", status_code=201, response_model=RotationOut
 )
 async def add_rotation(
-    scene: str, role: str, body: RotationCreate, caller: CurrentCaller, db: DB, clock: ClockDep
+    scene: str, role: str, body: RotationCreate, caller: AdminCaller, db: DB, clock: ClockDep
 ) -> RotationOut:
     async with db.write() as session:
         row = await service.add_rotation(
@@ -303,9 +309,9 @@ async def add_rotation(
 async def update_rotation(
     scene: str,
     role: str,
-    rotation_id: int,
+    rotation_id: RowId,
     body: RotationUpdate,
-    caller: CurrentCaller,
+    caller: AdminCaller,
     db: DB,
     clock: ClockDep,
 ) -> RotationOut:
@@ -324,7 +330,7 @@ async def update_rotation(
 
 @router.delete("/shift-scenes/{scene}/roles/{role}/rotations/{rotation_id}", status_code=204)
 async def delete_rotation(
-    scene: str, role: str, rotation_id: int, caller: CurrentCaller, db: DB
+    scene: str, role: str, rotation_id: RowId, caller: AdminCaller, db: DB
 ) -> Response:
     async with db.write() as session:
         await service.delete_rotation(
@@ -337,11 +343,11 @@ async def delete_rotation(
 async def list_overrides(
     scene: str,
     role: str,
-    caller: CurrentCaller,
+    caller: StaffCaller,
     db: DB,
     clock: ClockDep,
-    since: Annotated[datetime | None, Query(alias="from")] = None,
-    until: Annotated[datetime | None, Query(alias="to")] = None,
+    since: Annotated[Moment | None, Query(alias="from")] = None,
+    until: Annotated[Moment | None, Query(alias="to")] = None,
 ) -> list[OverrideOut]:
     start = _aware(since, "from") or clock.now()
     end = _aware(until, "to") or start + timedelta(days=31)
@@ -356,7 +362,7 @@ async def list_overrides(
     "/shift-scenes/{scene}/roles/{role}/overrides", status_code=201, response_model=OverrideOut
 )
 async def add_override(
-    scene: str, role: str, body: OverrideCreate, caller: CurrentCaller, db: DB, clock: ClockDep
+    scene: str, role: str, body: OverrideCreate, caller: ManagerCaller, db: DB, clock: ClockDep
 ) -> OverrideOut:
     async with db.write() as session:
         row = await service.add_override(
@@ -372,7 +378,7 @@ async def add_override(
 
 @router.delete("/shift-scenes/{scene}/roles/{role}/overrides/{override_id}", status_code=204)
 async def delete_override(
-    scene: str, role: str, override_id: int, caller: CurrentCaller, db: DB
+    scene: str, role: str, override_id: RowId, caller: ManagerCaller, db: DB
 ) -> Response:
     async with db.write() as session:
         await service.delete_override(
@@ -393,13 +399,12 @@ def _aware(value: datetime | None, name: str) -> datetime | None:
 async def who_is_on_duty(
     scene: str,
     role: str,
-    caller: CurrentCaller,
+    caller: StaffCaller,
     db: DB,
     clock: ClockDep,
-    at: datetime | None = None,
+    at: Moment | None = None,
 ) -> OnDutyOut:
     """Who is on duty for the role at ``at`` (default: now), and what put them there."""
-    require_role(caller, Role.TECHNICIAN)
     moment = _aware(at, "at") or clock.now()
     async with db.read() as session:
         await service.check_shift(session=session, scene=scene, role=role)
@@ -422,7 +427,7 @@ async def who_is_on_duty(
 
 
 @router.get("/assignment-rules", response_model=list[RuleOut])
-async def list_rules(caller: CurrentCaller, db: DB) -> list[RuleOut]:
+async def list_rules(caller: StaffCaller, db: DB) -> list[RuleOut]:
     async with db.read() as session:
         rows = await service.list_rules(session=session, caller=caller)
     return [RuleOut.model_validate(row) for row in rows]
@@ -430,7 +435,7 @@ async def list_rules(caller: CurrentCaller, db: DB) -> list[RuleOut]:
 
 @router.post("/assignment-rules", status_code=201, response_model=RuleOut)
 async def create_rule(
-    body: RuleCreate, caller: CurrentCaller, db: DB, clock: ClockDep, response: Response
+    body: RuleCreate, caller: AdminCaller, db: DB, clock: ClockDep, response: Response
 ) -> RuleOut:
     async with db.write() as session:
         row = await service.create_rule(session=session, caller=caller, data=body, now=clock.now())
@@ -440,10 +445,9 @@ async def create_rule(
 
 @router.post("/assignment-rules/test", response_model=AssignmentOut)
 async def test_rules(
-    body: RuleTestIn, caller: CurrentCaller, db: DB, clock: ClockDep
+    body: RuleTestIn, caller: StaffCaller, db: DB, clock: ClockDep
 ) -> AssignmentOut:
     """Dry run: where would an incident with these facts go now? Nothing is saved."""
-    require_role(caller, Role.TECHNICIAN)
     async with db.read() as session:
         found = await service.route(
             session=session,
@@ -480,7 +484,7 @@ async def test_rules(
 
 
 @router.get("/assignment-rules/{rule_id}", response_model=RuleOut)
-async def get_rule(rule_id: int, caller: CurrentCaller, db: DB) -> RuleOut:
+async def get_rule(rule_id: RowId, caller: StaffCaller, db: DB) -> RuleOut:
     async with db.read() as session:
         row = await service.get_rule(session=session, caller=caller, rule_id=rule_id)
     return RuleOut.model_validate(row)
@@ -488,7 +492,7 @@ async def get_rule(rule_id: int, caller: CurrentCaller, db: DB) -> RuleOut:
 
 @router.patch("/assignment-rules/{rule_id}", response_model=RuleOut)
 async def update_rule(
-    rule_id: int, body: RuleUpdate, caller: CurrentCaller, db: DB, clock: ClockDep
+    rule_id: RowId, body: RuleUpdate, caller: AdminCaller, db: DB, clock: ClockDep
 ) -> RuleOut:
     async with db.write() as session:
         row = await service.update_rule(
@@ -498,7 +502,7 @@ async def update_rule(
 
 
 @router.delete("/assignment-rules/{rule_id}", status_code=204)
-async def delete_rule(rule_id: int, caller: CurrentCaller, db: DB) -> Response:
+async def delete_rule(rule_id: RowId, caller: AdminCaller, db: DB) -> Response:
     async with db.write() as session:
         await service.delete_rule(session=session, caller=caller, rule_id=rule_id)
     return Response(status_code=204)

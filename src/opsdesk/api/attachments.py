@@ -12,6 +12,7 @@ from fastapi.responses import FileResponse
 from pydantic import BaseModel
 
 from opsdesk.api.deps import DB, ClockDep, CurrentCaller, Rules
+from opsdesk.core.bounds import RowId
 from opsdesk.core.errors import NotFound, ValidationFailed
 from opsdesk.core.settings import Settings
 from opsdesk.incidents import attachments
@@ -99,7 +100,7 @@ async def list_attachments(number: str, caller: CurrentCaller, db: DB) -> list[A
 
 @router.get("/{number}/attachments/{attachment_id}", response_class=FileResponse)
 async def download(
-    number: str, attachment_id: int, request: Request, caller: CurrentCaller, db: DB
+    number: str, attachment_id: RowId, request: Request, caller: CurrentCaller, db: DB
 ) -> FileResponse:
     """The file's bytes, as an attachment under its original name."""
     async with db.read() as session:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Response
 
-from opsdesk.api.deps import DB, ClockDep, CurrentCaller
+from opsdesk.api.deps import DB, AdminCaller, ClockDep, CurrentCaller
 from opsdesk.catalog import service
 from opsdesk.catalog.kinds import Kind
 from opsdesk.catalog.schemas import ItemCreate, ItemOut, ItemUpdate
@@ -31,7 +31,7 @@ def _router_for(kind: Kind) -> APIRouter:
 
     @router.post("", status_code=201, response_model=ItemOut, name=f"create_{kind.name.lower()}")
     async def create_item(
-        body: ItemCreate, caller: CurrentCaller, db: DB, clock: ClockDep, response: Response
+        body: ItemCreate, caller: AdminCaller, db: DB, clock: ClockDep, response: Response
     ) -> ItemOut:
         async with db.write() as session:
             item = await service.create_item(
@@ -42,7 +42,7 @@ def _router_for(kind: Kind) -> APIRouter:
 
     @router.patch("/{key}", response_model=ItemOut, name=f"update_{kind.name.lower()}")
     async def update_item(
-        key: str, body: ItemUpdate, caller: CurrentCaller, db: DB, clock: ClockDep
+        key: str, body: ItemUpdate, caller: AdminCaller, db: DB, clock: ClockDep
     ) -> ItemOut:
         async with db.write() as session:
             item = await service.update_item(
@@ -51,7 +51,7 @@ def _router_for(kind: Kind) -> APIRouter:
         return ItemOut.model_validate(item)
 
     @router.delete("/{key}", status_code=204, name=f"delete_{kind.name.lower()}")
-    async def delete_item(key: str, caller: CurrentCaller, db: DB) -> Response:
+    async def delete_item(key: str, caller: AdminCaller, db: DB) -> Response:
         async with db.write() as session:
             await service.delete_item(session=session, caller=caller, kind=kind, key=key)
         return Response(status_code=204)

@@ -1,7 +1,14 @@
-"""Request dependencies: the database, the clock and the caller."""
+"""Request dependencies: the database, the clock and the caller.
+
+A route that needs a role takes its caller as ``StaffCaller``, ``ManagerCaller`` or
+``AdminCaller`` (a router of admin pages: ``dependencies=[ADMIN_ONLY]``). FastAPI solves
+dependencies before it validates the query and the body, so a caller without the role gets
+403 whatever they sent, and learns nothing of the route's schema from a 422.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -10,7 +17,7 @@ from opsdesk.api.signed_requests import signed_caller
 from opsdesk.auth import service as auth_service
 from opsdesk.auth import signing
 from opsdesk.auth.events import Client
-from opsdesk.auth.roles import Caller
+from opsdesk.auth.roles import Caller, Role
 from opsdesk.auth.sessions import caller_from_cookie, session_policy_of
 from opsdesk.core.clock import Clock
 from opsdesk.core.database import Database
@@ -91,3 +98,19 @@ CurrentCaller = Annotated[Caller, Depends(current_caller)]
 DB = Annotated[Database, Depends(get_db)]
 ClockDep = Annotated[Clock, Depends(get_clock)]
 Rules = Annotated[IncidentRules, Depends(get_incident_rules)]
+
+
+def caller_at_least(role: Role) -> Callable[[Caller], Awaitable[Caller]]:
+    """A dependency: the caller, if they have ``role`` or a higher one (else 403)."""
+
+    async def checked(caller: CurrentCaller) -> Caller:
+        auth_service.require_role(caller, role)
+        return caller
+
+    return checked
+
+
+StaffCaller = Annotated[Caller, Depends(caller_at_least(Role.TECHNICIAN))]
+ManagerCaller = Annotated[Caller, Depends(caller_at_least(Role.INCIDENT_MANAGER))]
+AdminCaller = Annotated[Caller, Depends(caller_at_least(Role.ADMIN))]
+ADMIN_ONLY = Depends(caller_at_least(Role.ADMIN))

@@ -7,6 +7,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from opsdesk.api.body_limits import BodyTooLarge, body_too_large_handler
@@ -114,8 +115,63 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse(error_body(code, message), status_code=exc.status_code, headers=exc.headers)
 
 
+class ErrorDetail(BaseModel):
+    field: str
+    message: str
+
+
+class ErrorInfo(BaseModel):
+    code: str
+    message: str
+    field: str | None = None
+    details: list[ErrorDetail] | dict[str, Any] | None = None
+
+
+class ErrorOut(BaseModel):
+    """Every native error body: ``{"error": {code, message, field?, details?}}``."""
+
+    error: ErrorInfo
+
+
+def document_errors(app: FastAPI) -> None:
+    """Declare the 422 body the handlers above send instead of FastAPI's ``{"detail": …}``
+    (the COC routes answer bad input with a 400 in their envelope, never a 422)."""
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is not None:
+            return app.openapi_schema
+        document = generate()
+        schema = ErrorOut.model_json_schema(ref_template="#/components/schemas/{model}")
+        components = document.setdefault("components", {}).setdefault("schemas", {})
+        components.update(schema.pop("$defs", {}))
+        components["ErrorOut"] = schema
+        for path, operations in document.get("paths", {}).items():
+            for operation in operations.values():
+                responses = operation.get("responses", {})
+                if "422" not in responses:
+                    continue
+                if path.startswith(coc.COC_PREFIXES):
+                    del responses["422"]
+                else:
+                    responses["422"] = {
+                        "description": "Validation error: the message and field name the part",
+                        "content": {
+                            "application/json": {
+                                "schema": {"$ref": "#/components/schemas/ErrorOut"}
+                            }
+                        },
+                    }
+        for unused in ("HTTPValidationError", "ValidationError"):
+            components.pop(unused, None)
+        return document
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
 def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(OpsdeskError, _opsdesk_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(BodyTooLarge, body_too_large_handler)
+    document_errors(app)

@@ -12,6 +12,7 @@ from pydantic import BaseModel, Field
 from opsdesk.api.body_limits import MAX_JSON_DEPTH, json_too_deep
 from opsdesk.api.deps import DB, ClockDep, CurrentCaller, Rules
 from opsdesk.auth.roles import Caller
+from opsdesk.core.bounds import MAX_PAGE
 from opsdesk.core.clock import epoch_ms
 from opsdesk.core.database import Database
 from opsdesk.core.errors import ValidationFailed
@@ -196,7 +197,7 @@ async def search_incidents_post(
     request: Request,
     caller: CurrentCaller,
     db: DB,
-    page: Annotated[int, Query(ge=1, le=1_000_000)] = 1,
+    page: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 1,
     per_page: Annotated[int, Query(ge=1, le=MAX_PER_PAGE)] = 20,
     contain_total: bool = True,
 ) -> SearchPage:
@@ -214,7 +215,7 @@ async def search_incidents_get(
     caller: CurrentCaller,
     db: DB,
     filter_json: Annotated[str, Query(alias="filter", max_length=100_000)] = "{}",
-    page: Annotated[int, Query(ge=1, le=1_000_000)] = 1,
+    page: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 1,
     per_page: Annotated[int, Query(ge=1, le=MAX_PER_PAGE)] = 20,
     contain_total: bool = True,
 ) -> SearchPage:

@@ -8,13 +8,14 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict, Field
 
-from opsdesk.api.deps import DB, ClockDep, CurrentCaller
+from opsdesk.api.deps import ADMIN_ONLY, DB, ClockDep, CurrentCaller
 from opsdesk.auth.roles import Role
 from opsdesk.auth.service import require_role
 from opsdesk.core import jobs
+from opsdesk.core.bounds import MAX_PAGE, RowId
 from opsdesk.core.pagination import MAX_PER_PAGE
 
-router = APIRouter(prefix="/api/v1/admin", tags=["admin"])
+router = APIRouter(prefix="/api/v1/admin", tags=["admin"], dependencies=[ADMIN_ONLY])
 
 
 class JobOut(BaseModel):
@@ -49,7 +50,7 @@ async def list_jobs(
     db: DB,
     state: Literal["ready", "running", "done", "dead"] = "dead",
     kind: Annotated[str | None, Query(max_length=jobs.KIND_MAX)] = None,
-    page: Annotated[int, Query(ge=1)] = 1,
+    page: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 1,
     per_page: Annotated[int, Query(ge=1, le=MAX_PER_PAGE)] = 50,
 ) -> JobPage:
     require_role(caller, Role.ADMIN)
@@ -68,7 +69,7 @@ async def list_jobs(
 
 
 @router.post("/jobs/{job_id}/retry", response_model=JobOut)
-async def retry_job(job_id: int, caller: CurrentCaller, db: DB, clock: ClockDep) -> JobOut:
+async def retry_job(job_id: RowId, caller: CurrentCaller, db: DB, clock: ClockDep) -> JobOut:
     """Give a dead job a fresh set of tries, due now."""
     require_role(caller, Role.ADMIN)
     async with db.write() as session:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Response
 
-from opsdesk.api.deps import DB, ClockDep, CurrentCaller
+from opsdesk.api.deps import ADMIN_ONLY, DB, ClockDep, CurrentCaller
+from opsdesk.core.bounds import RowId
 from opsdesk.notify import service
 from opsdesk.notify.rules import RecipientKind
 from opsdesk.notify.schemas import (
@@ -18,7 +19,7 @@ from opsdesk.notify.schemas import (
 )
 from opsdesk.notify.templates import MailTemplate
 
-router = APIRouter(prefix="/api/v1/admin", tags=["notifications"])
+router = APIRouter(prefix="/api/v1/admin", tags=["notifications"], dependencies=[ADMIN_ONLY])
 
 
 def _rules_out(views: list[service.RuleView]) -> RulesOut:
@@ -91,7 +92,7 @@ async def list_webhooks(caller: CurrentCaller, db: DB) -> list[WebhookOut]:
 
 
 @router.get("/webhooks/{webhook_id}", response_model=WebhookOut)
-async def get_webhook(webhook_id: int, caller: CurrentCaller, db: DB) -> WebhookOut:
+async def get_webhook(webhook_id: RowId, caller: CurrentCaller, db: DB) -> WebhookOut:
     async with db.read() as session:
         row = await service.get_webhook(session=session, caller=caller, webhook_id=webhook_id)
     return WebhookOut.model_validate(row)
@@ -118,7 +119,7 @@ async def create_webhook(
 
 
 @router.delete("/webhooks/{webhook_id}", status_code=204)
-async def delete_webhook(webhook_id: int, caller: CurrentCaller, db: DB) -> Response:
+async def delete_webhook(webhook_id: RowId, caller: CurrentCaller, db: DB) -> Response:
     async with db.write() as session:
         await service.delete_webhook(session=session, caller=caller, webhook_id=webhook_id)
     return Response(status_code=204)

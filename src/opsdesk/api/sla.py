@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, Field, ValidationError
 
-from opsdesk.api.deps import DB, ClockDep, CurrentCaller
+from opsdesk.api.deps import ADMIN_ONLY, DB, ClockDep, CurrentCaller
 from opsdesk.core.errors import ValidationFailed
 from opsdesk.sla import service
 from opsdesk.sla.models import SlaCalendarRow, SlaPolicyRow
@@ -22,7 +22,7 @@ from opsdesk.sla.schemas import (
     ThresholdIn,
 )
 
-router = APIRouter(prefix="/api/v1/admin/sla", tags=["sla"])
+router = APIRouter(prefix="/api/v1/admin/sla", tags=["sla"], dependencies=[ADMIN_ONLY])
 
 ICAL_MAX_BYTES = 2 * 1024 * 1024
 

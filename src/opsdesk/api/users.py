@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
 
-from opsdesk.api.deps import DB, ClockDep, CurrentCaller
+from opsdesk.api.deps import DB, AdminCaller, ClockDep, CurrentCaller, StaffCaller
 from opsdesk.api.signed_requests import secret_box
 from opsdesk.auth import access_keys, service
 from opsdesk.auth.roles import Role
@@ -22,6 +22,7 @@ from opsdesk.auth.schemas import (
     UserOut,
     UserUpdate,
 )
+from opsdesk.core.bounds import MAX_PAGE
 from opsdesk.core.errors import NotFound
 from opsdesk.core.pagination import MAX_PER_PAGE, PageRequest
 
@@ -35,9 +36,9 @@ async def me(caller: CurrentCaller) -> MeOut:
 
 @router.get("/users")
 async def list_users(
-    caller: CurrentCaller,
+    caller: StaffCaller,
     db: DB,
-    page: Annotated[int, Query(ge=1)] = 1,
+    page: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 1,
     per_page: Annotated[int, Query(ge=1, le=MAX_PER_PAGE)] = 50,
     role: Role | None = None,
 ) -> dict[str, object]:
@@ -55,7 +56,7 @@ async def list_users(
 
 @router.post("/users", status_code=201, response_model=UserOut)
 async def create_user(
-    body: UserCreate, caller: CurrentCaller, db: DB, clock: ClockDep, response: Response
+    body: UserCreate, caller: AdminCaller, db: DB, clock: ClockDep, response: Response
 ) -> UserOut:
     async with db.write() as session:
         user = await service.create_user(session=session, data=body, now=clock.now(), caller=caller)
@@ -74,7 +75,7 @@ async def get_user(user_id: str, caller: CurrentCaller, db: DB) -> UserOut:
 
 @router.patch("/users/{user_id}", response_model=UserOut)
 async def update_user(
-    user_id: str, body: UserUpdate, caller: CurrentCaller, db: DB, clock: ClockDep
+    user_id: str, body: UserUpdate, caller: AdminCaller, db: DB, clock: ClockDep
 ) -> UserOut:
     async with db.write() as session:
         user = await service.update_user(
@@ -84,7 +85,7 @@ async def update_user(
 
 
 @router.delete("/users/{user_id}", response_model=UserOut)
-async def deactivate_user(user_id: str, caller: CurrentCaller, db: DB, clock: ClockDep) -> UserOut:
+async def deactivate_user(user_id: str, caller: AdminCaller, db: DB, clock: ClockDep) -> UserOut:
     """Users are deactivated, never removed: history rows keep pointing at them."""
     async with db.write() as session:
         user = await service.update_user(

@@ -8,6 +8,7 @@ from typing import Annotated
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
 from opsdesk.assignment.rules import Strategy, TargetType
+from opsdesk.core.bounds import Day, Moment
 
 Key = Annotated[
     str,
@@ -98,8 +99,8 @@ class TechnicianOut(Out):
 
 
 class AbsenceCreate(Strict):
-    starts_at: datetime
-    ends_at: datetime
+    starts_at: Moment
+    ends_at: Moment
     reason: str = Field(default="", max_length=200)
 
 
@@ -158,8 +159,8 @@ def _weekdays(values: list[int]) -> list[int]:
 class RotationCreate(Strict):
     name: Name
     members: Annotated[list[UserId], Field(min_length=1, max_length=500)]
-    start_date: date
-    end_date: date | None = None
+    start_date: Day
+    end_date: Day | None = None
     handoff: time = time(9, 0)
     turn_days: int = Field(default=7, ge=1, le=366)
     priority: int = Field(default=100, ge=0, le=10_000)
@@ -173,8 +174,8 @@ class RotationCreate(Strict):
 class RotationUpdate(Strict):
     name: Name | None = None
     members: Annotated[list[UserId], Field(min_length=1, max_length=500)] | None = None
-    start_date: date | None = None
-    end_date: date | None = None
+    start_date: Day | None = None
+    end_date: Day | None = None
     handoff: time | None = None
     turn_days: int | None = Field(default=None, ge=1, le=366)
     priority: int | None = Field(default=None, ge=0, le=10_000)
@@ -206,8 +207,8 @@ class RotationOut(Out):
 
 class OverrideCreate(Strict):
     user_id: UserId
-    starts_at: datetime
-    ends_at: datetime
+    starts_at: Moment
+    ends_at: Moment
     reason: str = Field(default="", max_length=200)
 
 

@@ -7,6 +7,8 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, StringConstraints
 
+from opsdesk.core.bounds import SortOrder
+
 ItemKey = Annotated[
     str,
     StringConstraints(
@@ -26,7 +28,7 @@ class ItemCreate(BaseModel):
     name_zh: ItemNameZh = ""
     description: ItemDescription = ""
     enabled: bool = True
-    sort_order: int = 100
+    sort_order: SortOrder = 100
 
 
 class ItemUpdate(BaseModel):
@@ -36,7 +38,7 @@ class ItemUpdate(BaseModel):
     name_zh: ItemNameZh | None = None
     description: ItemDescription | None = None
     enabled: bool | None = None
-    sort_order: int | None = None
+    sort_order: SortOrder | None = None
 
 
 class ItemOut(BaseModel):

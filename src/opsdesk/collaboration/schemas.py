@@ -7,7 +7,9 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Annotated
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+from opsdesk.core.bounds import AwareMoment, RowId
 
 CONVERSATION_BODY_MAX = 20_000
 WORK_LOG_DESCRIPTION_MAX = 10_000
@@ -38,7 +40,7 @@ class ConversationCreate(BaseModel):
 
     body: ConversationBody
     internal: bool = Field(default=False, description="Staff only: a note the reporter never sees")
-    attachment_ids: list[int] = Field(
+    attachment_ids: list[RowId] = Field(
         default_factory=list,
         max_length=10,
         description="Files uploaded to the incident to show with this entry",
@@ -63,7 +65,7 @@ class WorkLogCreate(BaseModel):
 
     description: WorkLogDescription
     time_spent_minutes: Minutes
-    started_at: AwareDatetime | None = Field(
+    started_at: AwareMoment | None = Field(
         default=None, description="When the work began; not in the future"
     )
 
@@ -126,8 +128,8 @@ class AutomationStepCreate(BaseModel):
     )
     name_zh: StepName | None = Field(default=None, description="Chinese name; English if absent")
     outcome: StepOutcome
-    started_at: AwareDatetime
-    finished_at: AwareDatetime | None = Field(
+    started_at: AwareMoment
+    finished_at: AwareMoment | None = Field(
         default=None, description="Absent while the step is still running"
     )
     comment: StepComment = ""

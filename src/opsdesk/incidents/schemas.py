@@ -7,7 +7,6 @@ from typing import Annotated, Any
 
 from pydantic import (
     AliasChoices,
-    AwareDatetime,
     BaseModel,
     ConfigDict,
     Field,
@@ -15,6 +14,7 @@ from pydantic import (
     field_validator,
 )
 
+from opsdesk.core.bounds import AwareMoment, RowId
 from opsdesk.incidents.fields import (
     DESCRIPTION_MAX,
     SHIFT_ID_MAX,
@@ -61,7 +61,7 @@ class IncidentCreate(BaseModel):
     region: RefKey | None = None
     enterprise_project: RefKey | None = None
     application: RefKey | None = None
-    fault_occurred_at: AwareDatetime | None = None
+    fault_occurred_at: AwareMoment | None = None
     service_interrupted: bool = False
     owner_type: OwnerType | None = None
     assignee_id: UserId | None = None
@@ -91,7 +91,7 @@ class IncidentUpdate(BaseModel):
     region: RefKey | None = None
     enterprise_project: RefKey | None = None
     application: RefKey | None = None
-    fault_occurred_at: AwareDatetime | None = None
+    fault_occurred_at: AwareMoment | None = None
     service_interrupted: bool | None = None
     owner_type: OwnerType | None = None
     assignee_id: UserId | None = None
@@ -234,7 +234,7 @@ class RemarkParams(ActionParams):
 
 class PauseParams(ActionParams):
     reason: Reason = Field(description="pause_reason")
-    until: AwareDatetime = Field(description="Planned end of the pause (pause_end_time)")
+    until: AwareMoment = Field(description="Planned end of the pause (pause_end_time)")
 
 
 class ApproveParams(ActionParams):
@@ -263,14 +263,14 @@ class ResolveParams(ActionParams):
     solution: LongText
     category: RefKey | None = Field(default=None, description="mtm_type; required if unset")
     service_interrupted: bool | None = Field(default=None, description="is_service_interrupt")
-    fault_occurred_at: AwareDatetime | None = Field(default=None, description="start_time")
-    fault_recovery_at: AwareDatetime | None = Field(
+    fault_occurred_at: AwareMoment | None = Field(default=None, description="start_time")
+    fault_recovery_at: AwareMoment | None = Field(
         default=None,
         # The incident answers with fault_recovery_at; the first API took fault_recovery_time.
         validation_alias=AliasChoices("fault_recovery_at", "fault_recovery_time"),
         description="Required when the service was interrupted (also fault_recovery_time)",
     )
-    attachment_ids: list[int] = Field(
+    attachment_ids: list[RowId] = Field(
         default_factory=list, max_length=10, description="Uploaded attachments to keep with it"
     )
 

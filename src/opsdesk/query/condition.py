@@ -9,18 +9,26 @@ Grammar (``&`` binds tighter than ``|``; whitespace is ignored)::
 
 The parser is a recursive descent with an explicit nesting limit, so no input, however
 long or deep, can exhaust the stack: every malformed input is a ``QueryError``.
+
+The tree is kept flat: a group inside a group of the same operator joins its parent and a
+part repeated in one group counts once (``a|a|b`` is ``a|b``), since both leave the meaning
+unchanged. What is left may refer to filters at most ``MAX_TERMS`` times: a database turns
+every reference into one more level of its expression tree and one more bound value per
+filter value (SQLite refuses trees deeper than 1,000 and more than 32,766 values), so a
+longer condition is a ``QueryError`` instead of a database error.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
 from opsdesk.query.errors import QueryError
 
 MAX_LENGTH = 10_000
 MAX_DEPTH = 32
+MAX_TERMS = 200  # filter references once repeats are merged; x100 values stays in SQLite's bounds
 _TOKEN = re.compile(r"\s*(?:(?P<name>[A-Za-z0-9_.:\-]+)|(?P<op>[&|()]))")
 
 
@@ -79,14 +87,14 @@ class _Parser:
         while (token := self.peek()) is not None and token[1] == "|":
             self.index += 1
             parts.append(self.term(depth))
-        return parts[0] if len(parts) == 1 else AnyOf(tuple(parts))
+        return any_of(parts)
 
     def term(self, depth: int) -> Node:
         parts = [self.factor(depth)]
         while (token := self.peek()) is not None and token[1] == "&":
             self.index += 1
             parts.append(self.factor(depth))
-        return parts[0] if len(parts) == 1 else AllOf(tuple(parts))
+        return all_of(parts)
 
     def factor(self, depth: int) -> Node:
         token = self.peek()
@@ -121,6 +129,49 @@ class _Parser:
             f"unexpected {value!r} at character {position + 1}; expected a filter name or '('",
             field="condition",
         )
+
+
+def _merged(parts: Sequence[Node], kind: type[AllOf] | type[AnyOf]) -> tuple[Node, ...]:
+    flat: list[Node] = []
+    for part in parts:
+        flat.extend(part.parts if isinstance(part, kind) else (part,))
+    return tuple(dict.fromkeys(flat))  # drops repeats, keeps the first order
+
+
+def all_of(parts: Sequence[Node]) -> Node:
+    """``parts`` joined by ``&``, flat and without repeats."""
+    merged = _merged(parts, AllOf)
+    return merged[0] if len(merged) == 1 else AllOf(merged)
+
+
+def any_of(parts: Sequence[Node]) -> Node:
+    """``parts`` joined by ``|``, flat and without repeats."""
+    merged = _merged(parts, AnyOf)
+    return merged[0] if len(merged) == 1 else AnyOf(merged)
+
+
+def term_count(node: Node) -> int:
+    """How many filter references ``node`` holds."""
+    count = 0
+    stack: list[Node] = [node]
+    while stack:
+        current = stack.pop()
+        if isinstance(current, Ref):
+            count += 1
+        else:
+            stack.extend(current.parts)
+    return count
+
+
+def check_terms(node: Node) -> Node:
+    """``node`` if it is within ``MAX_TERMS``, else the ``condition`` error."""
+    count = term_count(node)
+    if count > MAX_TERMS:
+        raise QueryError(
+            f"refers to filters {count} times (repeats merged); at most {MAX_TERMS} are allowed",
+            field="condition",
+        )
+    return node
 
 
 def parse_condition(text: str, names: Collection[str]) -> Node:

@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
-from opsdesk.query.condition import AllOf, Node, Ref, parse_condition, referenced
+from opsdesk.query.condition import Node, Ref, all_of, check_terms, parse_condition, referenced
 from opsdesk.query.errors import QueryError
 
 MAX_FILTERS = 20  # string_filters, int_filters each
@@ -360,6 +360,4 @@ def parse_request(
 
 
 def _and(parts: Sequence[Node]) -> Node | None:
-    if not parts:
-        return None
-    return parts[0] if len(parts) == 1 else AllOf(tuple(parts))
+    return check_terms(all_of(parts)) if parts else None

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import datetime
+from typing import Annotated
 
+from annotated_types import Interval
 from pydantic import BaseModel, ConfigDict, Field
 
+from opsdesk.core.bounds import FIRST_YEAR, LAST_YEAR, Day
 from opsdesk.sla.policies import DEFAULT_ESCALATIONS, DEFAULT_PAUSE_PHASES
 
 _STRICT = ConfigDict(extra="forbid")
@@ -14,7 +17,7 @@ _STRICT = ConfigDict(extra="forbid")
 class SpanIn(BaseModel):
     model_config = _STRICT
 
-    weekday: int = Field(description="0 = Monday … 6 = Sunday")
+    weekday: int = Field(ge=0, le=6, description="0 = Monday … 6 = Sunday")
     start: str = Field(description="Local time HH:MM", examples=["09:00"])
     end: str = Field(description="Local time HH:MM, or 24:00", examples=["18:00"])
 
@@ -25,7 +28,7 @@ class CalendarIn(BaseModel):
     name: str = Field(min_length=1, max_length=200)
     time_zone: str = Field(default="UTC", description="IANA time zone, e.g. Europe/Paris")
     hours: list[SpanIn] = Field(default_factory=list)
-    holidays: dict[date, str] = Field(default_factory=dict)
+    holidays: dict[Day, str] = Field(default_factory=dict)
     always_open: bool = False
 
 
@@ -43,7 +46,9 @@ class HolidayImport(BaseModel):
     model_config = _STRICT
 
     country: str = Field(min_length=2, max_length=3, description="ISO 3166 code, e.g. FR")
-    years: list[int] = Field(min_length=1, max_length=50)
+    years: list[Annotated[int, Interval(ge=FIRST_YEAR, le=LAST_YEAR)]] = Field(
+        min_length=1, max_length=50
+    )
     subdivision: str | None = None
 
 

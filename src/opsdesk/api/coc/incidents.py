@@ -5,7 +5,7 @@ Translation only: the same services as the native API answer, with the same rule
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -16,6 +16,13 @@ from pydantic import ValidationError as PydanticValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from opsdesk.api.attachments import file_download
+from opsdesk.api.coc.bodies import (
+    ACTION_BODY,
+    CREATE_BODY,
+    HANDLE_BODY,
+    HISTORIES_BODY,
+    LIST_BODY,
+)
 from opsdesk.api.coc.envelope import envelope, envelope_response
 from opsdesk.api.coc.fields import (
     HISTORY_FIELDS,
@@ -38,6 +45,7 @@ from opsdesk.api.coc.keys import (
 from opsdesk.api.deps import DB, ClockDep, CurrentCaller, Rules
 from opsdesk.auth.roles import Caller, Role
 from opsdesk.auth.service import caller_by_id, display_names
+from opsdesk.core.bounds import MAX_PAGE, TIME_RANGE, moment_from_ms
 from opsdesk.core.clock import epoch_ms
 from opsdesk.core.database import Database
 from opsdesk.core.errors import Conflict, NotFound, ValidationFailed
@@ -181,10 +189,10 @@ async def show_incident(incident_num: IncidentNum, caller: CurrentCaller, db: DB
     return envelope(detail_of(incident))
 
 
-@router.post("/v2/incidents/list")
+@router.post("/v2/incidents/list", openapi_extra=LIST_BODY)
 async def list_incidents(request: Request, caller: CurrentCaller, db: DB) -> Response:
     body = await _body(request)
-    page = _int_param(body, "page", 1, 1, 1_000_000)
+    page = _int_param(body, "page", 1, 1, MAX_PAGE)
     per_page = _int_param(body, "per_page", 10, 1, MAX_PER_PAGE)
     contain_total = _bool_param(body, "contain_total", True)
     query = parse_search(
@@ -280,7 +288,7 @@ async def _history_page(
     return total, history_info(rows, names, people, with_id=with_id)
 
 
-@router.post("/v2/incidents/{incident_id}/histories")
+@router.post("/v2/incidents/{incident_id}/histories", openapi_extra=HISTORIES_BODY)
 async def list_histories(
     incident_id: IncidentId, request: Request, caller: CurrentCaller, db: DB
 ) -> Response:
@@ -410,7 +418,7 @@ def _required_text(body: dict[str, Any], name: str, limit: int) -> str:
     return value
 
 
-@router.post("/v2/incidents/{incident_id}/actions")
+@router.post("/v2/incidents/{incident_id}/actions", openapi_extra=ACTION_BODY)
 async def handle_incident(
     incident_id: IncidentId,
     request: Request,
@@ -455,7 +463,7 @@ async def _operator(
     return found
 
 
-@router.post("/v1/external/incident/handle")
+@router.post("/v1/external/incident/handle", openapi_extra=HANDLE_BODY)
 async def handle_incident_v1(
     request: Request, caller: CurrentCaller, db: DB, clock: ClockDep, rules: Rules
 ) -> dict[str, Any]:
@@ -520,7 +528,7 @@ _CREATE_FIELDS = {
 }
 
 
-@router.post("/v1/external/incident/create")
+@router.post("/v1/external/incident/create", openapi_extra=CREATE_BODY)
 async def create_incident(
     request: Request, caller: CurrentCaller, db: DB, clock: ClockDep, rules: Rules
 ) -> dict[str, Any]:
@@ -554,9 +562,14 @@ async def create_incident(
     }
     start = body.get("start_time")
     if start not in (None, ""):
-        if isinstance(start, bool) or not isinstance(start, int):
-            raise ValidationFailed("start_time: must be epoch milliseconds", field="start_time")
-        values["fault_occurred_at"] = datetime.fromtimestamp(start / 1000, tz=UTC)
+        occurred = None
+        if not isinstance(start, bool) and isinstance(start, int):
+            occurred = moment_from_ms(start)
+        if occurred is None:
+            raise ValidationFailed(
+                f"start_time: must be epoch milliseconds of {TIME_RANGE}", field="start_time"
+            )
+        values["fault_occurred_at"] = occurred
     async with db.write() as session:
         # The creator is the token's user (or, for an admin's integration token, the
         # user it names); the service decides what that user may set.

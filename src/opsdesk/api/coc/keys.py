@@ -7,10 +7,12 @@ current phase: among the actions allowed there, the one whose key it is.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
+from opsdesk.core.bounds import TIME_RANGE, moment_from_ms
 from opsdesk.core.errors import Conflict, Forbidden, ValidationFailed
 from opsdesk.incidents.lifecycle import TRANSITIONS, Action, Phase
 
@@ -46,6 +48,7 @@ def key_of(action: Action, phase: Phase, *, v1: bool = False) -> str:
     return (V1_KEYS if v1 else V2_KEYS)[action]
 
 
+_EPOCH_MS = re.compile(r"-?[0-9]{1,19}")
 _ALL_V2 = frozenset({*V2_KEYS.values(), "unAcceptedForward"})
 _ALL_V1 = frozenset(V1_KEYS.values())
 
@@ -80,10 +83,13 @@ def _ms(value: Any, name: str) -> datetime | None:
         return None
     if isinstance(value, bool) or not isinstance(value, int | str):
         raise ValidationFailed(f"params.{name}: must be epoch milliseconds", field=name)
-    try:
-        return datetime.fromtimestamp(int(value) / 1000, tz=UTC)
-    except (ValueError, OverflowError, OSError):
-        raise ValidationFailed(f"params.{name}: must be epoch milliseconds", field=name) from None
+    text = str(value).strip()
+    moment = moment_from_ms(int(text)) if _EPOCH_MS.fullmatch(text) else None
+    if moment is None:
+        raise ValidationFailed(
+            f"params.{name}: must be epoch milliseconds of {TIME_RANGE}", field=name
+        )
+    return moment
 
 
 def _flag(value: Any, name: str, default: bool | None = None) -> bool | None:
