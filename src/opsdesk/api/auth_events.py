@@ -6,19 +6,21 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from opsdesk.api.deps import DB, CurrentCaller
+from opsdesk.api.deps import ADMIN_ONLY, DB, CurrentCaller
 from opsdesk.auth.events import EventKind, list_events
 from opsdesk.auth.schemas import AuthEventOut
+from opsdesk.core.bounds import MAX_PAGE
 from opsdesk.core.pagination import MAX_PER_PAGE, PageRequest
 
-router = APIRouter(prefix="/api/v1/admin", tags=["auth events"])
+# ADMIN_ONLY runs before the query is validated: a non-admin gets 403 whatever it sends.
+router = APIRouter(prefix="/api/v1/admin", tags=["auth events"], dependencies=[ADMIN_ONLY])
 
 
 @router.get("/auth-events")
 async def list_auth_events(
     caller: CurrentCaller,
     db: DB,
-    page: Annotated[int, Query(ge=1)] = 1,
+    page: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 1,
     per_page: Annotated[int, Query(ge=1, le=MAX_PER_PAGE)] = 50,
     kind: EventKind | None = None,
     email: Annotated[str | None, Query(max_length=254)] = None,
