@@ -665,6 +665,19 @@ async def _close(
     return _comment_of(params)
 
 
+async def _withdraw(
+    session: AsyncSession,
+    incident: Incident,
+    actor: Actor,
+    params: ActionParams,
+    now: datetime,
+    rules: IncidentRules,
+    outcome: Outcome,
+) -> str:
+    incident.completed_at = now
+    return _comment_of(params) or "withdrawn by the reporter"
+
+
 async def _auto_complete(
     session: AsyncSession,
     incident: Incident,
@@ -694,6 +707,7 @@ _EFFECTS = {
     Action.CONFIRM: _confirm,
     Action.REOPEN: _reopen,
     Action.CLOSE: _close,
+    Action.WITHDRAW: _withdraw,
     Action.AUTO_COMPLETE: _auto_complete,
 }
 

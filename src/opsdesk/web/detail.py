@@ -270,6 +270,7 @@ ACTION_FORMS: dict[Action, tuple[FieldSpec, ...]] = {
     ),
     Action.REOPEN: (FieldSpec("reason", "Reason", "textarea", required=True),),
     Action.CLOSE: (_COMMENT,),
+    Action.WITHDRAW: (FieldSpec("comment", "Why (optional)", "textarea"),),
 }
 ACTION_BUTTONS: dict[Action, str] = {
     Action.ACCEPT: "Accept",
@@ -285,6 +286,7 @@ ACTION_BUTTONS: dict[Action, str] = {
     Action.CONFIRM: "Confirm resolution",
     Action.REOPEN: "Reopen",
     Action.CLOSE: "Close",
+    Action.WITHDRAW: "Withdraw my report",
 }
 HTTP_STATUS: dict[type[OpsdeskError], int] = {
     ValidationFailed: 422,
