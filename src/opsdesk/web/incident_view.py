@@ -345,10 +345,16 @@ EDIT_GROUPS: dict[str, EditGroup] = {
 
 
 def edit_input(group: EditGroup, form: FormData) -> dict[str, Any]:
-    """The typed values of an edit form as ``IncidentUpdate`` input; empty clears a field."""
+    """The typed values of an edit form as ``IncidentUpdate`` input; empty clears a field.
+
+    Only fields changed from what the form showed (``was-<name>``) are sent, so keeping
+    mine after a conflict overwrites what I changed, not what the other person did."""
     data: dict[str, Any] = {}
     for spec in group.fields:
         raw = _text(form, spec.name).replace("\r\n", "\n")
+        was = form.get(f"was-{spec.name}")
+        if isinstance(was, str) and was.replace("\r\n", "\n") == raw:
+            continue
         if spec.kind == "checkbox":
             data[spec.name] = raw in ("yes", "on", "true")
         elif spec.kind == "datetime":
