@@ -216,3 +216,14 @@ def test_a_phone_never_scrolls_sideways(phone: Page) -> None:
         if (box := link.bounding_box()) is not None
     }
     assert len(tops) == 1, tops
+
+
+def test_the_staff_incident_page_fits_a_phone_too(phone: Page) -> None:
+    sign_in(phone, "tech@example.com", "demo-tech")
+    phone.goto("/incidents")
+    phone.locator("table.incidents-table tbody tr a").first.click()
+    expect(phone).to_have_url(DETAIL_URL)
+    assert_no_horizontal_overflow(phone)
+    phone.locator("#group-classification").get_by_role("link", name="Edit").click()
+    assert_no_horizontal_overflow(phone)
+    assert_accessible(phone)
