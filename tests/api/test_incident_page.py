@@ -144,6 +144,7 @@ async def test_the_reporter_withdraws_a_report_nobody_has_taken(
     assert "You withdrew this report" in page.text
     assert "Withdrawn" in main_of(page.text)
     assert "/actions/withdraw" not in page.text
+    assert "/actions/reopen" not in page.text
     history = (await client.get(f"/api/v1/incidents/{number}/history")).json()
     assert history[-1]["action"] == "incident_withdraw"
     again = await post_form(client, number, "actions/withdraw", {})

@@ -459,6 +459,9 @@ async def test_the_reporter_withdraws_what_nobody_has_accepted(
     assert history[-1]["operator_id"] == desk.user.id
     assert history[-1]["comment"] == "withdrawn by the reporter"
     assert history[-1]["action_name_en"] == "withdrawn by the reporter"
+    # Nothing was ever worked on: a withdrawn report is not reopened, a new one is made.
+    reopen = await act(client, desk.user, number, Action.REOPEN, {"reason": "it is back"})
+    assert reopen.status_code == 409 and "withdrew" in reopen.json()["error"]["message"]
 
     accepted = (await create_incident(client, desk.user))["number"]
     await ok(client, desk.tech, accepted, Action.ACCEPT, {})

@@ -85,11 +85,19 @@ def portal_context(
         "conversation": conversation(incident, history, names),
         "awaiting_answer": Action.CONFIRM in available,
         "can_withdraw": Action.WITHDRAW in available,
-        "can_reopen": Action.REOPEN in available,
+        "can_reopen": Action.REOPEN in available and not _withdrawn(history),
         "can_close": Action.CLOSE in available,
         "plain_status": _plain_status(incident),
         "handler": _name(names.users, incident.assignee_id) if incident.assignee_id else "",
     }
+
+
+def _withdrawn(history: Sequence[IncidentHistory]) -> bool:
+    ends = [row.action for row in history if row.action in _ENDS]
+    return bool(ends) and ends[-1] == HistoryAction.WITHDRAW
+
+
+_ENDS = frozenset({HistoryAction.WITHDRAW, HistoryAction.CLOSE, HistoryAction.REOPEN})
 
 
 def _plain_status(incident: Incident) -> str:
