@@ -223,3 +223,14 @@ async def test_fields_are_edited_in_place_and_a_stale_edit_shows_who_changed_it(
         data={"csrf_token": token, "version": str(api["version"] + 1), "title": " "},
     )
     assert bad.status_code == 422 and "Title" in bad.text
+    await switch(client, "user@example.com", "demo-user")
+    mine = await report(client, "End users do not edit here")
+    page = await client.get(f"/incidents/{mine}")
+    assert "/edit/" not in page.text
+    refused = await client.post(
+        f"/incidents/{mine}/edit/summary",
+        data={"csrf_token": csrf_of(page.text), "version": "1", "title": "changed"},
+    )
+    assert refused.status_code == 403
+    assert "Only staff edit" in refused.text
+    assert (await client.get(f"/api/v1/incidents/{mine}")).json()["title"] != "changed"
