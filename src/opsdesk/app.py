@@ -45,7 +45,8 @@ from opsdesk.incidents.sweeper import incident_rules_from
 from opsdesk.web import access_keys as web_access_keys
 from opsdesk.web import account as web_account
 from opsdesk.web import auth_events as web_auth_events
-from opsdesk.web import detail as web_detail
+from opsdesk.web import incident_edit as web_incident_edit
+from opsdesk.web import incident_page as web_incident_page
 from opsdesk.web import jobs as web_jobs
 from opsdesk.web import routes as web_routes
 from opsdesk.web import teams as web_teams
@@ -148,7 +149,8 @@ def create_app(
     for router in catalog.routers:
         app.include_router(router)
     app.include_router(web_routes.router)
-    app.include_router(web_detail.router)
+    app.include_router(web_incident_page.router)
+    app.include_router(web_incident_edit.router)
     app.include_router(web_teams.router)
     app.include_router(web_jobs.router)
     app.include_router(web_account.router)

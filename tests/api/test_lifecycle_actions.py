@@ -45,10 +45,13 @@ def sample_params(action: Action, desk: Desk, clock: FixedClock) -> dict[str, An
         Action.CONFIRM: {"accepted": True},
         Action.REOPEN: {"reason": "it broke again"},
         Action.CLOSE: {},
+        Action.WITHDRAW: {"comment": "it works again"},
     }[action]
 
 
 def actor_for(action: Action, desk: Desk) -> Actor:
+    if action is Action.WITHDRAW:
+        return desk.user
     return desk.manager if action in (Action.APPROVE, Action.DENY) else desk.tech
 
 
@@ -167,7 +170,7 @@ async def test_actions_list_names_what_the_caller_may_do_with_schemas(
     user = (
         await client.get(f"/api/v1/incidents/{number}/actions", headers=desk.user.headers)
     ).json()
-    assert user["actions"] == []
+    assert [a["action"] for a in user["actions"]] == ["withdraw"]
     other = await client.get(f"/api/v1/incidents/{number}/actions", headers=desk.other_user.headers)
     assert other.status_code == 404
 
@@ -438,3 +441,33 @@ async def test_if_match_guards_actions(client: httpx.AsyncClient, desk: Desk) ->
         headers={**desk.tech.headers, "If-Match": '"1"'},
     )
     assert fresh.status_code == 200 and fresh.headers["etag"] == '"2"'
+
+
+async def test_the_reporter_withdraws_what_nobody_has_accepted(
+    client: httpx.AsyncClient, desk: Desk, clock: FixedClock
+) -> None:
+    number = (await create_incident(client, desk.user))["number"]
+    by_staff = await act(client, desk.tech, number, Action.WITHDRAW, {})
+    assert by_staff.status_code == 403
+    by_other = await act(client, desk.other_user, number, Action.WITHDRAW, {})
+    assert by_other.status_code == 404
+    withdrawn = await ok(client, desk.user, number, Action.WITHDRAW, {})
+    assert withdrawn["phase"] == "completed" and withdrawn["status"] == "INCIDENT_STATUS_COMPLETED"
+    assert withdrawn["completed_at"] is not None
+    _incident, history = await snapshot(client, desk, number)
+    assert history[-1]["action"] == "incident_withdraw"
+    assert history[-1]["operator_id"] == desk.user.id
+    assert history[-1]["comment"] == "withdrawn by the reporter"
+    assert history[-1]["action_name_en"] == "withdrawn by the reporter"
+    # Nothing was ever worked on: a withdrawn report is not reopened, a new one is made.
+    reopen = await act(client, desk.user, number, Action.REOPEN, {"reason": "it is back"})
+    assert reopen.status_code == 409 and "withdrew" in reopen.json()["error"]["message"]
+
+    accepted = (await create_incident(client, desk.user))["number"]
+    await ok(client, desk.tech, accepted, Action.ACCEPT, {})
+    late = await act(client, desk.user, accepted, Action.WITHDRAW, {})
+    assert late.status_code == 409 and "withdraw" in late.json()["error"]["message"]
+    listed = (
+        await client.get(f"/api/v1/incidents/{accepted}/actions", headers=desk.user.headers)
+    ).json()
+    assert "withdraw" not in [a["action"] for a in listed["actions"]]

@@ -208,9 +208,10 @@ async def test_end_user_form_has_no_level_and_the_service_refuses_one(
         data={"title": "Printer is offline", "csrf_token": csrf_of(page.text)},
     )
     assert created.status_code == 303
-    detail = await client.get(created.headers["location"])
-    assert "Self-service portal" in detail.text
-    assert "Customer fault reporting" in detail.text
+    number = created.headers["location"].rsplit("/", 1)[-1]
+    stored = (await client.get(f"/api/v1/incidents/{number}")).json()
+    assert stored["channel"] == "self_service"
+    assert stored["ownership"] == "customer_report"
 
 
 async def test_future_fault_time_is_refused_naming_the_field(client: httpx.AsyncClient) -> None:

@@ -84,7 +84,8 @@ def test_admin_lists_filters_and_opens_an_incident(page: Page) -> None:
     expect(history.locator(".timeline-action").last).to_have_text("create incident")
     assert set(history.locator(".timeline-action").all_inner_texts()) <= {
         "create incident",
-        "SLA breached",
+        "SLA response breached",
+        "SLA resolution breached",
     }
     expect(page.locator("#sla [data-target=response] .sla-label")).to_contain_text("Response:")
     expect(history).to_contain_text("by Tess Technician")

@@ -58,6 +58,8 @@ EXPECTED: dict[tuple[Phase, Action], dict[Outcome, Phase]] = {
     (Phase.COMPLETED, Action.REOPEN): {Outcome.DONE: Phase.IN_PROGRESS},
     (Phase.REJECTED, Action.REOPEN): {Outcome.DONE: Phase.NEW},
     (Phase.REJECTED, Action.CLOSE): {Outcome.DONE: Phase.COMPLETED},
+    (Phase.DRAFT, Action.WITHDRAW): {Outcome.DONE: Phase.COMPLETED},
+    (Phase.NEW, Action.WITHDRAW): {Outcome.DONE: Phase.COMPLETED},
     (Phase.RESOLVED, Action.AUTO_COMPLETE): {Outcome.DONE: Phase.COMPLETED},
 }
 
@@ -123,6 +125,10 @@ def test_itil_labels() -> None:
         (Action.CONFIRM, Role.END_USER, False, False),
         (Action.REOPEN, Role.END_USER, True, True),
         (Action.CLOSE, Role.END_USER, True, True),
+        (Action.WITHDRAW, Role.END_USER, True, True),
+        (Action.WITHDRAW, Role.END_USER, False, False),
+        (Action.WITHDRAW, Role.TECHNICIAN, False, False),
+        (Action.WITHDRAW, Role.ADMIN, False, False),
         (Action.AUTO_COMPLETE, Role.ADMIN, False, False),
         (Action.AUTO_COMPLETE, None, False, True),
         (Action.RESUME, None, False, True),

@@ -25,7 +25,7 @@ from opsdesk.core.errors import Conflict, Forbidden, PreconditionFailed, Validat
 from opsdesk.incidents import assigning, attachments
 from opsdesk.incidents.changes import diff
 from opsdesk.incidents.events import ACTION_EVENTS, IncidentEvent, publish
-from opsdesk.incidents.fields import OwnerType, Status
+from opsdesk.incidents.fields import HistoryAction, OwnerType, Status
 from opsdesk.incidents.lifecycle import (
     HISTORY_KEYS,
     PHASE_LABELS,
@@ -611,6 +611,15 @@ async def _reopen(
     outcome: Outcome,
 ) -> str:
     assert isinstance(params, ReopenParams)
+    if incident.status == Status.COMPLETED and await was_withdrawn(session, incident):
+        raise Conflict(
+            "reopen: the reporter withdrew this incident before anyone accepted it; "
+            "report a new incident instead",
+            field="action",
+            state=phase_of_incident(incident).value,
+            status=incident.status,
+            allowed=[],
+        )
     if params.resubmission is not None:
         await _resubmit(session, incident, actor, params.resubmission, now, rules)
     since = {
@@ -665,6 +674,37 @@ async def _close(
     return _comment_of(params)
 
 
+async def was_withdrawn(session: AsyncSession, incident: Incident) -> bool:
+    """Whether a completed incident ended by its reporter's withdrawal (nothing to reopen)."""
+    if incident.resolved_at is not None:
+        return False
+    last_end = await session.scalar(
+        select(IncidentHistory.action)
+        .where(
+            IncidentHistory.incident_id == incident.id,
+            IncidentHistory.action.in_(
+                [HistoryAction.WITHDRAW, HistoryAction.CLOSE, HistoryAction.REOPEN]
+            ),
+        )
+        .order_by(IncidentHistory.start_time.desc(), IncidentHistory.id.desc())
+        .limit(1)
+    )
+    return last_end == HistoryAction.WITHDRAW
+
+
+async def _withdraw(
+    session: AsyncSession,
+    incident: Incident,
+    actor: Actor,
+    params: ActionParams,
+    now: datetime,
+    rules: IncidentRules,
+    outcome: Outcome,
+) -> str:
+    incident.completed_at = now
+    return _comment_of(params) or "withdrawn by the reporter"
+
+
 async def _auto_complete(
     session: AsyncSession,
     incident: Incident,
@@ -694,6 +734,7 @@ _EFFECTS = {
     Action.CONFIRM: _confirm,
     Action.REOPEN: _reopen,
     Action.CLOSE: _close,
+    Action.WITHDRAW: _withdraw,
     Action.AUTO_COMPLETE: _auto_complete,
 }
 

@@ -40,6 +40,7 @@ ACTION_EVENTS: dict[Action, IncidentEvent] = {
     Action.RESOLVE: IncidentEvent.RESOLVED,
     Action.REOPEN: IncidentEvent.REOPENED,
     Action.CLOSE: IncidentEvent.COMPLETED,
+    Action.WITHDRAW: IncidentEvent.COMPLETED,
     Action.AUTO_COMPLETE: IncidentEvent.COMPLETED,
 }
 

@@ -147,6 +147,7 @@ class HistoryAction(StrEnum):
     CONFIRM = "incident_confirm"
     REOPEN = "incident_reopen"
     CLOSE = "incident_close"
+    WITHDRAW = "incident_withdraw"
     AUTO_COMPLETE = "incident_auto_complete"
     REPLY = "incident_reply"
     NOTE = "incident_note"
@@ -179,6 +180,7 @@ HISTORY_ACTION_LABELS: dict[str, Label] = {
     HistoryAction.CONFIRM: Label("confirm resolution", "验证结果"),
     HistoryAction.REOPEN: Label("reopen incident", "重新打开事件单"),
     HistoryAction.CLOSE: Label("close incident", "关闭事件单"),
+    HistoryAction.WITHDRAW: Label("withdrawn by the reporter", "报障人撤回"),
     HistoryAction.AUTO_COMPLETE: Label("auto-complete", "自动完成"),
     HistoryAction.REPLY: Label("public reply", "公开回复"),
     HistoryAction.NOTE: Label("internal note", "内部备注"),

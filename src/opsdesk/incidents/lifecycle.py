@@ -96,6 +96,7 @@ class Action(StrEnum):
     CONFIRM = "confirm"
     REOPEN = "reopen"
     CLOSE = "close"
+    WITHDRAW = "withdraw"
     AUTO_COMPLETE = "auto_complete"
 
 
@@ -138,6 +139,7 @@ MANAGERS = Who(min_role=Role.INCIDENT_MANAGER)
 REPORTER_OR_STAFF = Who(reporter=True)
 SYSTEM = Who(min_role=None, system=True)
 STAFF_OR_SYSTEM = Who(system=True)
+REPORTER = Who(min_role=None, reporter=True)
 
 
 @dataclass(frozen=True)
@@ -204,6 +206,9 @@ _TABLE: list[Transition] = [
     # COC's "ReOpen" of a rejected ticket: the reporter resubmits it for acceptance.
     _t(Phase.REJECTED, Action.REOPEN, Phase.NEW, REPORTER_OR_STAFF, (Outcome.DONE,)),
     _t(Phase.REJECTED, Action.CLOSE, Phase.COMPLETED, REPORTER_OR_STAFF),
+    # The reporter takes back what nobody has accepted yet; COC has no key for it.
+    _t(Phase.DRAFT, Action.WITHDRAW, Phase.COMPLETED, REPORTER),
+    _t(Phase.NEW, Action.WITHDRAW, Phase.COMPLETED, REPORTER),
     _t(Phase.RESOLVED, Action.AUTO_COMPLETE, Phase.COMPLETED, SYSTEM),
 ]
 

@@ -292,6 +292,10 @@ class CloseParams(ActionParams):
     comment: Comment = ""
 
 
+class WithdrawParams(ActionParams):
+    comment: Comment = ""
+
+
 class AutoCompleteParams(ActionParams):
     comment: Comment = ""
 
@@ -310,6 +314,7 @@ ACTION_PARAMS: dict[Action, type[ActionParams]] = {
     Action.CONFIRM: ConfirmParams,
     Action.REOPEN: ReopenParams,
     Action.CLOSE: CloseParams,
+    Action.WITHDRAW: WithdrawParams,
     Action.AUTO_COMPLETE: AutoCompleteParams,
 }
 

@@ -56,6 +56,8 @@ _ALL_V1 = frozenset(V1_KEYS.values())
 def action_for(key: str, phase: Phase, allowed: list[Action], *, v1: bool = False) -> Action:
     """The action ``key`` means in ``phase``: a parameter error for a key COC does not have,
     a conflict for one that is not possible now."""
+    # Our own actions COC has no key for (withdraw) are not reachable through it.
+    allowed = [action for action in allowed if action in V2_KEYS]
     for action in allowed:
         if key_of(action, phase, v1=v1) == key:
             return action
@@ -64,7 +66,7 @@ def action_for(key: str, phase: Phase, allowed: list[Action], *, v1: bool = Fals
         raise ValidationFailed(f"The field[{field}] value[{key}] invalid", field=field)
     possible = ", ".join(sorted({key_of(a, phase, v1=v1) for a in allowed})) or "none"
     if any(
-        (phase, action) in TRANSITIONS and key_of(action, phase, v1=v1) == key for action in Action
+        (phase, action) in TRANSITIONS and key_of(action, phase, v1=v1) == key for action in V2_KEYS
     ):
         raise Forbidden(
             f"{field}: {key!r} is possible now, but not for your role; possible for you: "
