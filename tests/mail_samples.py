@@ -15,7 +15,7 @@ DATE = format_datetime(datetime(2026, 3, 2, 9, 30, tzinfo=UTC))
 
 
 def tiny_png() -> bytes:
-    """A real 1×1 PNG."""
+    """A real one-pixel PNG."""
 
     def chunk(kind: bytes, data: bytes) -> bytes:
         body = kind + data
@@ -81,7 +81,8 @@ def gmail_reply(sender: str, number: str, root_id: str, new_text: str) -> bytes:
     msg["Message-ID"] = make_msgid(domain="mail.gmail.com")
     msg["In-Reply-To"] = root_id
     msg["References"] = root_id
-    text = f"{new_text}\n\nOn Mon, 2 Mar 2026 at 10:00, Helpdesk <helpdesk@desk.test> wrote:\n{quoted}\n"
+    attribution = "On Mon, 2 Mar 2026 at 10:00, Helpdesk <helpdesk@desk.test> wrote:"
+    text = f"{new_text}\n\n{attribution}\n{quoted}\n"
     html = (
         f'<div dir="ltr">{new_text}</div><br><div class="gmail_quote"><div dir="ltr" '
         'class="gmail_attr">On Mon, 2 Mar 2026 at 10:00, Helpdesk wrote:<br></div>'
