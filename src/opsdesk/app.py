@@ -20,6 +20,7 @@ from opsdesk.api import (
     catalog,
     collaboration,
     health,
+    inbound_mail,
     incidents,
     jobs,
     notifications,
@@ -38,6 +39,7 @@ from opsdesk.incidents.sweeper import incident_rules_from
 from opsdesk.web import account as web_account
 from opsdesk.web import auth_events as web_auth_events
 from opsdesk.web import detail as web_detail
+from opsdesk.web import inbound_mail as web_inbound_mail
 from opsdesk.web import jobs as web_jobs
 from opsdesk.web import routes as web_routes
 from opsdesk.web import teams as web_teams
@@ -112,6 +114,7 @@ def create_app(
     app.include_router(collaboration.router)
     app.include_router(assignment.router)
     app.include_router(jobs.router)
+    app.include_router(inbound_mail.router)
     app.include_router(notifications.router)
     app.include_router(sla.router)
     app.include_router(coc_incidents.router)
@@ -121,6 +124,7 @@ def create_app(
     app.include_router(web_detail.router)
     app.include_router(web_teams.router)
     app.include_router(web_jobs.router)
+    app.include_router(web_inbound_mail.router)
     app.include_router(web_account.router)
     app.include_router(web_auth_events.router)
     app.mount(
