@@ -598,6 +598,14 @@ async def process_again(
     return mail
 
 
+async def get_stored(session: AsyncSession, *, mail_id: int) -> InboundMail:
+    """A stored mail, unchecked (for the doors and the demo loader, which hold no caller)."""
+    mail = await session.get(InboundMail, mail_id)
+    if mail is None:
+        raise NotFound(f"no inbound mail {mail_id}", field="mail_id")
+    return mail
+
+
 async def get_inbound_mail(session: AsyncSession, *, caller: Caller, mail_id: int) -> InboundMail:
     auth_service.require_role(caller, Role.ADMIN)
     mail = await session.get(InboundMail, mail_id)
