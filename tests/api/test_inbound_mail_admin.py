@@ -139,3 +139,24 @@ async def test_the_inbound_mail_page_is_for_admins_only(
     await sign_in(client, "user@desk.test", "user-password")
     assert (await client.get("/admin/inbound-mail")).status_code == 403
     assert 'href="/admin/inbound-mail"' not in (await client.get("/incidents")).text
+
+
+async def test_demo_data_shows_each_kind_of_outcome(
+    client: httpx.AsyncClient, db: Database, clock: FixedClock
+) -> None:
+    from opsdesk.auth.roles import Role
+    from opsdesk.core.clock import SystemClock
+    from opsdesk.demo.data import load_demo
+    from tests.factories import make_actor
+
+    async with db.write() as session:
+        assert await load_demo(session=session, clock=SystemClock())
+    admin = await make_actor(db, clock, Role.ADMIN, "second-admin@desk.test")
+    listing = await client.get("/api/v1/admin/inbound-mails", headers=admin.headers)
+    outcomes = [item["outcome"] for item in reversed(listing.json()["items"])]
+    assert outcomes == ["created", "threaded", "ignored_auto_reply", "bounce"]
+    numbers = {item["incident_number"] for item in listing.json()["items"]} - {None}
+    assert len(numbers) == 1
+    [number] = numbers
+    incident = await client.get(f"/api/v1/incidents/{number}", headers=admin.headers)
+    assert incident.json()["channel"] == "email"

@@ -40,6 +40,7 @@ def send(desk: MailDesk, raw: bytes, sender: str = "someone@corp.example") -> in
 def desk(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MailDesk]:
     mail_desk = MailDesk.create(tmp_path_factory.mktemp("mail-e2e"))
     mail_desk.run("users", "create", "tech@desk.test", "--role", "technician", "--name", "Tess")
+    mail_desk.run("users", "create", "admin@desk.test", "--role", "admin")
     mail_desk.start()
     try:
         yield mail_desk
@@ -167,6 +168,40 @@ def test_huge_header_and_broken_mime_get_defined_outcomes(desk: MailDesk) -> Non
         client.rcpt("helpdesk@desk.test")
         code, _reply = client.data(b"Subject: " + b"z" * 100_000 + b"\r\n\r\nx")
     assert code == 500  # a single 100 kB line: refused in the session, nothing half-stored
+
+
+async def test_the_operator_view_shows_every_outcome(desk: MailDesk) -> None:
+    """The admin API and page of the app, on the database the listener wrote."""
+    import httpx
+
+    from opsdesk.app import create_app
+    from opsdesk.core.database import Database
+    from opsdesk.core.settings import Settings
+
+    created = send(desk, samples.plain("hal@corp.example", "Beamer", "no signal"))
+    number = desk.mail(created)["incident_number"]
+    ignored = send(desk, samples.out_of_office("hal@corp.example", number))
+    desk.mail(ignored)
+    token = desk.run("tokens", "create", "admin@desk.test").stdout.decode().strip()
+    url = desk.env["OPSDESK_DATABASE_URL"]
+    db = Database(url)
+    app = create_app(Settings(data_dir=desk.data_dir, database_url=url), db=db)
+    transport = httpx.ASGITransport(app=app)
+    try:
+        async with httpx.AsyncClient(transport=transport, base_url="http://desk.test") as http:
+            headers = {"Authorization": f"Bearer {token}"}
+            listing = await http.get("/api/v1/admin/inbound-mails?per_page=100", headers=headers)
+            assert listing.status_code == 200, listing.text
+            by_id = {item["id"]: item for item in listing.json()["items"]}
+            assert by_id[created]["outcome"] == "created"
+            assert by_id[created]["incident_number"] == number
+            assert by_id[ignored]["outcome"] == "ignored_auto_reply"
+            assert "Auto-Submitted" in by_id[ignored]["reason"]
+            seen = {item["outcome"] for item in by_id.values()}
+            # Whatever ran before in this module (threaded replies, a bounce) is listed too.
+            assert seen <= {"created", "threaded", "ignored_auto_reply", "bounce"}
+    finally:
+        await db.dispose()
 
 
 def test_kill_9_after_250_loses_nothing(tmp_path: Path) -> None:
