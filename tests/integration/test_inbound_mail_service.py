@@ -257,3 +257,28 @@ async def test_unknown_senders_can_be_refused_with_a_polite_reply(
         assert await session.scalar(select(func.count()).select_from(Incident)) == 0
         reply = await session.scalar(select(Job).where(Job.kind == "mail.deliver"))
     assert reply is not None and reply.payload["to"] == "who@else.example"
+
+
+async def test_one_bad_mail_in_a_batch_costs_only_itself(
+    db: Database, clock: FixedClock, rules: service.MailRules, desk: Desk
+) -> None:
+    raws = [
+        samples.plain("first@corp.example", "One", "x"),
+        # An address the user rules refuse: creating the contact fails inside the service.
+        samples.plain("Printer <printer@localhost>", "Two", "x"),
+        samples.plain("third@corp.example", "Three", "x"),
+    ]
+    async with db.write() as session:
+        ids = [
+            (await service.store_mail(session, raw=raw, door="smtp", now=clock.now())).id
+            for raw in raws
+        ]
+    async with db.write() as session:
+        assert await service.process_pending(session, rules=rules, now=clock.now()) == 3
+    async with db.read() as session:
+        mails = [await session.get(InboundMail, mail_id) for mail_id in ids]
+        outcomes = [(m.status, m.outcome) for m in mails if m is not None]
+        incidents = await session.scalar(select(func.count()).select_from(Incident))
+    assert outcomes == [("done", "created"), ("failed", "refused"), ("done", "created")]
+    assert mails[1] is not None and "printer@localhost" in mails[1].reason
+    assert incidents == 2
