@@ -89,10 +89,9 @@ async def get_inbound_mail(mail_id: int, caller: CurrentCaller, db: DB) -> Inbou
 
 @router.get("/inbound-mails/{mail_id}/raw", response_class=Response)
 async def get_raw_mail(mail_id: int, caller: CurrentCaller, db: DB) -> Response:
-    """The mail exactly as received (message/rfc822), as a download."""
+    """The mail exactly as received (message/rfc822), as a download; for all staff."""
     async with db.read() as session:
-        mail = await service.get_inbound_mail(session, caller=caller, mail_id=mail_id)
-        raw = mail.raw
+        raw = await service.get_raw_mail(session, caller=caller, mail_id=mail_id)
     return Response(
         content=raw,
         media_type="message/rfc822",

@@ -32,7 +32,7 @@ from opsdesk.auth.schemas import UserCreate
 from opsdesk.collaboration import service as collaboration
 from opsdesk.collaboration.schemas import CONVERSATION_BODY_MAX, ConversationCreate
 from opsdesk.core import jobs
-from opsdesk.core.errors import Conflict, NotFound, OpsdeskError, ValidationFailed
+from opsdesk.core.errors import Conflict, Forbidden, NotFound, OpsdeskError, ValidationFailed
 from opsdesk.core.pagination import Page, PageRequest
 from opsdesk.core.settings import Settings
 from opsdesk.incidents import actions
@@ -628,6 +628,13 @@ async def get_stored(session: AsyncSession, *, mail_id: int) -> InboundMail:
     if mail is None:
         raise NotFound(f"no inbound mail {mail_id}", field="mail_id")
     return mail
+
+
+async def get_raw_mail(session: AsyncSession, *, caller: Caller, mail_id: int) -> bytes:
+    """The mail as received, for staff: the full original of a reply whose quote was cut."""
+    if not caller.is_staff:
+        raise Forbidden("the original mails are for staff only")
+    return (await get_stored(session, mail_id=mail_id)).raw
 
 
 async def get_inbound_mail(session: AsyncSession, *, caller: Caller, mail_id: int) -> InboundMail:
