@@ -148,6 +148,13 @@ def test_loop_rules(header: str, kind: Kind) -> None:
     assert classify(parse_mail(raw), **OURS).kind is kind
 
 
+def test_our_own_message_ids_are_dropped_even_without_x_loop() -> None:
+    raw = f"From: a@corp.example\r\nMessage-ID: <incident-{NUMBER}@desk.test>\r\n\r\nx"
+    assert classify(parse_mail(raw.encode()), **OURS).kind is Kind.OWN
+    raw = f"From: a@corp.example\r\nMessage-ID: <incident-{NUMBER}@other.test>\r\n\r\nx"
+    assert classify(parse_mail(raw.encode()), **OURS).kind is Kind.PERSON
+
+
 def test_robots_and_reports_are_bounces() -> None:
     for sender in ("MAILER-DAEMON@mx.example", "postmaster@corp.example"):
         raw = f"From: {sender}\r\nSubject: failure\r\n\r\nbody".encode()

@@ -12,6 +12,8 @@ from enum import StrEnum
 from opsdesk.intake.email.parser import ParsedMail
 
 ROBOT_LOCAL_PARTS = frozenset({"mailer-daemon", "postmaster", "mail-daemon", "mailerdaemon"})
+# The Message-IDs notify/mail.py and the polite refusal give the mails we send.
+OUR_ID_PREFIXES = ("<incident-", "<refusal.")
 QUIET_PRECEDENCE = frozenset({"bulk", "junk", "list", "auto_reply"})
 
 
@@ -42,9 +44,10 @@ def classify(mail: ParsedMail, *, our_address: str, our_domain: str) -> Verdict:
     x_loops = mail.header("x-loop").lower()
     if our_address and our_address in x_loops:
         return Verdict(Kind.OWN, f"X-Loop names our address {our_address}")
-    own_ids = [i for i in [mail.message_id or ""] if i.lower().endswith(f"@{our_domain}>")]
-    if own_ids and mail.header("x-opsdesk-event"):
-        return Verdict(Kind.OWN, f"Message-ID {own_ids[0]} is one of ours")
+    message_id = (mail.message_id or "").lower()
+    ours = message_id.startswith(OUR_ID_PREFIXES) and message_id.endswith(f"@{our_domain}>")
+    if ours or (message_id.endswith(f"@{our_domain}>") and mail.header("x-opsdesk-event")):
+        return Verdict(Kind.OWN, f"Message-ID {mail.message_id} is one of ours")
     if mail.from_address and mail.from_address == our_address:
         return Verdict(Kind.OWN, f"sent from our own address {our_address}")
     if mail.content_type == "multipart/report" or mail.report is not None:
