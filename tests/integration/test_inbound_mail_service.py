@@ -282,3 +282,21 @@ async def test_one_bad_mail_in_a_batch_costs_only_itself(
     assert outcomes == [("done", "created"), ("failed", "refused"), ("done", "created")]
     assert mails[1] is not None and "printer@localhost" in mails[1].reason
     assert incidents == 2
+
+
+async def test_mails_arriving_together_are_committed_together_and_each_answered(
+    db: Database, clock: FixedClock, rules: service.MailRules, desk: Desk
+) -> None:
+    import asyncio
+
+    from opsdesk.intake.email.intake import Intake
+
+    intake = Intake(db=db, clock=clock, rules=rules)
+    raws = [samples.plain(f"p{i}@corp.example", f"Mail {i}", "x") for i in range(20)]
+    stored = await asyncio.gather(*(intake.store(raw, door="smtp") for raw in [*raws, raws[3]]))
+    assert len({s.id for s in stored}) == 20
+    assert [s.duplicate for s in stored].count(True) == 1
+    assert await intake.process_all() == 20
+    async with db.read() as session:
+        outcomes = list(await session.scalars(select(InboundMail.outcome)))
+    assert outcomes == ["created"] * 20

@@ -26,6 +26,19 @@ IDLE_CHECK_S = 5.0
 GATHER_S = 0.02
 
 
+class _Arrival:
+    """A mail waiting for the next group commit, and the door waiting for its answer."""
+
+    def __init__(
+        self, raw: bytes, door: str, envelope_from: str, envelope_to: tuple[str, ...]
+    ) -> None:
+        self.raw = raw
+        self.door = door
+        self.envelope_from = envelope_from
+        self.envelope_to = envelope_to
+        self.stored: asyncio.Future[StoredMail] = asyncio.get_running_loop().create_future()
+
+
 class Intake:
     """Stores and processes inbound mail against one database."""
 
@@ -34,6 +47,8 @@ class Intake:
         self.clock = clock
         self.rules = rules
         self._wake = asyncio.Event()
+        self._arrivals: list[_Arrival] = []
+        self._committer: asyncio.Task[None] | None = None
 
     async def store(
         self,
@@ -43,18 +58,49 @@ class Intake:
         envelope_from: str = "",
         envelope_to: Sequence[str] = (),
     ) -> StoredMail:
-        """Keep the raw mail; returns once it is committed (the door may acknowledge)."""
+        """Keep the raw mail; returns once it is committed (the door may acknowledge).
+
+        Mails stored at the same moment (concurrent SMTP sessions) share one transaction
+        (group commit), so a commit's cost is paid once for all of them.
+        """
+        arrival = _Arrival(raw, door, envelope_from, tuple(envelope_to))
+        self._arrivals.append(arrival)
+        if self._committer is None or self._committer.done():
+            self._committer = asyncio.create_task(self._commit_arrivals())
+        return await arrival.stored
+
+    async def _commit_arrivals(self) -> None:
+        while self._arrivals:
+            batch, self._arrivals = self._arrivals, []
+            try:
+                await self._store_batch(batch)
+            except Exception:
+                # One mail must not refuse its neighbours: store them one by one, so only
+                # the one that fails is answered "try again later".
+                for arrival in batch:
+                    try:
+                        await self._store_batch([arrival])
+                    except Exception as exc:
+                        if not arrival.stored.done():
+                            arrival.stored.set_exception(exc)
+            self._wake.set()
+
+    async def _store_batch(self, batch: list[_Arrival]) -> None:
         async with self.db.write() as session:
-            stored = await service.store_mail(
-                session,
-                raw=raw,
-                door=door,
-                now=self.clock.now(),
-                envelope_from=envelope_from,
-                envelope_to=envelope_to,
-            )
-        self._wake.set()
-        return stored
+            results = [
+                await service.store_mail(
+                    session,
+                    raw=arrival.raw,
+                    door=arrival.door,
+                    now=self.clock.now(),
+                    envelope_from=arrival.envelope_from,
+                    envelope_to=arrival.envelope_to,
+                )
+                for arrival in batch
+            ]
+        for arrival, result in zip(batch, results, strict=True):
+            if not arrival.stored.done():
+                arrival.stored.set_result(result)
 
     async def process_all(self, *, batch: int = PROCESS_BATCH) -> int:
         """Process every pending mail, a batch per transaction; returns how many."""
