@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from opsdesk.api.deps import DB, ClockDep, CurrentCaller
 from opsdesk.core.pagination import MAX_PER_PAGE, PageRequest
 from opsdesk.core.settings import Settings
-from opsdesk.intake.email import service
+from opsdesk.intake.email import queries, service
 from opsdesk.intake.email.service import MailRules, MailStatus, Outcome
 
 router = APIRouter(prefix="/api/v1/admin", tags=["admin"])
@@ -65,7 +65,7 @@ async def list_inbound_mails(
 ) -> InboundMailPage:
     """Each inbound mail, newest first, with what became of it (administrators only)."""
     async with db.read() as session:
-        found = await service.list_inbound_mails(
+        found = await queries.list_inbound_mails(
             session,
             caller=caller,
             status=None if status is None else status.value,
@@ -83,7 +83,7 @@ async def list_inbound_mails(
 @router.get("/inbound-mails/{mail_id}", response_model=InboundMailOut)
 async def get_inbound_mail(mail_id: int, caller: CurrentCaller, db: DB) -> InboundMailOut:
     async with db.read() as session:
-        mail = await service.get_inbound_mail(session, caller=caller, mail_id=mail_id)
+        mail = await queries.get_inbound_mail(session, caller=caller, mail_id=mail_id)
         return InboundMailOut.model_validate(mail)
 
 
@@ -91,7 +91,7 @@ async def get_inbound_mail(mail_id: int, caller: CurrentCaller, db: DB) -> Inbou
 async def get_raw_mail(mail_id: int, caller: CurrentCaller, db: DB) -> Response:
     """The mail exactly as received (message/rfc822), as a download; for all staff."""
     async with db.read() as session:
-        raw = await service.get_raw_mail(session, caller=caller, mail_id=mail_id)
+        raw = await queries.get_raw_mail(session, caller=caller, mail_id=mail_id)
     return Response(
         content=raw,
         media_type="message/rfc822",

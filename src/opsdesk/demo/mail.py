@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from opsdesk.core.clock import Clock
 from opsdesk.core.settings import get_settings
+from opsdesk.intake.email import queries as mail_queries
 from opsdesk.intake.email import service as mail_service
 from opsdesk.notify.mail import root_message_id
 
@@ -54,7 +55,7 @@ async def load_demo_mail(*, session: AsyncSession, clock: Clock) -> None:
         raw = raw.replace(b"\nMessage-ID:", f"\nDate: {date}\nMessage-ID:".encode(), 1)
         stored = await mail_service.store_mail(session, raw=raw, door="smtp", now=now - ago)
         await mail_service.process_pending(session, rules=rules, now=now - ago)
-        mail = await mail_service.get_stored(session, mail_id=stored.id)
+        mail = await mail_queries.get_stored(session, mail_id=stored.id)
         return mail.incident_number
 
     number = await receive(

@@ -12,7 +12,7 @@ from opsdesk.auth.roles import Caller, Role
 from opsdesk.core.errors import OpsdeskError
 from opsdesk.core.pagination import PageRequest
 from opsdesk.core.settings import Settings
-from opsdesk.intake.email import service
+from opsdesk.intake.email import queries, service
 from opsdesk.intake.email.service import OUTCOME_LABELS, MailRules, MailStatus, Outcome
 from opsdesk.web.common import (
     EMPTY,
@@ -77,7 +77,7 @@ async def inbound_mail_page(request: Request) -> Response:
         if not caller.can(Role.ADMIN):
             return _not_admin(request, caller)
         status = FILTERS[shown]
-        found = await service.list_inbound_mails(
+        found = await queries.list_inbound_mails(
             session,
             caller=caller,
             status=None if status is None else status.value,

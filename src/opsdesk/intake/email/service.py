@@ -32,8 +32,7 @@ from opsdesk.auth.schemas import UserCreate
 from opsdesk.collaboration import service as collaboration
 from opsdesk.collaboration.schemas import CONVERSATION_BODY_MAX, ConversationCreate
 from opsdesk.core import jobs
-from opsdesk.core.errors import Conflict, Forbidden, NotFound, OpsdeskError, ValidationFailed
-from opsdesk.core.pagination import Page, PageRequest
+from opsdesk.core.errors import Conflict, NotFound, OpsdeskError, ValidationFailed
 from opsdesk.core.settings import Settings
 from opsdesk.incidents import actions
 from opsdesk.incidents.attachments import attachments_dir, store_attachment
@@ -225,13 +224,6 @@ async def process_pending(
             if again is not None:
                 await process_mail(session, mail=again, rules=rules, now=now)
     return len(ids)
-
-
-async def has_pending(session: AsyncSession) -> bool:
-    found = await session.scalar(
-        select(InboundMail.id).where(InboundMail.status == str(MailStatus.PENDING)).limit(1)
-    )
-    return found is not None
 
 
 async def process_mail(
@@ -620,52 +612,3 @@ async def process_again(
         )
     await process_mail(session, mail=mail, rules=rules, now=now, bypass_rate_limit=True)
     return mail
-
-
-async def get_stored(session: AsyncSession, *, mail_id: int) -> InboundMail:
-    """A stored mail, unchecked (for the doors and the demo loader, which hold no caller)."""
-    mail = await session.get(InboundMail, mail_id)
-    if mail is None:
-        raise NotFound(f"no inbound mail {mail_id}", field="mail_id")
-    return mail
-
-
-async def get_raw_mail(session: AsyncSession, *, caller: Caller, mail_id: int) -> bytes:
-    """The mail as received, for staff: the full original of a reply whose quote was cut."""
-    if not caller.is_staff:
-        raise Forbidden("the original mails are for staff only")
-    return (await get_stored(session, mail_id=mail_id)).raw
-
-
-async def get_inbound_mail(session: AsyncSession, *, caller: Caller, mail_id: int) -> InboundMail:
-    auth_service.require_role(caller, Role.ADMIN)
-    mail = await session.get(InboundMail, mail_id)
-    if mail is None:
-        raise NotFound(f"no inbound mail {mail_id}", field="mail_id")
-    return mail
-
-
-async def list_inbound_mails(
-    session: AsyncSession,
-    *,
-    caller: Caller,
-    status: str | None = None,
-    outcome: str | None = None,
-    page: PageRequest = PageRequest(page=1, per_page=50),
-) -> Page[InboundMail]:
-    """The newest inbound mails first, with their outcome; administrators only."""
-    auth_service.require_role(caller, Role.ADMIN)
-    conditions = []
-    if status:
-        conditions.append(InboundMail.status == status)
-    if outcome:
-        conditions.append(InboundMail.outcome == outcome)
-    total = await session.scalar(select(func.count()).select_from(InboundMail).where(*conditions))
-    rows = await session.scalars(
-        select(InboundMail)
-        .where(*conditions)
-        .order_by(InboundMail.id.desc())
-        .limit(page.per_page)
-        .offset(page.offset)
-    )
-    return Page(items=list(rows), total=int(total or 0), page=page.page, per_page=page.per_page)
