@@ -300,3 +300,32 @@ async def test_mails_arriving_together_are_committed_together_and_each_answered(
     async with db.read() as session:
         outcomes = list(await session.scalars(select(InboundMail.outcome)))
     assert outcomes == ["created"] * 20
+
+
+async def test_one_batch_counts_its_own_mails_and_threads_replies_to_them(
+    db: Database, clock: FixedClock, rules: service.MailRules, desk: Desk
+) -> None:
+    limited = replace(rules, rate_limit=2)
+    first = samples.plain("nat@corp.example", "Wi-Fi", "down", message_id="<wifi-1@corp.example>")
+    reply = samples.apple_reply_by_references(
+        "nat@corp.example", ["<wifi-1@corp.example>"], "Also on floor 2"
+    )
+    third = samples.plain("nat@corp.example", "Another", "x")
+    async with db.write() as session:
+        ids = [
+            (await service.store_mail(session, raw=raw, door="smtp", now=clock.now())).id
+            for raw in (first, reply, third)
+        ]
+    async with db.write() as session:
+        assert await service.process_pending(session, rules=limited, now=clock.now()) == 3
+    async with db.read() as session:
+        mails = [await session.get(InboundMail, mail_id) for mail_id in ids]
+        users = await session.scalar(
+            select(func.count()).select_from(User).where(User.email == "nat@corp.example")
+        )
+    assert [(m.outcome, m.incident_number) for m in mails if m is not None] == [
+        ("created", mails[0].incident_number if mails[0] else None),
+        ("threaded", mails[0].incident_number if mails[0] else None),
+        ("held_rate_limit", None),
+    ]
+    assert users == 1
