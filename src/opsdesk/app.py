@@ -115,6 +115,7 @@ def create_app(
     app.include_router(assignment.router)
     app.include_router(jobs.router)
     app.include_router(inbound_mail.router)
+    app.include_router(inbound_mail.incident_router)
     app.include_router(notifications.router)
     app.include_router(sla.router)
     app.include_router(coc_incidents.router)

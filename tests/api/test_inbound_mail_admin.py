@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 
@@ -11,6 +12,7 @@ import pytest
 from opsdesk.core.clock import FixedClock
 from opsdesk.core.database import Database
 from opsdesk.intake.email import service
+from opsdesk.intake.email.parser import parse_mail
 from tests import mail_samples as samples
 from tests.api.test_web_pages import csrf_of, sign_in
 from tests.factories import Desk
@@ -163,3 +165,31 @@ async def test_demo_data_shows_each_kind_of_outcome(
     [number] = numbers
     incident = await client.get(f"/api/v1/incidents/{number}", headers=admin.headers)
     assert incident.json()["channel"] == "email"
+
+
+async def test_staff_list_the_mails_of_an_incident_and_open_their_originals(
+    client: httpx.AsyncClient, desk: Desk, db: Database, clock: FixedClock, rules: service.MailRules
+) -> None:
+    first = await receive(db, clock, rules, samples.plain("user@desk.test", "VPN", "down"))
+    listing = await client.get("/api/v1/admin/inbound-mails", headers=desk.admin.headers)
+    number = listing.json()["items"][0]["incident_number"]
+    root = f"<incident-{number}@localhost>"
+    relaxed = replace(rules, rate_limit=0)
+    reply = await receive(
+        db, clock, relaxed, samples.gmail_reply("user@desk.test", number, root, "Still down.")
+    )
+    mails = await client.get(f"/api/v1/incidents/{number}/mails", headers=desk.tech.headers)
+    assert mails.status_code == 200, mails.text
+    assert [(m["id"], m["outcome"]) for m in mails.json()] == [
+        (first, "created"),
+        (reply, "threaded"),
+    ]
+    original = await client.get(
+        f"/api/v1/admin/inbound-mails/{reply}/raw", headers=desk.tech.headers
+    )
+    # The quoted history the conversation entry lost is in the original.
+    assert "Helpdesk <helpdesk@desk.test> wrote:" in parse_mail(original.content).text
+    refused = await client.get(f"/api/v1/incidents/{number}/mails", headers=desk.user.headers)
+    assert refused.status_code == 403
+    missing = await client.get("/api/v1/incidents/IM1/mails", headers=desk.tech.headers)
+    assert missing.status_code == 404

@@ -80,6 +80,18 @@ async def list_inbound_mails(
     )
 
 
+incident_router = APIRouter(prefix="/api/v1/incidents", tags=["incidents"])
+
+
+@incident_router.get("/{number}/mails", response_model=list[InboundMailOut])
+async def mails_of_incident(number: str, caller: CurrentCaller, db: DB) -> list[InboundMailOut]:
+    """The mails that created or answered this incident (staff); each has a raw download at
+    ``/api/v1/admin/inbound-mails/{id}/raw``."""
+    async with db.read() as session:
+        rows = await queries.mails_of_incident(session, caller=caller, number=number)
+        return [InboundMailOut.model_validate(mail) for mail in rows]
+
+
 @router.get("/inbound-mails/{mail_id}", response_model=InboundMailOut)
 async def get_inbound_mail(mail_id: int, caller: CurrentCaller, db: DB) -> InboundMailOut:
     async with db.read() as session:

@@ -9,6 +9,7 @@ from opsdesk.auth import service as auth_service
 from opsdesk.auth.roles import Caller, Role
 from opsdesk.core.errors import Forbidden, NotFound
 from opsdesk.core.pagination import Page, PageRequest
+from opsdesk.incidents.service import access_incident
 from opsdesk.intake.email.models import InboundMail
 
 
@@ -59,3 +60,17 @@ async def list_inbound_mails(
         .offset(page.offset)
     )
     return Page(items=list(rows), total=int(total or 0), page=page.page, per_page=page.per_page)
+
+
+async def mails_of_incident(
+    session: AsyncSession, *, caller: Caller, number: str
+) -> list[InboundMail]:
+    """The mails that created or answered an incident, oldest first; for staff, who open
+    each one's original (the full text of a reply whose quote was cut)."""
+    if not caller.is_staff:
+        raise Forbidden("the original mails are for staff only")
+    incident = await access_incident(session=session, caller=caller, number=number)
+    rows = await session.scalars(
+        select(InboundMail).where(InboundMail.incident_id == incident.id).order_by(InboundMail.id)
+    )
+    return list(rows)
