@@ -21,6 +21,7 @@ from opsdesk.api import (
     catalog,
     collaboration,
     health,
+    inbound_mail,
     incidents,
     jobs,
     notifications,
@@ -45,6 +46,7 @@ from opsdesk.incidents.sweeper import incident_rules_from
 from opsdesk.web import access_keys as web_access_keys
 from opsdesk.web import account as web_account
 from opsdesk.web import auth_events as web_auth_events
+from opsdesk.web import inbound_mail as web_inbound_mail
 from opsdesk.web import incident_edit as web_incident_edit
 from opsdesk.web import incident_page as web_incident_page
 from opsdesk.web import jobs as web_jobs
@@ -143,6 +145,8 @@ def create_app(
     app.include_router(collaboration.router)
     app.include_router(assignment.router)
     app.include_router(jobs.router)
+    app.include_router(inbound_mail.router)
+    app.include_router(inbound_mail.incident_router)
     app.include_router(notifications.router)
     app.include_router(sla.router)
     app.include_router(coc_incidents.router)
@@ -153,6 +157,7 @@ def create_app(
     app.include_router(web_incident_edit.router)
     app.include_router(web_teams.router)
     app.include_router(web_jobs.router)
+    app.include_router(web_inbound_mail.router)
     app.include_router(web_account.router)
     app.include_router(web_auth_events.router)
     app.include_router(web_access_keys.router)

@@ -31,6 +31,7 @@ access_keys_app = typer.Typer(
 )
 incidents_app = typer.Typer(help="Incidents.", no_args_is_help=True)
 shifts_app = typer.Typer(help="Shift schedules.", no_args_is_help=True)
+mail_app = typer.Typer(help="Email in: SMTP listener, IMAP poll, MTA pipe.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(demo_app, name="demo")
 app.add_typer(users_app, name="users")
@@ -38,6 +39,7 @@ app.add_typer(tokens_app, name="tokens")
 app.add_typer(access_keys_app, name="access-keys")
 app.add_typer(incidents_app, name="incidents")
 app.add_typer(shifts_app, name="shifts")
+app.add_typer(mail_app, name="mail")
 
 T = TypeVar("T")
 
@@ -460,6 +462,111 @@ def incidents_sweep() -> None:
     except OpsdeskError as exc:
         raise _fail(exc.message) from None
     typer.echo(f"{completed} incidents auto-completed, {resumed} pauses ended")
+
+
+# sysexits.h codes an MTA understands: 75 = try again later, 65 = bounce (bad input).
+EX_DATAERR = 65
+EX_TEMPFAIL = 75
+
+
+@mail_app.command("serve")
+def mail_serve(
+    host: Annotated[str, typer.Option(help="Address to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on")] = 2525,
+) -> None:
+    """Receive mail over SMTP: each mail is stored before the 250, then becomes its incident."""
+    import logging
+
+    from opsdesk.intake.email.smtp import serve_smtp
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    logging.getLogger("mail.log").setLevel(logging.WARNING)  # aiosmtpd logs every command
+    asyncio.run(
+        serve_smtp(
+            _settings(),
+            host=host,
+            port=port,
+            on_ready=lambda: typer.echo(f"opsdesk mail on smtp://{host}:{port}"),
+        )
+    )
+
+
+@mail_app.command("ingest")
+def mail_ingest() -> None:
+    """Read one mail from standard input (an MTA pipe) and turn it into its incident.
+
+    Exit codes: 0 stored (whatever became of it, see the inbound mail view); 65 the input is
+    not a mail (the MTA bounces it); 75 the database could not store it (the MTA retries).
+    """
+    from opsdesk.core.clock import SystemClock
+    from opsdesk.core.database import Database
+    from opsdesk.intake.email.intake import Intake
+    from opsdesk.intake.email.service import MailRules
+
+    raw = sys.stdin.buffer.read()
+    if not raw.strip():
+        typer.echo("error: no mail on standard input", err=True)
+        raise typer.Exit(code=EX_DATAERR)
+    settings = _settings()
+
+    async def run() -> str:
+        db = Database(settings.resolved_database_url())
+        intake = Intake(db=db, clock=SystemClock(), rules=MailRules.from_settings(settings))
+        try:
+            stored = await intake.store(raw, door="pipe")
+            try:
+                await intake.process_all()
+            except Exception as exc:  # stored is safe: the worker processes it later
+                return f"inbound mail {stored.id} stored; processing later ({exc})"
+            return (
+                f"inbound mail {stored.id} {'was already stored' if stored.duplicate else 'stored'}"
+            )
+        finally:
+            await db.dispose()
+
+    try:
+        message = asyncio.run(run())
+    except Exception as exc:
+        typer.echo(f"error: could not store the mail, try again later: {exc}", err=True)
+        raise typer.Exit(code=EX_TEMPFAIL) from None
+    typer.echo(message)
+
+
+@mail_app.command("poll")
+def mail_poll(
+    once: Annotated[bool, typer.Option("--once", help="Poll once, then exit")] = False,
+) -> None:
+    """Fetch new mail from the OPSDESK_IMAP_* mailbox (the worker does this on its own)."""
+    import time
+
+    from opsdesk.core.clock import SystemClock
+    from opsdesk.core.database import Database
+    from opsdesk.intake.email.imap import poll_once
+    from opsdesk.intake.email.intake import Intake
+    from opsdesk.intake.email.service import MailRules
+
+    settings = _settings()
+    if not settings.imap_host:
+        raise _fail("OPSDESK_IMAP_HOST is not set: there is no mailbox to poll")
+
+    async def run() -> tuple[int, int]:
+        db = Database(settings.resolved_database_url())
+        intake = Intake(db=db, clock=SystemClock(), rules=MailRules.from_settings(settings))
+        try:
+            fetched = await poll_once(settings, lambda raw: intake.store(raw, door="imap"))
+            return fetched, await intake.process_all()
+        finally:
+            await db.dispose()
+
+    while True:
+        try:
+            fetched, processed = asyncio.run(run())
+        except Exception as exc:
+            raise _fail(f"IMAP poll failed: {exc}") from None
+        typer.echo(f"{fetched} mails fetched, {processed} processed")
+        if once:
+            return
+        time.sleep(settings.imap_interval_s)
 
 
 if __name__ == "__main__":

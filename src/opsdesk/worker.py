@@ -35,6 +35,10 @@ from opsdesk.core.settings import Settings
 from opsdesk.incidents.actions import sweep_due
 from opsdesk.incidents.events import INCIDENT_CHANGED
 from opsdesk.incidents.sweeper import incident_rules_from
+from opsdesk.intake.email.imap import POLL_JOB as IMAP_POLL_JOB
+from opsdesk.intake.email.imap import poll_once
+from opsdesk.intake.email.intake import Intake
+from opsdesk.intake.email.service import MailRules
 from opsdesk.notify.mail import MAIL_JOB, MailSender, make_mail_handler
 from opsdesk.notify.reminders import (
     CONFIRM_REMINDER_JOB,
@@ -51,6 +55,8 @@ log = logging.getLogger(__name__)
 SWEEP_KIND = "incidents.sweep"
 SWEEP_BATCH = 500
 PURGE_KIND = "jobs.purge"
+MAIL_PROCESS_KIND = "mail.process"
+MAIL_PROCESS_EVERY_S = 10.0
 PURGE_EVERY_S = 3600.0
 PURGE_BATCH = 5000
 RECURRING_PREFIX = "recurring:"
@@ -507,9 +513,27 @@ def default_handlers(settings: Settings) -> dict[str, HandlerSpec]:
         if purged >= PURGE_BATCH:
             ctx.again_at(now)  # a full batch may leave more: go on at once
 
+    mail_rules = MailRules.from_settings(settings)
+
+    async def process_mail(_payload: dict[str, Any], ctx: JobContext) -> None:
+        # Mail stored by the pipe, by IMAP, or by a listener that died before processing.
+        await Intake(db=ctx.db, clock=ctx.clock, rules=mail_rules).process_all()
+
+    async def poll_imap(_payload: dict[str, Any], ctx: JobContext) -> None:
+        intake = Intake(db=ctx.db, clock=ctx.clock, rules=mail_rules)
+        await poll_once(settings, lambda raw: intake.store(raw, door="imap"))
+        await intake.process_all()
+
     mail = MailSender(settings)
     webhooks = WebhookSender(settings)
+    imap = (
+        {IMAP_POLL_JOB: HandlerSpec(poll_imap, every_s=settings.imap_interval_s)}
+        if settings.imap_host
+        else {}
+    )
     return {
+        **imap,
+        MAIL_PROCESS_KIND: HandlerSpec(process_mail, every_s=MAIL_PROCESS_EVERY_S),
         PURGE_KIND: HandlerSpec(purge_jobs, transactional=True, every_s=PURGE_EVERY_S),
         sla.SWEEP_JOB: HandlerSpec(sweep_sla, transactional=True, every_s=settings.sla_sweep_s),
         sla.REFRESH_JOB: HandlerSpec(refresh_sla, transactional=True, max_attempts=8),

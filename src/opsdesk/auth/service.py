@@ -75,6 +75,15 @@ async def get_user_by_email(*, session: AsyncSession, email: str) -> User:
     return user
 
 
+async def users_by_email(*, session: AsyncSession, emails: Collection[str]) -> dict[str, User]:
+    """The users with these (lower-case) addresses, by address; unknown ones are left out."""
+    if not emails:
+        return {}
+    wanted = sorted({email.strip().lower() for email in emails})
+    rows = await session.scalars(select(User).where(User.email.in_(wanted)))
+    return {user.email: user for user in rows}
+
+
 async def list_users(
     *, session: AsyncSession, caller: Caller, page: PageRequest, role: Role | None = None
 ) -> Page[User]:

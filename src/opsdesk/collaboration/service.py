@@ -117,6 +117,23 @@ async def add_conversation(
     return entry
 
 
+async def add_system_note(
+    *, session: AsyncSession, incident: Incident, body: str, now: datetime
+) -> None:
+    """A staff-only history note written by opsdesk itself (e.g. a notification bounced)."""
+    session.add(
+        record_history(
+            incident=incident,
+            action=HistoryAction.NOTE,
+            operator_id=None,
+            now=now,
+            comment=body[:2000],
+            internal=True,
+        )
+    )
+    await session.flush()
+
+
 async def list_conversations(
     *, session: AsyncSession, caller: Caller, number: str
 ) -> list[ConversationEntry]:

@@ -87,6 +87,31 @@ class Settings(BaseSettings):
     mail_from: str = Field(default="opsdesk@localhost", description="From of every mail sent")
     public_url: str = Field(default="http://localhost:8000", description="Links in mails")
     webhook_timeout_s: float = Field(default=10, gt=0)
+    # Inbound mail (intake/email): the SMTP listener, the MTA pipe and the IMAP poller.
+    mail_unknown_senders: Literal["create", "refuse"] = Field(
+        default="create",
+        description="Mail from an unknown address: create an end-user contact, or refuse politely",
+    )
+    mail_reopen_on_reply: bool = Field(
+        default=True, description="A reporter's reply to a resolved incident reopens it"
+    )
+    mail_rate_limit: int = Field(
+        default=20, ge=0, description="Mails one sender may send per window before hold; 0: off"
+    )
+    mail_rate_window_minutes: float = Field(default=10, gt=0, description="The rate limit window")
+    mail_max_bytes: int = Field(
+        default=40 * 1024 * 1024, ge=1024, description="Largest mail the SMTP listener accepts"
+    )
+    imap_host: str = Field(default="", description="IMAP server to poll; empty: no polling")
+    imap_port: int = Field(default=993, ge=1, le=65535)
+    imap_user: str = Field(default="")
+    imap_password: SecretStr = Field(default=SecretStr(""))
+    imap_tls: Literal["none", "starttls", "tls"] = Field(default="tls")
+    imap_folder: str = Field(default="INBOX", description="Folder read for new mail")
+    imap_done_folder: str = Field(
+        default="", description="Move processed mail here; empty: mark it seen instead"
+    )
+    imap_interval_s: float = Field(default=60, gt=0, description="How often the worker polls")
 
     def resolved_database_url(self) -> str:
         if self.database_url:

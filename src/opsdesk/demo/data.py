@@ -24,6 +24,7 @@ from opsdesk.collaboration import service as collaboration
 from opsdesk.collaboration.schemas import ConversationCreate, WorkLogCreate
 from opsdesk.core.clock import Clock
 from opsdesk.core.errors import NotFound
+from opsdesk.demo.mail import load_demo_mail
 from opsdesk.incidents import actions as action_service
 from opsdesk.incidents import service as incident_service
 from opsdesk.incidents.fields import Channel, Ownership, Source
@@ -181,6 +182,7 @@ async def load_demo(*, session: AsyncSession, clock: Clock) -> bool:
         ),
         now=now - timedelta(hours=19),
     )
+    await load_demo_mail(session=session, clock=clock)
     return True
 
 

@@ -469,6 +469,18 @@ async def access_incident(
     return incident
 
 
+async def incident_by_number(
+    *, session: AsyncSession, number: str, for_update: bool = False
+) -> Incident | None:
+    """The incident, unchecked: for channels that learn who acts only from the incident
+    (an inbound mail names its incident before its sender's rights are known)."""
+    query = select(Incident).where(Incident.number == number)
+    if for_update:
+        query = query.with_for_update()
+    incident: Incident | None = await session.scalar(query)
+    return incident
+
+
 async def update_incident(
     *,
     session: AsyncSession,

@@ -44,6 +44,11 @@ AREAS = (
         "/admin/notifications",
         "Who is mailed about what, mail templates with a preview, webhooks.",
     ),
+    Area(
+        "Inbound mail",
+        "/admin/inbound-mail",
+        "Every mail received, what it became, and why; process held or failed ones again.",
+    ),
     Area("Background jobs", "/admin/jobs", "Dead jobs with a retry button, and the queue."),
     Area("Sign-ins", "/admin/auth-events", "Who signed in, from where, and refused attempts."),
 )

@@ -1,0 +1,1 @@
+"""Channels in: each translates what arrives (mail, later chat) into the same service calls."""

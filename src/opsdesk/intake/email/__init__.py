@@ -1,0 +1,1 @@
+"""Email in: SMTP listener, IMAP poller and MTA pipe, all feeding one parser and one service."""
