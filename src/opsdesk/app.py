@@ -26,6 +26,7 @@ from opsdesk.api import (
     sla,
     users,
 )
+from opsdesk.api import views as api_views
 from opsdesk.api.coc import incidents as coc_incidents
 from opsdesk.api.docs import install_docs
 from opsdesk.api.errors import install_error_handlers
@@ -38,8 +39,10 @@ from opsdesk.core.settings import Settings, get_settings
 from opsdesk.incidents.sweeper import incident_rules_from
 from opsdesk.web import account as web_account
 from opsdesk.web import auth_events as web_auth_events
+from opsdesk.web import desk as web_desk
 from opsdesk.web import detail as web_detail
 from opsdesk.web import jobs as web_jobs
+from opsdesk.web import live as web_live
 from opsdesk.web import routes as web_routes
 from opsdesk.web import teams as web_teams
 from opsdesk.worker import InProcessWorker, Worker, default_handlers
@@ -120,6 +123,7 @@ def create_app(
     app.include_router(notifications.router)
     app.include_router(sla.router)
     app.include_router(coc_incidents.router)
+    app.include_router(api_views.router)
     for router in catalog.routers:
         app.include_router(router)
     app.include_router(web_routes.router)
@@ -128,6 +132,8 @@ def create_app(
     app.include_router(web_jobs.router)
     app.include_router(web_account.router)
     app.include_router(web_auth_events.router)
+    app.include_router(web_desk.router)
+    app.include_router(web_live.router)
     app.mount(
         "/static",
         StaticFiles(directory=Path(__file__).resolve().parent / "web" / "static"),
