@@ -85,7 +85,10 @@ async def incident_changes(request: Request, number: str) -> Response:
         if not caller.is_staff:
             replies = replies.where(ConversationEntry.internal.is_(False))
             history = history.where(IncidentHistory.internal.is_(False))
-        seen = [incident.version, *(await session.execute(replies)).one()]
+        # Staff see every change; end users only what they can see (their tag must not
+        # move for an internal note, which bumps the version).
+        seen: list[object] = [incident.version] if caller.is_staff else []
+        seen += list((await session.execute(replies)).one())
         seen += list((await session.execute(history)).one())
     tag = hashlib.sha256("|".join(map(str, seen)).encode()).hexdigest()[:20]
     return _answer(request, tag)
