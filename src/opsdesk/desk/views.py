@@ -65,7 +65,7 @@ async def create_view(
     if len(name) > NAME_MAX:
         raise ValidationFailed(f"name: at most {NAME_MAX} characters", field="name")
     queue = parse_queue(data.queue)
-    sort = parse_sort(data.sort)
+    sort = parse_sort(data.sort, queue.value)
     filters = data.filters if data.filters is not None else {}
     if not isinstance(filters, dict):
         raise ValidationFailed("filters: give a COC list body (an object)", field="filters")

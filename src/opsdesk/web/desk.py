@@ -246,11 +246,12 @@ async def _state(session: AsyncSession, caller: Caller, params: dict[str, str]) 
             view=view,
         )
     form = {name: params.get(name, "") for name in (*queues.FORM_FIELDS, "q")}
+    queue = queues.parse_queue(params.get("queue"))
     return QueueState(
-        queue=queues.parse_queue(params.get("queue")),
+        queue=queue,
         form=form,
         filters=queues.form_to_filters(form),
-        sort=queues.parse_sort(params.get("sort")),
+        sort=queues.parse_sort(params.get("sort"), queue.value),
         page=page,
     )
 
@@ -315,7 +316,7 @@ async def _queue_page(
         saved = await view_service.list_views(session=session, caller=caller)
     queue = state.queue if state is not None else queues.Queue.MINE
     form = state.form if state is not None else dict.fromkeys((*queues.FORM_FIELDS, "q"), "")
-    sort = state.sort if state is not None else queues.DEFAULT_SORT
+    sort = state.sort if state is not None else queues.parse_sort(None, queue.value)
     pages = max(1, math.ceil(total / per_page))
     here = {k: v for k, v in params.items() if k != "page"}
     return _render(
