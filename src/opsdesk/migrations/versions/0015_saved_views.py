@@ -1,4 +1,5 @@
-"""saved views: a named queue, its COC filter body and sort, per user, optionally shared
+"""saved views (a named queue, its COC filter body and sort, per user, optionally shared)
+and the indexes of the desk's queues
 
 Revision ID: 0015
 Revises: 0010
@@ -34,8 +35,20 @@ def upgrade() -> None:
         sa.UniqueConstraint("owner_id", "name", name=op.f("uq_saved_views_owner_id")),
     )
     op.create_index(op.f("ix_saved_views_owner_id"), "saved_views", ["owner_id"])
+    # A group's queue and its unassigned count from the index alone.
+    op.create_index(
+        "ix_incidents_workgroup_status",
+        "incidents",
+        ["workgroup", "status", "assignee_id", "created_at"],
+    )
+    # Sorting by SLA due reads each incident's running due times from the index.
+    op.create_index(
+        "ix_incident_sla_incident_state_due", "incident_sla", ["incident_id", "state", "due_at"]
+    )
 
 
 def downgrade() -> None:
+    op.drop_index("ix_incident_sla_incident_state_due", table_name="incident_sla")
+    op.drop_index("ix_incidents_workgroup_status", table_name="incidents")
     op.drop_index(op.f("ix_saved_views_owner_id"), table_name="saved_views")
     op.drop_table("saved_views")
