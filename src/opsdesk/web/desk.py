@@ -21,6 +21,7 @@ from starlette.datastructures import FormData
 from opsdesk.assignment import service as assignment_service
 from opsdesk.assignment.models import Workgroup
 from opsdesk.auth import service as auth_service
+from opsdesk.auth.models import User
 from opsdesk.auth.roles import Caller
 from opsdesk.catalog.kinds import Kind
 from opsdesk.core.errors import NotFound, OpsdeskError, ValidationFailed
@@ -49,7 +50,6 @@ from opsdesk.web.common import (
     _rules,
     _text,
     _to_login,
-    _user_names,
 )
 
 router = APIRouter(include_in_schema=False)
@@ -100,8 +100,10 @@ def _phase(incident: Incident) -> str:
 
 async def _rows(session: AsyncSession, items: list[Incident]) -> list[QueueRow]:
     names = await _catalog_names(session, (Kind.CATEGORY, Kind.APPLICATION))
-    users = await _user_names(session, (item.assignee_id for item in items))
-    groups = {group.key: group.name for group in await _all_groups(session)}
+    users = await _names_of(session, {item.assignee_id for item in items if item.assignee_id})
+    wanted = {item.workgroup for item in items if item.workgroup}
+    query = select(Workgroup.key, Workgroup.name).where(Workgroup.key.in_(wanted))
+    groups = {row[0]: row[1] for row in (await session.execute(query)).all()}
     clocks = await sla_service.stored_clocks(session, [item.id for item in items])
     rows = []
     for item in items:
@@ -127,6 +129,13 @@ async def _rows(session: AsyncSession, items: list[Incident]) -> list[QueueRow]:
             )
         )
     return rows
+
+
+async def _names_of(session: AsyncSession, user_ids: set[str]) -> dict[str, str]:
+    """Display names of the assignees on a page, in one query (ids stand in for unknowns)."""
+    query = select(User.id, User.name).where(User.id.in_(user_ids))
+    found = {row[0]: row[1] for row in (await session.execute(query)).all()}
+    return {user_id: found.get(user_id, user_id) for user_id in user_ids}
 
 
 async def _all_groups(session: AsyncSession) -> list[Workgroup]:
