@@ -37,6 +37,10 @@ from opsdesk.sla.queries import take_list_params
 OPEN_STATUSES = (Status.TRIGGERED.value, Status.ACKNOWLEDGED.value)
 BREACHING_WINDOW = timedelta(hours=1)
 MAX_PER_PAGE = 100
+# Counting stops here: "10000+" says enough, and counting 100,000 rows on every page view
+# (and every counter of My work) would cost more than the page itself.
+COUNT_CAP = 10_000
+COUNTER_CAP = 1_000
 
 
 class Queue(StrEnum):
@@ -262,12 +266,20 @@ class QueuePage:
     total: int
     page: int
     per_page: int
+    # True when ``total`` is the cap: there are at least that many.
+    capped: bool = False
 
 
 def _selected(caller: Caller, request: QueueRequest, now: datetime) -> Any:
     return visible_to(caller).where(
         *queue_conditions(request.queue, caller, now), where_clause(request.filters, DESK_COLUMNS)
     )
+
+
+async def _capped_count(session: AsyncSession, selected: Any, cap: int) -> tuple[int, bool]:
+    limited = selected.with_only_columns(Incident.id).order_by(None).limit(cap + 1).subquery()
+    counted = int(await session.scalar(select(func.count()).select_from(limited)) or 0)
+    return min(counted, cap), counted > cap
 
 
 async def list_queue(
@@ -282,24 +294,22 @@ async def list_queue(
     )
     items = list(rows)
     if len(items) < per_page and (items or offset == 0):
-        total = offset + len(items)
+        total, capped = offset + len(items), False
     else:
-        counted = await session.scalar(select(func.count()).select_from(base.subquery()))
-        total = int(counted or 0)
-    return QueuePage(items=items, total=total, page=max(1, request.page), per_page=per_page)
+        total, capped = await _capped_count(session, base, max(COUNT_CAP, offset + 2 * per_page))
+    return QueuePage(
+        items=items, total=total, page=max(1, request.page), per_page=per_page, capped=capped
+    )
 
 
 async def count_queues(
     *, session: AsyncSession, caller: Caller, queues: Sequence[Queue], now: datetime
-) -> dict[Queue, int]:
-    """How many incidents each queue holds (the counters of "My work")."""
-    counts: dict[Queue, int] = {}
+) -> dict[Queue, tuple[int, bool]]:
+    """How many incidents each queue holds, up to ``COUNTER_CAP`` (the counters of My work)."""
+    counts: dict[Queue, tuple[int, bool]] = {}
     for queue in queues:
         selected = visible_to(caller).where(*queue_conditions(queue, caller, now))
-        counted = await session.scalar(
-            select(func.count()).select_from(selected.with_only_columns(Incident.id).subquery())
-        )
-        counts[queue] = int(counted or 0)
+        counts[queue] = await _capped_count(session, selected, COUNTER_CAP)
     return counts
 
 

@@ -89,7 +89,7 @@ class QueueRow:
 class Counter:
     queue: str
     label: str
-    count: int
+    count: str
     url: str
     urgent: bool = False
 
@@ -140,6 +140,10 @@ async def _names_of(session: AsyncSession, user_ids: set[str]) -> dict[str, str]
 
 async def _all_groups(session: AsyncSession) -> list[Workgroup]:
     return list(await session.scalars(select(Workgroup).order_by(Workgroup.name)))
+
+
+def _shown(count: int, capped: bool) -> str:
+    return f"{count}+" if capped else str(count)
 
 
 def _queue_url(queue: str, **params: str) -> str:
@@ -195,7 +199,13 @@ async def my_work(request: Request) -> Response:
         rows = await _rows(session, mine.items)
     urgent = {queues.Queue.BREACHING, queues.Queue.BREACHED, queues.Queue.APPROVAL}
     counters = [
-        Counter(q.value, queues.QUEUE_LABELS[q], counts[q], _queue_url(q.value), q in urgent)
+        Counter(
+            q.value,
+            queues.QUEUE_LABELS[q],
+            _shown(*counts[q]),
+            _queue_url(q.value),
+            q in urgent and counts[q][0] > 0,
+        )
         for q in counted
     ]
     return _render(
@@ -204,7 +214,7 @@ async def my_work(request: Request) -> Response:
         {
             "counters": counters,
             "rows": rows,
-            "total": mine.total,
+            "total": _shown(mine.total, mine.capped),
             "live_url": "/queue/changes?queue=mine",
         },
         caller=caller,
@@ -301,7 +311,7 @@ async def _queue_page(
         if not caller.is_staff:
             return _redirect("/incidents")
         rows: list[QueueRow] = []
-        total, page, per_page = 0, 1, 25
+        total, page, per_page, capped = 0, 1, 25, False
         state: QueueState | None = None
         try:
             state = await _state(session, caller, params)
@@ -321,12 +331,14 @@ async def _queue_page(
         else:
             rows = await _rows(session, listed.items)
             total, page, per_page = listed.total, listed.page, listed.per_page
+            capped = listed.capped
         options = await _options(session, caller)
         saved = await view_service.list_views(session=session, caller=caller)
     queue = state.queue if state is not None else queues.Queue.MINE
     form = state.form if state is not None else dict.fromkeys((*queues.FORM_FIELDS, "q"), "")
     sort = state.sort if state is not None else queues.parse_sort(None, queue.value)
-    pages = max(1, math.ceil(total / per_page))
+    # A capped total means more pages than counted: "Next" stays while a page is full.
+    pages = max(1, math.ceil(total / per_page)) + (1 if capped else 0)
     here = {k: v for k, v in params.items() if k != "page"}
     return _render(
         request,
@@ -343,8 +355,10 @@ async def _queue_page(
             "options": options,
             "rows": rows,
             "total": total,
+            "total_shown": _shown(total, capped),
             "page": page,
             "pages": pages,
+            "pages_shown": _shown(pages - 1, True) if capped else str(pages),
             "prev_url": "/queue?" + urlencode({**here, "page": page - 1}) if page > 1 else None,
             "next_url": "/queue?" + urlencode({**here, "page": page + 1}) if page < pages else None,
             "here": "/queue?" + urlencode(params),

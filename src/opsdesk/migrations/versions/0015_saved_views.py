@@ -45,9 +45,11 @@ def upgrade() -> None:
     op.create_index(
         "ix_incident_sla_incident_state_due", "incident_sla", ["incident_id", "state", "due_at"]
     )
+    op.create_index("ix_incident_sla_breached_at", "incident_sla", ["breached_at"])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_incident_sla_breached_at", table_name="incident_sla")
     op.drop_index("ix_incident_sla_incident_state_due", table_name="incident_sla")
     op.drop_index("ix_incidents_workgroup_status", table_name="incidents")
     op.drop_index(op.f("ix_saved_views_owner_id"), table_name="saved_views")
