@@ -254,7 +254,7 @@ def table(results: Sequence[PageResult]) -> list[str]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     parser.add_argument("--backends", default="sqlite,postgres")
     parser.add_argument("--incidents", type=int, default=100_000)
     parser.add_argument("--calls", type=int, default=200)
