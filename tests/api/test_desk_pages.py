@@ -403,3 +403,16 @@ async def test_change_tags_answer_304_until_the_queue_or_incident_changes(
     assert (await client.get("/queue/changes?queue=all")).status_code == 403
     other = await create_incident(client, desk.other_user, title="Not yours")
     assert (await client.get(f"/incidents/{other['number']}/changes")).status_code == 404
+
+
+async def test_the_incident_list_says_when_a_typed_filter_narrows_it(
+    client: httpx.AsyncClient, db: Database, clock: FixedClock, desk: Desk
+) -> None:
+    tech = await staff(db, clock, Role.TECHNICIAN, "list-tech@desk.test")
+    await sign_in(client, tech.caller.email)
+    narrowed = await client.get("/incidents", params={"assignee_id": tech.id})
+    assert narrowed.status_code == 200
+    assert f"Incidents matching assignee_id={tech.id}" in narrowed.text
+    assert "All incidents" not in narrowed.text
+    everything = await client.get("/incidents", params={"sort": "-created_at"})
+    assert "All incidents" in everything.text
