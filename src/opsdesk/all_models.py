@@ -6,6 +6,7 @@ from opsdesk.catalog import models as catalog_models
 from opsdesk.collaboration import models as collaboration_models
 from opsdesk.core import jobs as job_models
 from opsdesk.core.database import Base
+from opsdesk.desk import models as desk_models
 from opsdesk.incidents import models as incident_models
 from opsdesk.intake.email import models as inbound_mail_models
 from opsdesk.notify import models as notify_models
@@ -17,6 +18,7 @@ __all__ = [
     "auth_models",
     "catalog_models",
     "collaboration_models",
+    "desk_models",
     "inbound_mail_models",
     "incident_models",
     "job_models",

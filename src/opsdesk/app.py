@@ -28,6 +28,7 @@ from opsdesk.api import (
     sla,
     users,
 )
+from opsdesk.api import views as api_views
 from opsdesk.api.body_limits import BodyLimits
 from opsdesk.api.coc import incidents as coc_incidents
 from opsdesk.api.docs import install_docs
@@ -46,10 +47,12 @@ from opsdesk.incidents.sweeper import incident_rules_from
 from opsdesk.web import access_keys as web_access_keys
 from opsdesk.web import account as web_account
 from opsdesk.web import auth_events as web_auth_events
+from opsdesk.web import desk as web_desk
 from opsdesk.web import inbound_mail as web_inbound_mail
 from opsdesk.web import incident_edit as web_incident_edit
 from opsdesk.web import incident_page as web_incident_page
 from opsdesk.web import jobs as web_jobs
+from opsdesk.web import live as web_live
 from opsdesk.web import routes as web_routes
 from opsdesk.web import teams as web_teams
 from opsdesk.web.admin.routers import ADMIN_ROUTERS
@@ -150,6 +153,7 @@ def create_app(
     app.include_router(notifications.router)
     app.include_router(sla.router)
     app.include_router(coc_incidents.router)
+    app.include_router(api_views.router)
     for router in catalog.routers:
         app.include_router(router)
     app.include_router(web_routes.router)
@@ -163,6 +167,8 @@ def create_app(
     app.include_router(web_access_keys.router)
     for admin_router in ADMIN_ROUTERS:
         app.include_router(admin_router)
+    app.include_router(web_desk.router)
+    app.include_router(web_live.router)
     app.mount(
         "/static",
         StaticFiles(directory=Path(__file__).resolve().parent / "web" / "static"),

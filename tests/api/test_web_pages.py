@@ -106,10 +106,10 @@ async def test_html_pages_carry_security_headers(client: httpx.AsyncClient) -> N
     ("given", "expected"),
     [
         ("/incidents?level=P1", "/incidents?level=P1"),
-        ("//evil.example/", "/incidents"),
-        ("/\\evil.example/", "/incidents"),
-        ("https://evil.example/", "/incidents"),
-        ("", "/incidents"),
+        ("//evil.example/", "/"),
+        ("/\\evil.example/", "/"),
+        ("https://evil.example/", "/"),
+        ("", "/"),
     ],
 )
 async def test_sign_in_returns_only_to_local_paths(

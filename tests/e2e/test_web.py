@@ -44,6 +44,9 @@ def test_wrong_password_is_refused_on_the_login_page(page: Page) -> None:
 
 def test_admin_lists_filters_and_opens_an_incident(page: Page) -> None:
     sign_in(page, "admin@example.com", "demo-admin")
+    # Staff start in "My work"; the full list is one link away.
+    expect(page).to_have_url(re.compile(r"/my-work$"))
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Incidents").click()
     expect(page).to_have_url(re.compile(r"/incidents$"))
     expect(page.locator("header")).to_contain_text("Ada Admin")
     expect(page.locator("header")).to_contain_text("Administrator")
@@ -160,6 +163,7 @@ def _checkout_url(browser: Browser, base_url: str) -> str:
     try:
         admin = context.new_page()
         sign_in(admin, "admin@example.com", "demo-admin")
+        admin.goto("/incidents")
         link = admin.locator("table.incidents-table tbody tr", has_text=CHECKOUT).get_by_role(
             "link"
         )
@@ -193,7 +197,7 @@ def test_end_user_sees_only_their_own_incidents(
 
 def test_sign_out_ends_the_session(page: Page) -> None:
     sign_in(page, "tech@example.com", "demo-tech")
-    expect(page).to_have_url(re.compile(r"/incidents$"))
+    expect(page).to_have_url(re.compile(r"/my-work$"))
     page.get_by_role("button", name="Sign out").click()
     expect(page).to_have_url(re.compile(r"/login$"))
     expect(page.get_by_role("button", name="Sign out")).to_have_count(0)

@@ -29,6 +29,8 @@ class Incident(Base):
         Index("ix_incidents_assignee_status", "assignee_id", "status"),
         # A region's list newest first, and its exact total, from the index alone.
         Index("ix_incidents_region_created", "region", "created_at", "level", "urgency", "status"),
+        # A group's queue and its unassigned count, from the index alone (desk queues).
+        Index("ix_incidents_workgroup_status", "workgroup", "status", "assignee_id", "created_at"),
     )
 
     id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)

@@ -220,7 +220,7 @@ def _text(form: FormData, name: str) -> str:
 
 
 def _safe_next(target: str | None) -> str:
-    """A local path to return to after sign-in; anything else becomes the incident list."""
+    """A local path to return to after sign-in; anything else becomes the home page."""
     if (
         target
         and target.startswith("/")
@@ -229,7 +229,7 @@ def _safe_next(target: str | None) -> str:
         and target.isprintable()
     ):
         return target
-    return "/incidents"
+    return "/"
 
 
 def _secure(response: Response) -> Response:

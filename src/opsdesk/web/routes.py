@@ -80,7 +80,10 @@ router = APIRouter(include_in_schema=False)
 @router.get("/")
 async def home(request: Request) -> Response:
     caller = await _signed_in(request)
-    return _redirect("/incidents" if caller is not None else "/login")
+    if caller is None:
+        return _redirect("/login")
+    # Staff start their day in "My work"; end users in the incidents they reported.
+    return _redirect("/my-work" if caller.is_staff else "/incidents")
 
 
 @router.get("/login")

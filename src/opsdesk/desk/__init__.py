@@ -1,0 +1,1 @@
+"""The service desk's working views: queues, counters, saved views and bulk actions."""
