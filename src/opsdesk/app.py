@@ -14,6 +14,7 @@ from opsdesk import __version__
 from opsdesk.api import (
     account,
     actions,
+    alerts,
     assignment,
     attachments,
     auth_events,
@@ -23,6 +24,7 @@ from opsdesk.api import (
     incidents,
     jobs,
     notifications,
+    pagerduty,
     sla,
     users,
 )
@@ -115,6 +117,8 @@ def create_app(
     app.include_router(notifications.router)
     app.include_router(sla.router)
     app.include_router(coc_incidents.router)
+    app.include_router(alerts.router)
+    app.include_router(pagerduty.router)
     for router in catalog.routers:
         app.include_router(router)
     app.include_router(web_routes.router)

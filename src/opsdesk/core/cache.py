@@ -56,6 +56,7 @@ CACHE_TTLS: dict[str, float] = {
     "callers": 10.0,  # API token -> caller; revocation elsewhere is seen within this time
     "reference": 5.0,  # enabled reference-data keys
     "turns": 3600.0,  # blocks of round-robin turns reserved by this process (assignment)
+    "integrations": 5.0,  # alert integration key -> its settings and rules (alerts/)
 }
 
 

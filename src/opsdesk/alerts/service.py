@@ -1,0 +1,769 @@
+"""Alert ingestion: one transaction per request, SQL Core upserts, one incident per group.
+
+The hot path. A post's alerts are merged by dedup key, their groups upserted (the partial
+unique index on open groups makes concurrent posts meet on one row and wait for each other),
+then the alerts upserted with ``INSERT … ON CONFLICT DO UPDATE`` (count + n, last seen).
+Only a group without an incident costs more: the conversion rule is matched and the incident
+created through the incident service, in the same transaction. Locks are always taken groups
+first, then alerts, each in key order, so concurrent posts cannot deadlock.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from functools import cache
+from typing import Any
+
+from sqlalchemy import Table, and_, bindparam, case, func, or_, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.dml import Insert
+
+from opsdesk.alerts.fingerprints import group_key
+from opsdesk.alerts.models import Alert, AlertGroup, ConversionRule, Integration
+from opsdesk.alerts.payloads import ACKNOWLEDGED, FIRING, RESOLVED, NormalisedAlert
+from opsdesk.alerts.rules import RuleView, first_match, level_for, title_for
+from opsdesk.auth.roles import Caller
+from opsdesk.auth.service import caller_by_id
+from opsdesk.core.cache import forget, remember
+from opsdesk.core.errors import Conflict, NotFound, ValidationFailed
+from opsdesk.incidents.actions import Actor, apply_action, phase_of_incident
+from opsdesk.incidents.fields import Channel, HistoryAction, Source, Status
+from opsdesk.incidents.lifecycle import Action, Phase
+from opsdesk.incidents.models import Incident
+from opsdesk.incidents.schemas import AcceptParams, IncidentCreate, ResolveParams
+from opsdesk.incidents.service import IncidentRules, create_incident, record_history
+
+KINDS = ("alertmanager", "grafana", "pagerduty", "generic", "coc")
+DEFAULT_CATEGORY = "inc_type_p_other_issues"
+# An incident in one of these no longer holds its group: the next alert opens a new one.
+FINISHED = (str(Status.COMPLETED), str(Status.REJECTED))
+
+
+def hash_key(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class IntegrationView:
+    """What ingestion needs of an integration, cached a few seconds per process."""
+
+    id: int
+    name: str
+    kind: str
+    rate_limit_per_s: int
+    group_by: tuple[str, ...]
+    group_window_s: int
+    acting: Caller
+    rules: tuple[RuleView, ...]
+
+
+@dataclass
+class IngestResult:
+    alerts: int = 0
+    new_incidents: list[str] = field(default_factory=list)
+    dedup_keys: list[str] = field(default_factory=list)
+    dropped: int = 0
+
+
+def _rule_view(rule: ConversionRule) -> RuleView:
+    return RuleView(
+        id=rule.id,
+        conditions=tuple(rule.conditions),
+        creates_incident=rule.creates_incident,
+        level=rule.level,
+        category=rule.category,
+        application=rule.application,
+        assignee_id=rule.assignee_id,
+        assignee_scene=rule.assignee_scene,
+        assignee_role=rule.assignee_role,
+        auto_resolve=rule.auto_resolve,
+        enabled=rule.enabled,
+    )
+
+
+async def integration_by_key(
+    *, session: AsyncSession, key: str, kind: str | tuple[str, ...] | None = None
+) -> IntegrationView:
+    """The active integration with this key (and of this kind); NotFound names the key."""
+    digest = hash_key(key)
+
+    async def load() -> IntegrationView | None:
+        row = await session.scalar(select(Integration).where(Integration.key_hash == digest))
+        if row is None or not row.active:
+            return None
+        acting = await caller_by_id(session=session, user_id=row.acting_user_id)
+        if acting is None:
+            return None
+        rules = await session.scalars(
+            select(ConversionRule)
+            .where(ConversionRule.integration_id == row.id)
+            .order_by(ConversionRule.position, ConversionRule.id)
+        )
+        return IntegrationView(
+            id=row.id,
+            name=row.name,
+            kind=row.kind,
+            rate_limit_per_s=row.rate_limit_per_s,
+            group_by=tuple(row.group_by),
+            group_window_s=row.group_window_s,
+            acting=acting,
+            rules=tuple(_rule_view(rule) for rule in rules),
+        )
+
+    view = await remember(session, "integrations", digest, load)
+    kinds = (kind,) if isinstance(kind, str) else kind
+    if view is None or (kinds is not None and view.kind not in kinds):
+        raise NotFound(
+            "integration_key: no active integration with this key", field="integration_key"
+        )
+    return view
+
+
+# ---- integrations and rules -------------------------------------------------------------
+
+
+async def create_integration(
+    *,
+    session: AsyncSession,
+    name: str,
+    kind: str,
+    acting_user_id: str,
+    now: datetime,
+    rate_limit_per_s: int = 1000,
+    group_by: Sequence[str] = (),
+    group_window_s: int = 3600,
+) -> tuple[Integration, str]:
+    """A new integration, its default conversion rule, and its key (shown once, stored hashed)."""
+    name = name.strip()
+    if not name or len(name) > 100:
+        raise ValidationFailed("name: must be 1-100 characters", field="name")
+    if kind not in KINDS:
+        raise ValidationFailed(f"kind: must be one of {', '.join(KINDS)}", field="kind")
+    if rate_limit_per_s < 0:
+        raise ValidationFailed("rate_limit_per_s: must not be negative", field="rate_limit_per_s")
+    if group_window_s < 1:
+        raise ValidationFailed("group_window_s: must be at least 1", field="group_window_s")
+    if await session.scalar(select(Integration.id).where(Integration.name == name)) is not None:
+        raise Conflict(f"name: an integration named {name!r} exists", field="name")
+    key = secrets.token_hex(16)  # 32 characters: PagerDuty's routing_key length
+    integration = Integration(
+        name=name,
+        kind=kind,
+        key_hash=hash_key(key),
+        key_hint=key[:6],
+        active=True,
+        rate_limit_per_s=rate_limit_per_s,
+        group_by=list(group_by),
+        group_window_s=group_window_s,
+        acting_user_id=acting_user_id,
+        created_at=now,
+    )
+    session.add(integration)
+    await session.flush()
+    session.add(
+        ConversionRule(
+            integration_id=integration.id,
+            name="Every firing group becomes an incident",
+            position=1000,
+            enabled=True,
+            conditions=[],
+            creates_incident=True,
+            auto_resolve=False,
+        )
+    )
+    await session.flush()
+    return integration, key
+
+
+async def list_integrations(*, session: AsyncSession) -> list[Integration]:
+    return list(await session.scalars(select(Integration).order_by(Integration.name)))
+
+
+async def get_integration(*, session: AsyncSession, integration_id: int) -> Integration:
+    row = await session.get(Integration, integration_id)
+    if row is None:
+        raise NotFound(f"no integration {integration_id}", field="integration_id")
+    return row
+
+
+async def update_integration(
+    *, session: AsyncSession, integration_id: int, changes: dict[str, Any]
+) -> Integration:
+    row = await get_integration(session=session, integration_id=integration_id)
+    for name, value in changes.items():
+        setattr(row, name, value)
+    await session.flush()
+    forget(session, "integrations")
+    return row
+
+
+async def rotate_key(*, session: AsyncSession, integration_id: int) -> str:
+    row = await get_integration(session=session, integration_id=integration_id)
+    key = secrets.token_hex(16)
+    row.key_hash, row.key_hint = hash_key(key), key[:6]
+    await session.flush()
+    forget(session, "integrations")
+    return key
+
+
+async def list_rules(*, session: AsyncSession, integration_id: int) -> list[ConversionRule]:
+    await get_integration(session=session, integration_id=integration_id)
+    rows = await session.scalars(
+        select(ConversionRule)
+        .where(ConversionRule.integration_id == integration_id)
+        .order_by(ConversionRule.position, ConversionRule.id)
+    )
+    return list(rows)
+
+
+async def save_rule(
+    *,
+    session: AsyncSession,
+    integration_id: int,
+    values: dict[str, Any],
+    rule_id: int | None = None,
+) -> ConversionRule:
+    """Create (``rule_id`` None) or change a conversion rule; values are already validated."""
+    await get_integration(session=session, integration_id=integration_id)
+    if rule_id is None:
+        rule = ConversionRule(integration_id=integration_id, **values)
+        session.add(rule)
+    else:
+        found = await session.get(ConversionRule, rule_id)
+        if found is None or found.integration_id != integration_id:
+            raise NotFound(f"no rule {rule_id} on integration {integration_id}", field="rule_id")
+        rule = found
+        for name, value in values.items():
+            setattr(rule, name, value)
+    await session.flush()
+    forget(session, "integrations")
+    return rule
+
+
+async def delete_rule(*, session: AsyncSession, integration_id: int, rule_id: int) -> None:
+    rule = await session.get(ConversionRule, rule_id)
+    if rule is None or rule.integration_id != integration_id:
+        raise NotFound(f"no rule {rule_id} on integration {integration_id}", field="rule_id")
+    await session.delete(rule)
+    await session.flush()
+    forget(session, "integrations")
+
+
+# ---- ingestion ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Statements:
+    close_stale: Any
+    upsert_groups: Insert
+    upsert_alerts: Insert
+    link_incident: Any
+
+
+def _insert_for(dialect: str) -> Any:
+    return pg_insert if dialect == "postgresql" else sqlite_insert
+
+
+@cache
+def _statements(dialect: str) -> _Statements:
+    groups: Table = AlertGroup.__table__  # type: ignore[assignment]
+    alerts: Table = Alert.__table__  # type: ignore[assignment]
+    incidents: Table = Incident.__table__  # type: ignore[assignment]
+    insert = _insert_for(dialect)
+    close_stale = (
+        update(groups)
+        .where(
+            groups.c.integration_id == bindparam("b_integration_id"),
+            groups.c.closed_at.is_(None),
+            groups.c.group_key.in_(bindparam("keys", expanding=True)),
+            or_(
+                and_(groups.c.incident_id.is_(None), groups.c.last_seen < bindparam("cutoff")),
+                groups.c.incident_id.in_(
+                    select(incidents.c.id).where(incidents.c.status.in_(FINISHED))
+                ),
+            ),
+        )
+        .values(closed_at=bindparam("b_now"))
+    )
+    group_insert = insert(groups)
+    upsert_groups = group_insert.on_conflict_do_update(
+        index_elements=[groups.c.integration_id, groups.c.group_key],
+        index_where=groups.c.closed_at.is_(None),
+        set_={
+            "last_seen": group_insert.excluded.last_seen,
+            "alert_count": groups.c.alert_count + group_insert.excluded.alert_count,
+        },
+    ).returning(groups.c.id, groups.c.group_key, groups.c.incident_id)
+    alert_insert = insert(alerts)
+    excluded = alert_insert.excluded
+    firing_again = excluded.status == FIRING
+    upsert_alerts = alert_insert.on_conflict_do_update(
+        index_elements=[alerts.c.integration_id, alerts.c.dedup_key],
+        set_={
+            "count": alerts.c.count + excluded.count,
+            "last_seen": excluded.last_seen,
+            "status": excluded.status,
+            "severity": excluded.severity,
+            "summary": excluded.summary,
+            "labels": excluded.labels,
+            "annotations": excluded.annotations,
+            "resolved_at": excluded.resolved_at,
+            # A resolved repeat stays with the group it fired in; a new firing follows the
+            # current open group.
+            "group_id": case((firing_again, excluded.group_id), else_=alerts.c.group_id),
+        },
+    )
+    link_incident = (
+        update(groups)
+        .where(groups.c.id == bindparam("b_group_id"), groups.c.incident_id.is_(None))
+        .values(incident_id=bindparam("b_incident_id"), rule_id=bindparam("b_rule_id"))
+    )
+    return _Statements(close_stale, upsert_groups, upsert_alerts, link_incident)
+
+
+@dataclass
+class _Merged:
+    alert: NormalisedAlert
+    occurrences: int
+    group_key: str
+    group_labels: dict[str, str]
+
+
+def _merge(integration: IntegrationView, alerts: Sequence[NormalisedAlert]) -> list[_Merged]:
+    """One entry per dedup key (the last one wins, the count is every occurrence)."""
+    merged: dict[str, _Merged] = {}
+    for alert in alerts:
+        found = merged.get(alert.dedup_key)
+        if found is not None:
+            found.alert, found.occurrences = alert, found.occurrences + 1
+            continue
+        key, labels = group_key(
+            group_by=integration.group_by,
+            labels=alert.labels,
+            sender_group=alert.sender_group,
+            dedup_key=alert.dedup_key,
+        )
+        merged[alert.dedup_key] = _Merged(alert, 1, key, labels)
+    return [merged[key] for key in sorted(merged)]
+
+
+async def ingest(
+    *,
+    session: AsyncSession,
+    integration: IntegrationView,
+    alerts: Sequence[NormalisedAlert],
+    now: datetime,
+    rules: IncidentRules = IncidentRules(),
+) -> IngestResult:
+    """Store a request's alerts and act on them; the caller's transaction commits once."""
+    result = IngestResult(alerts=len(alerts))
+    dialect = session.get_bind().dialect.name
+    statements = _statements(dialect)
+    full = [a for a in alerts if a.event != ACKNOWLEDGED and a.summary]
+    bare = [a for a in alerts if a not in full]  # PagerDuty acknowledge / resolve by key
+    merged = _merge(integration, full)
+    result.dedup_keys = [a.dedup_key for a in alerts]
+    group_rows: dict[str, tuple[int, int | None]] = {}
+    if merged:
+        keys = sorted({m.group_key for m in merged})
+        await session.execute(
+            statements.close_stale,
+            {
+                "b_integration_id": integration.id,
+                "keys": keys,
+                "cutoff": now - timedelta(seconds=integration.group_window_s),
+                "b_now": now,
+            },
+        )
+        group_values: dict[str, dict[str, Any]] = {}
+        for m in merged:
+            row = group_values.get(m.group_key)
+            if row is None:
+                group_values[m.group_key] = {
+                    "integration_id": integration.id,
+                    "group_key": m.group_key,
+                    "labels": m.group_labels,
+                    "title": title_for(_alert_dict(m.alert)),
+                    "alert_count": m.occurrences,
+                    "first_seen": now,
+                    "last_seen": now,
+                }
+            else:
+                row["alert_count"] += m.occurrences
+        returned = await session.execute(
+            statements.upsert_groups.values([group_values[key] for key in keys])
+        )
+        for group_id, key, incident_id in returned.all():
+            group_rows[key] = (int(group_id), incident_id)
+    resolved_now = await _resolve_transitions(session, integration, alerts, now)
+    if merged:
+        await session.execute(
+            statements.upsert_alerts,
+            [
+                {
+                    "integration_id": integration.id,
+                    "dedup_key": m.alert.dedup_key,
+                    "group_id": group_rows[m.group_key][0],
+                    "status": m.alert.event,
+                    "severity": m.alert.severity,
+                    "summary": m.alert.summary,
+                    "source": m.alert.source,
+                    "labels": m.alert.labels,
+                    "annotations": m.alert.annotations,
+                    "link": m.alert.link,
+                    "count": m.occurrences,
+                    "first_seen": now,
+                    "last_seen": now,
+                    "resolved_at": now if m.alert.event == RESOLVED else None,
+                    "acknowledged_at": None,
+                }
+                for m in merged
+            ],
+        )
+        await _open_incidents(session, integration, merged, group_rows, now, rules, result)
+    acknowledged = [a.dedup_key for a in bare if a.event == ACKNOWLEDGED]
+    if acknowledged:
+        await _acknowledge(session, integration, acknowledged, now, rules)
+    if resolved_now:
+        await _note_resolved(session, integration, resolved_now, now, rules)
+    known = {a.dedup_key for a in bare}
+    if known:
+        found = await session.scalars(
+            select(Alert.dedup_key).where(
+                Alert.integration_id == integration.id, Alert.dedup_key.in_(known)
+            )
+        )
+        result.dropped = len(known - set(found))
+    return result
+
+
+def _alert_dict(alert: NormalisedAlert) -> dict[str, Any]:
+    return {
+        "severity": alert.severity,
+        "source": alert.source,
+        "summary": alert.summary,
+        "labels": alert.labels,
+    }
+
+
+async def _resolve_transitions(
+    session: AsyncSession,
+    integration: IntegrationView,
+    alerts: Sequence[NormalisedAlert],
+    now: datetime,
+) -> dict[int, list[str]]:
+    """Mark firing alerts resolved; {group id: summaries of the alerts that just resolved}."""
+    keys = sorted({a.dedup_key for a in alerts if a.event == RESOLVED})
+    if not keys:
+        return {}
+    where = (
+        Alert.integration_id == integration.id,
+        Alert.dedup_key.in_(keys),
+        Alert.status == FIRING,
+    )
+    groups = sorted(set(await session.scalars(select(Alert.group_id).where(*where))))
+    if not groups:
+        return {}
+    # Groups first, then alerts: the lock order every post follows.
+    await session.execute(
+        select(AlertGroup.id)
+        .where(AlertGroup.id.in_(groups))
+        .order_by(AlertGroup.id)
+        .with_for_update()
+    )
+    rows = await session.execute(
+        update(Alert)
+        .where(*where)
+        .values(status=RESOLVED, resolved_at=now, last_seen=now)
+        .returning(Alert.group_id, Alert.summary)
+    )
+    found: dict[int, list[str]] = {}
+    for group_id, summary in rows.all():
+        found.setdefault(int(group_id), []).append(summary)
+    return found
+
+
+async def _open_incidents(
+    session: AsyncSession,
+    integration: IntegrationView,
+    merged: Sequence[_Merged],
+    group_rows: dict[str, tuple[int, int | None]],
+    now: datetime,
+    rules: IncidentRules,
+    result: IngestResult,
+) -> None:
+    """An incident for each group that has firing alerts and none yet, per the first rule."""
+    statements = _statements(session.get_bind().dialect.name)
+    done: set[str] = set()
+    for m in merged:
+        if m.alert.event != FIRING or m.group_key in done:
+            continue
+        done.add(m.group_key)
+        group_id, incident_id = group_rows[m.group_key]
+        if incident_id is not None:
+            continue
+        alert = _alert_dict(m.alert)
+        rule = first_match(integration.rules, alert)
+        if rule is None or not rule.creates_incident:
+            continue
+        incident = await create_incident(
+            session=session,
+            caller=integration.acting,
+            data=IncidentCreate(
+                title=title_for(alert),
+                description=_description(integration, m.alert),
+                level=level_for(rule, m.alert.severity),
+                category=rule.category,
+                application=rule.application,
+                assignee_id=rule.assignee_id,
+                assignee_scene=rule.assignee_scene,
+                assignee_role=rule.assignee_role,
+                source=Source.ALARM,
+                channel=Channel.MONITORING,
+                fault_occurred_at=now,
+            ),
+            now=now,
+            rules=rules,
+            default_channel=Channel.MONITORING,
+        )
+        await session.execute(
+            statements.link_incident,
+            {"b_group_id": group_id, "b_incident_id": incident.id, "b_rule_id": rule.id},
+        )
+        group_rows[m.group_key] = (group_id, incident.id)
+        result.new_incidents.append(incident.number)
+
+
+def _description(integration: IntegrationView, alert: NormalisedAlert) -> str:
+    lines = [f"Opened by the {integration.kind} integration {integration.name!r}.", ""]
+    lines.append(alert.summary)
+    description = alert.annotations.get("description")
+    if isinstance(description, str) and description != alert.summary:
+        lines.append(description)
+    if alert.labels:
+        lines.append("")
+        lines.extend(f"{name}: {value}" for name, value in sorted(alert.labels.items()))
+    if alert.link:
+        lines.extend(["", f"Source: {alert.link}"])
+    return "\n".join(lines)[:20_000]
+
+
+async def _locked_incident(session: AsyncSession, incident_id: int) -> Incident | None:
+    return await session.scalar(
+        select(Incident).where(Incident.id == incident_id).with_for_update()
+    )
+
+
+async def _acknowledge(
+    session: AsyncSession,
+    integration: IntegrationView,
+    keys: Sequence[str],
+    now: datetime,
+    rules: IncidentRules,
+) -> None:
+    """PagerDuty's acknowledge: the alert is marked, a new incident is accepted."""
+    rows = await session.execute(
+        select(AlertGroup.id, AlertGroup.incident_id)
+        .join(Alert, Alert.group_id == AlertGroup.id)
+        .where(
+            Alert.integration_id == integration.id,
+            Alert.dedup_key.in_(sorted(keys)),
+            Alert.status == FIRING,
+        )
+        .distinct()
+    )
+    groups = sorted(rows.all())
+    if not groups:
+        return
+    await session.execute(
+        update(Alert)
+        .where(
+            Alert.integration_id == integration.id,
+            Alert.dedup_key.in_(sorted(keys)),
+            Alert.status == FIRING,
+        )
+        .values(acknowledged_at=now, last_seen=now)
+    )
+    for _group_id, incident_id in groups:
+        if incident_id is None:
+            continue
+        incident = await _locked_incident(session, incident_id)
+        if incident is not None and phase_of_incident(incident) == Phase.NEW:
+            await apply_action(
+                session=session,
+                incident=incident,
+                actor=Actor(integration.acting),
+                action=Action.ACCEPT,
+                params=AcceptParams(comment=f"Acknowledged by the sender ({integration.name})"),
+                now=now,
+                rules=rules,
+            )
+
+
+async def _note_resolved(
+    session: AsyncSession,
+    integration: IntegrationView,
+    resolved: dict[int, list[str]],
+    now: datetime,
+    rules: IncidentRules,
+) -> None:
+    """A work-log row on each incident whose alerts resolved; auto-resolve per rule."""
+    for group_id in sorted(resolved):
+        group = await session.get(AlertGroup, group_id)
+        if group is None or group.incident_id is None:
+            continue
+        incident = await _locked_incident(session, group.incident_id)
+        if incident is None:
+            continue
+        firing = await session.scalar(
+            select(func.count()).where(Alert.group_id == group_id, Alert.status == FIRING)
+        )
+        names = resolved[group_id]
+        shown = ", ".join(names[:10]) + (f" and {len(names) - 10} more" if len(names) > 10 else "")
+        session.add(
+            record_history(
+                incident=incident,
+                action=HistoryAction.WORK_LOG,
+                operator_id=None,
+                now=now,
+                comment=f"{len(names)} alert(s) resolved: {shown}. Still firing: {firing or 0}.",
+                internal=True,
+            )
+        )
+        rule = next((r for r in integration.rules if r.id == group.rule_id), None)
+        if firing == 0 and rule is not None and rule.auto_resolve:
+            await _auto_resolve(session, integration, incident, rule, now, rules)
+            group.closed_at = now
+    await session.flush()
+
+
+async def _auto_resolve(
+    session: AsyncSession,
+    integration: IntegrationView,
+    incident: Incident,
+    rule: RuleView,
+    now: datetime,
+    rules: IncidentRules,
+) -> None:
+    actor = Actor(integration.acting)
+    if phase_of_incident(incident) == Phase.NEW:
+        await apply_action(
+            session=session,
+            incident=incident,
+            actor=actor,
+            action=Action.ACCEPT,
+            params=AcceptParams(comment="Accepted to resolve: every alert resolved"),
+            now=now,
+            rules=rules,
+        )
+    if phase_of_incident(incident) not in (Phase.IN_PROGRESS, Phase.PAUSED):
+        return
+    await apply_action(
+        session=session,
+        incident=incident,
+        actor=actor,
+        action=Action.RESOLVE,
+        params=ResolveParams(
+            cause="Monitoring: every alert of the group resolved",
+            solution=f"Resolved automatically by the rule of integration {integration.name!r}",
+            category=incident.category or rule.category or DEFAULT_CATEGORY,
+        ),
+        now=now,
+        rules=rules,
+    )
+
+
+# ---- views --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class GroupRow:
+    """An alert group as the pages and the API show it."""
+
+    id: int
+    integration_id: int
+    integration: str
+    title: str
+    labels: dict[str, Any]
+    alert_count: int
+    firing: int
+    first_seen: datetime
+    last_seen: datetime
+    closed_at: datetime | None
+    incident: str | None
+    rule_id: int | None
+
+
+async def list_groups(
+    *,
+    session: AsyncSession,
+    incident_id: int | None = None,
+    integration_id: int | None = None,
+    open_only: bool = False,
+    group_ids: Sequence[int] | None = None,
+    limit: int = 100,
+    offset: int = 0,
+) -> list[GroupRow]:
+    """Newest first; ``firing`` counts the group's alerts firing now."""
+    firing = (
+        select(func.count())
+        .where(Alert.group_id == AlertGroup.id, Alert.status == FIRING)
+        .scalar_subquery()
+    )
+    query = (
+        select(AlertGroup, Integration.name, Incident.number, firing)
+        .join(Integration, Integration.id == AlertGroup.integration_id)
+        .outerjoin(Incident, Incident.id == AlertGroup.incident_id)
+        .order_by(AlertGroup.last_seen.desc(), AlertGroup.id.desc())
+        .limit(limit)
+        .offset(offset)
+    )
+    if incident_id is not None:
+        query = query.where(AlertGroup.incident_id == incident_id)
+    if integration_id is not None:
+        query = query.where(AlertGroup.integration_id == integration_id)
+    if open_only:
+        query = query.where(AlertGroup.closed_at.is_(None))
+    if group_ids is not None:
+        query = query.where(AlertGroup.id.in_(group_ids))
+    rows = await session.execute(query)
+    return [
+        GroupRow(
+            id=group.id,
+            integration_id=group.integration_id,
+            integration=name,
+            title=group.title,
+            labels=group.labels,
+            alert_count=group.alert_count,
+            firing=int(count or 0),
+            first_seen=group.first_seen,
+            last_seen=group.last_seen,
+            closed_at=group.closed_at,
+            incident=number,
+            rule_id=group.rule_id,
+        )
+        for group, name, number, count in rows.all()
+    ]
+
+
+async def get_group(*, session: AsyncSession, group_id: int) -> GroupRow:
+    found = await list_groups(session=session, group_ids=[group_id], limit=1)
+    if not found:
+        raise NotFound(f"no alert group {group_id}", field="group_id")
+    return found[0]
+
+
+async def alerts_of(*, session: AsyncSession, group_id: int, limit: int = 500) -> list[Alert]:
+    rows = await session.scalars(
+        select(Alert)
+        .where(Alert.group_id == group_id)
+        .order_by(Alert.last_seen.desc(), Alert.id)
+        .limit(limit)
+    )
+    return list(rows)
