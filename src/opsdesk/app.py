@@ -28,6 +28,7 @@ from opsdesk.api import (
     sla,
     users,
 )
+from opsdesk.api.coc import alarms as coc_alarms
 from opsdesk.api.coc import incidents as coc_incidents
 from opsdesk.api.errors import install_error_handlers
 from opsdesk.api.nul_guard import NulGuard
@@ -117,6 +118,7 @@ def create_app(
     app.include_router(notifications.router)
     app.include_router(sla.router)
     app.include_router(coc_incidents.router)
+    app.include_router(coc_alarms.router)
     app.include_router(alerts.router)
     app.include_router(pagerduty.router)
     for router in catalog.routers:

@@ -322,7 +322,7 @@ def integrations_create(
     """Create an integration with its default conversion rule; prints only the new key."""
     from sqlalchemy import select
 
-    from opsdesk.alerts import service as alerts
+    from opsdesk.alerts import integrations as alerts
     from opsdesk.auth.models import User
 
     async def work(session: AsyncSession) -> str:
@@ -358,7 +358,7 @@ def integrations_create(
 @integrations_app.command("list")
 def integrations_list() -> None:
     """List integrations: id, name, kind, key hint, active."""
-    from opsdesk.alerts import service as alerts
+    from opsdesk.alerts import integrations as alerts
 
     async def work(session: AsyncSession) -> list[str]:
         rows = await alerts.list_integrations(session=session)

@@ -11,7 +11,6 @@ first, then alerts, each in key order, so concurrent posts cannot deadlock.
 from __future__ import annotations
 
 import hashlib
-import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -30,8 +29,8 @@ from opsdesk.alerts.payloads import ACKNOWLEDGED, FIRING, RESOLVED, NormalisedAl
 from opsdesk.alerts.rules import RuleView, first_match, level_for, title_for
 from opsdesk.auth.roles import Caller
 from opsdesk.auth.service import caller_by_id
-from opsdesk.core.cache import forget, remember
-from opsdesk.core.errors import Conflict, NotFound, ValidationFailed
+from opsdesk.core.cache import remember
+from opsdesk.core.errors import NotFound
 from opsdesk.incidents.actions import Actor, apply_action, phase_of_incident
 from opsdesk.incidents.fields import Channel, HistoryAction, Source, Status
 from opsdesk.incidents.lifecycle import Action, Phase
@@ -123,136 +122,6 @@ async def integration_by_key(
             "integration_key: no active integration with this key", field="integration_key"
         )
     return view
-
-
-# ---- integrations and rules -------------------------------------------------------------
-
-
-async def create_integration(
-    *,
-    session: AsyncSession,
-    name: str,
-    kind: str,
-    acting_user_id: str,
-    now: datetime,
-    rate_limit_per_s: int = 1000,
-    group_by: Sequence[str] = (),
-    group_window_s: int = 3600,
-) -> tuple[Integration, str]:
-    """A new integration, its default conversion rule, and its key (shown once, stored hashed)."""
-    name = name.strip()
-    if not name or len(name) > 100:
-        raise ValidationFailed("name: must be 1-100 characters", field="name")
-    if kind not in KINDS:
-        raise ValidationFailed(f"kind: must be one of {', '.join(KINDS)}", field="kind")
-    if rate_limit_per_s < 0:
-        raise ValidationFailed("rate_limit_per_s: must not be negative", field="rate_limit_per_s")
-    if group_window_s < 1:
-        raise ValidationFailed("group_window_s: must be at least 1", field="group_window_s")
-    if await session.scalar(select(Integration.id).where(Integration.name == name)) is not None:
-        raise Conflict(f"name: an integration named {name!r} exists", field="name")
-    key = secrets.token_hex(16)  # 32 characters: PagerDuty's routing_key length
-    integration = Integration(
-        name=name,
-        kind=kind,
-        key_hash=hash_key(key),
-        key_hint=key[:6],
-        active=True,
-        rate_limit_per_s=rate_limit_per_s,
-        group_by=list(group_by),
-        group_window_s=group_window_s,
-        acting_user_id=acting_user_id,
-        created_at=now,
-    )
-    session.add(integration)
-    await session.flush()
-    session.add(
-        ConversionRule(
-            integration_id=integration.id,
-            name="Every firing group becomes an incident",
-            position=1000,
-            enabled=True,
-            conditions=[],
-            creates_incident=True,
-            auto_resolve=False,
-        )
-    )
-    await session.flush()
-    return integration, key
-
-
-async def list_integrations(*, session: AsyncSession) -> list[Integration]:
-    return list(await session.scalars(select(Integration).order_by(Integration.name)))
-
-
-async def get_integration(*, session: AsyncSession, integration_id: int) -> Integration:
-    row = await session.get(Integration, integration_id)
-    if row is None:
-        raise NotFound(f"no integration {integration_id}", field="integration_id")
-    return row
-
-
-async def update_integration(
-    *, session: AsyncSession, integration_id: int, changes: dict[str, Any]
-) -> Integration:
-    row = await get_integration(session=session, integration_id=integration_id)
-    for name, value in changes.items():
-        setattr(row, name, value)
-    await session.flush()
-    forget(session, "integrations")
-    return row
-
-
-async def rotate_key(*, session: AsyncSession, integration_id: int) -> str:
-    row = await get_integration(session=session, integration_id=integration_id)
-    key = secrets.token_hex(16)
-    row.key_hash, row.key_hint = hash_key(key), key[:6]
-    await session.flush()
-    forget(session, "integrations")
-    return key
-
-
-async def list_rules(*, session: AsyncSession, integration_id: int) -> list[ConversionRule]:
-    await get_integration(session=session, integration_id=integration_id)
-    rows = await session.scalars(
-        select(ConversionRule)
-        .where(ConversionRule.integration_id == integration_id)
-        .order_by(ConversionRule.position, ConversionRule.id)
-    )
-    return list(rows)
-
-
-async def save_rule(
-    *,
-    session: AsyncSession,
-    integration_id: int,
-    values: dict[str, Any],
-    rule_id: int | None = None,
-) -> ConversionRule:
-    """Create (``rule_id`` None) or change a conversion rule; values are already validated."""
-    await get_integration(session=session, integration_id=integration_id)
-    if rule_id is None:
-        rule = ConversionRule(integration_id=integration_id, **values)
-        session.add(rule)
-    else:
-        found = await session.get(ConversionRule, rule_id)
-        if found is None or found.integration_id != integration_id:
-            raise NotFound(f"no rule {rule_id} on integration {integration_id}", field="rule_id")
-        rule = found
-        for name, value in values.items():
-            setattr(rule, name, value)
-    await session.flush()
-    forget(session, "integrations")
-    return rule
-
-
-async def delete_rule(*, session: AsyncSession, integration_id: int, rule_id: int) -> None:
-    rule = await session.get(ConversionRule, rule_id)
-    if rule is None or rule.integration_id != integration_id:
-        raise NotFound(f"no rule {rule_id} on integration {integration_id}", field="rule_id")
-    await session.delete(rule)
-    await session.flush()
-    forget(session, "integrations")
 
 
 # ---- ingestion ----------------------------------------------------------------------------
@@ -677,93 +546,3 @@ async def _auto_resolve(
         now=now,
         rules=rules,
     )
-
-
-# ---- views --------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class GroupRow:
-    """An alert group as the pages and the API show it."""
-
-    id: int
-    integration_id: int
-    integration: str
-    title: str
-    labels: dict[str, Any]
-    alert_count: int
-    firing: int
-    first_seen: datetime
-    last_seen: datetime
-    closed_at: datetime | None
-    incident: str | None
-    rule_id: int | None
-
-
-async def list_groups(
-    *,
-    session: AsyncSession,
-    incident_id: int | None = None,
-    integration_id: int | None = None,
-    open_only: bool = False,
-    group_ids: Sequence[int] | None = None,
-    limit: int = 100,
-    offset: int = 0,
-) -> list[GroupRow]:
-    """Newest first; ``firing`` counts the group's alerts firing now."""
-    firing = (
-        select(func.count())
-        .where(Alert.group_id == AlertGroup.id, Alert.status == FIRING)
-        .scalar_subquery()
-    )
-    query = (
-        select(AlertGroup, Integration.name, Incident.number, firing)
-        .join(Integration, Integration.id == AlertGroup.integration_id)
-        .outerjoin(Incident, Incident.id == AlertGroup.incident_id)
-        .order_by(AlertGroup.last_seen.desc(), AlertGroup.id.desc())
-        .limit(limit)
-        .offset(offset)
-    )
-    if incident_id is not None:
-        query = query.where(AlertGroup.incident_id == incident_id)
-    if integration_id is not None:
-        query = query.where(AlertGroup.integration_id == integration_id)
-    if open_only:
-        query = query.where(AlertGroup.closed_at.is_(None))
-    if group_ids is not None:
-        query = query.where(AlertGroup.id.in_(group_ids))
-    rows = await session.execute(query)
-    return [
-        GroupRow(
-            id=group.id,
-            integration_id=group.integration_id,
-            integration=name,
-            title=group.title,
-            labels=group.labels,
-            alert_count=group.alert_count,
-            firing=int(count or 0),
-            first_seen=group.first_seen,
-            last_seen=group.last_seen,
-            closed_at=group.closed_at,
-            incident=number,
-            rule_id=group.rule_id,
-        )
-        for group, name, number, count in rows.all()
-    ]
-
-
-async def get_group(*, session: AsyncSession, group_id: int) -> GroupRow:
-    found = await list_groups(session=session, group_ids=[group_id], limit=1)
-    if not found:
-        raise NotFound(f"no alert group {group_id}", field="group_id")
-    return found[0]
-
-
-async def alerts_of(*, session: AsyncSession, group_id: int, limit: int = 500) -> list[Alert]:
-    rows = await session.scalars(
-        select(Alert)
-        .where(Alert.group_id == group_id)
-        .order_by(Alert.last_seen.desc(), Alert.id)
-        .limit(limit)
-    )
-    return list(rows)

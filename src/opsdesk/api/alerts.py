@@ -16,7 +16,7 @@ import orjson
 from fastapi import APIRouter, Query, Request, Response
 from fastapi import Path as PathParam
 
-from opsdesk.alerts import service
+from opsdesk.alerts import integrations, queries, service
 from opsdesk.alerts.payloads import NormalisedAlert, parse_generic, parse_webhook
 from opsdesk.alerts.ratelimit import RateLimiter
 from opsdesk.alerts.schemas import (
@@ -155,7 +155,7 @@ async def generic_webhook(
 async def list_integrations(caller: CurrentCaller, db: DB) -> list[Any]:
     require_role(caller, Role.ADMIN)
     async with db.read() as session:
-        return list(await service.list_integrations(session=session))
+        return list(await integrations.list_integrations(session=session))
 
 
 @router.post("/api/v1/integrations", response_model=IntegrationCreated, status_code=201)
@@ -164,7 +164,7 @@ async def create_integration(
 ) -> dict[str, Any]:
     require_role(caller, Role.ADMIN)
     async with db.write() as session:
-        row, key = await service.create_integration(
+        row, key = await integrations.create_integration(
             session=session,
             name=data.name,
             kind=data.kind,
@@ -187,7 +187,7 @@ async def update_integration(
         if name in changes and changes[name] is None:
             raise ValidationFailed(f"{name}: cannot be null", field=name)
     async with db.write() as session:
-        return await service.update_integration(
+        return await integrations.update_integration(
             session=session, integration_id=integration_id, changes=changes
         )
 
@@ -196,7 +196,7 @@ async def update_integration(
 async def rotate_key(integration_id: int, caller: CurrentCaller, db: DB) -> dict[str, str]:
     require_role(caller, Role.ADMIN)
     async with db.write() as session:
-        key = await service.rotate_key(session=session, integration_id=integration_id)
+        key = await integrations.rotate_key(session=session, integration_id=integration_id)
     return {"key": key}
 
 
@@ -204,14 +204,14 @@ async def rotate_key(integration_id: int, caller: CurrentCaller, db: DB) -> dict
 async def list_rules(integration_id: int, caller: CurrentCaller, db: DB) -> list[Any]:
     require_role(caller, Role.ADMIN)
     async with db.read() as session:
-        return list(await service.list_rules(session=session, integration_id=integration_id))
+        return list(await integrations.list_rules(session=session, integration_id=integration_id))
 
 
 @router.post("/api/v1/integrations/{integration_id}/rules", response_model=RuleOut, status_code=201)
 async def create_rule(integration_id: int, data: RuleIn, caller: CurrentCaller, db: DB) -> Any:
     require_role(caller, Role.ADMIN)
     async with db.write() as session:
-        return await service.save_rule(
+        return await integrations.save_rule(
             session=session, integration_id=integration_id, values=data.model_dump()
         )
 
@@ -222,7 +222,7 @@ async def replace_rule(
 ) -> Any:
     require_role(caller, Role.ADMIN)
     async with db.write() as session:
-        return await service.save_rule(
+        return await integrations.save_rule(
             session=session,
             integration_id=integration_id,
             values=data.model_dump(),
@@ -234,7 +234,9 @@ async def replace_rule(
 async def delete_rule(integration_id: int, rule_id: int, caller: CurrentCaller, db: DB) -> Response:
     require_role(caller, Role.ADMIN)
     async with db.write() as session:
-        await service.delete_rule(session=session, integration_id=integration_id, rule_id=rule_id)
+        await integrations.delete_rule(
+            session=session, integration_id=integration_id, rule_id=rule_id
+        )
     return Response(status_code=204)
 
 
@@ -257,7 +259,7 @@ async def list_alert_groups(
         if incident is not None:
             found = await access_incident(session=session, caller=caller, number=incident)
             incident_id = found.id
-        rows = await service.list_groups(
+        rows = await queries.list_groups(
             session=session,
             incident_id=incident_id,
             integration_id=integration_id,
@@ -272,6 +274,6 @@ async def list_alert_groups(
 async def show_alert_group(group_id: int, caller: CurrentCaller, db: DB) -> dict[str, Any]:
     require_role(caller, Role.TECHNICIAN)
     async with db.read() as session:
-        row = await service.get_group(session=session, group_id=group_id)
-        alerts = await service.alerts_of(session=session, group_id=group_id)
+        row = await queries.get_group(session=session, group_id=group_id)
+        alerts = await queries.alerts_of(session=session, group_id=group_id)
     return asdict(row) | {"alerts": [AlertOut.model_validate(a) for a in alerts]}
