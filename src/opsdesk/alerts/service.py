@@ -234,8 +234,10 @@ async def ingest(
     result = IngestResult(alerts=len(alerts))
     dialect = session.get_bind().dialect.name
     statements = _statements(dialect)
-    full = [a for a in alerts if a.event != ACKNOWLEDGED and a.summary]
-    bare = [a for a in alerts if a not in full]  # PagerDuty acknowledge / resolve by key
+    full: list[NormalisedAlert] = []
+    bare: list[NormalisedAlert] = []  # PagerDuty acknowledge / resolve by key alone
+    for alert in alerts:
+        (full if alert.event != ACKNOWLEDGED and alert.summary else bare).append(alert)
     merged = _merge(integration, full)
     result.dedup_keys = [a.dedup_key for a in alerts]
     group_rows: dict[str, tuple[int, int | None]] = {}
