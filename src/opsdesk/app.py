@@ -39,6 +39,7 @@ from opsdesk.core.database import Database
 from opsdesk.core.settings import Settings, get_settings
 from opsdesk.incidents.sweeper import incident_rules_from
 from opsdesk.web import account as web_account
+from opsdesk.web import alerts as web_alerts
 from opsdesk.web import auth_events as web_auth_events
 from opsdesk.web import detail as web_detail
 from opsdesk.web import jobs as web_jobs
@@ -127,6 +128,7 @@ def create_app(
     app.include_router(web_detail.router)
     app.include_router(web_teams.router)
     app.include_router(web_jobs.router)
+    app.include_router(web_alerts.router)
     app.include_router(web_account.router)
     app.include_router(web_auth_events.router)
     app.mount(

@@ -17,6 +17,7 @@ from fastapi.responses import Response
 from pydantic import ValidationError
 from starlette.datastructures import FormData
 
+from opsdesk.alerts import queries as alert_queries
 from opsdesk.assignment import service as assignment
 from opsdesk.auth import service as auth_service
 from opsdesk.auth.roles import Caller
@@ -389,6 +390,11 @@ async def _incident_page(
         clocks = await sla_service.current_clocks_labelled(
             session, incident, now=_clock(request).now()
         )
+        alert_groups = (
+            await alert_queries.list_groups(session=session, incident_id=incident.id, limit=20)
+            if caller.is_staff
+            else []
+        )
         work_minutes = None
         if caller.is_staff:
             work_minutes = (
@@ -479,6 +485,7 @@ async def _incident_page(
                 for view, label in clocks
             ],
             "history": [_history_view(row, names) for row in reversed(history)],
+            "alert_groups": alert_groups,
             "action_forms": forms,
             "choices": choices,
             "defaults": defaults,
