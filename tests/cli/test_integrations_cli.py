@@ -56,3 +56,18 @@ def test_create_refuses_a_bad_kind(cli: Cli) -> None:
     cli("users", "create", "root@example.com", "--role", "admin")
     result = cli("integrations", "create", "X", "--kind", "nagios")
     assert result.exit_code == 1 and "kind" in result.output
+
+
+def test_demo_data_has_alert_groups_and_one_incident_from_them(cli: Cli, tmp_path: Path) -> None:
+    import sqlite3
+
+    assert cli("demo", "load").exit_code == 0
+    with sqlite3.connect(tmp_path / "cli.db") as conn:
+        groups = conn.execute("SELECT count(*), count(incident_id) FROM alert_groups").fetchone()
+        counts = conn.execute("SELECT sum(count) FROM alerts").fetchone()
+        source = conn.execute(
+            "SELECT count(*) FROM incidents WHERE source = 'incident_source_alarm'"
+        ).fetchone()
+    assert groups == (3, 1)
+    assert counts == (8,)  # two disk alerts three times, two single ones
+    assert source == (1,)
