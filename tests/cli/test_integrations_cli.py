@@ -66,7 +66,8 @@ def test_demo_data_has_alert_groups_and_one_incident_from_them(cli: Cli, tmp_pat
         groups = conn.execute("SELECT count(*), count(incident_id) FROM alert_groups").fetchone()
         counts = conn.execute("SELECT sum(count) FROM alerts").fetchone()
         source = conn.execute(
-            "SELECT count(*) FROM incidents WHERE source = 'incident_source_alarm'"
+            "SELECT count(*) FROM incidents JOIN alert_groups g ON g.incident_id = incidents.id"
+            " WHERE incidents.source = 'incident_source_alarm' AND incidents.level = 'level_20'"
         ).fetchone()
     assert groups == (3, 1)
     assert counts == (8,)  # two disk alerts three times, two single ones
