@@ -243,3 +243,49 @@ async def test_concurrent_posts_for_one_group_open_one_incident(
     assert [r.status_code for r in responses] == [200] * 16
     assert sum(len(r.json()["incidents"]) for r in responses) == 1
     assert await count(db, Incident) == 1
+
+
+async def test_quiet_groups_and_finished_incidents_make_way_for_new_ones(
+    client: httpx.AsyncClient, desk: Desk, db: Database, clock: Any
+) -> None:
+    from datetime import timedelta
+
+    integration = await make_integration(
+        client, desk, "generic", group_by=["service"], group_window_s=60
+    )
+    url = f"/api/v1/alerts/generic/{integration['key']}"
+    rules = await client.get(
+        f"/api/v1/integrations/{integration['id']}/rules", headers=desk.admin.headers
+    )
+    await client.post(
+        f"/api/v1/integrations/{integration['id']}/rules",
+        json={
+            "name": "Batch jobs stay alerts",
+            "position": 1,
+            "conditions": [{"key": "service", "op": "eq", "value": "batch"}],
+            "creates_incident": False,
+        },
+        headers=desk.admin.headers,
+    )
+    assert rules.status_code == 200
+    batch = {"summary": "nightly job late", "labels": {"service": "batch"}}
+    await client.post(url, json=batch)
+    await client.post(url, json=batch)
+    clock.advance(timedelta(minutes=2))
+    await client.post(url, json=batch)  # quiet past its window: a new group
+    assert await count(db, AlertGroup) == 2
+    # An incident that is rejected no longer holds its group.
+    web = {"summary": "web down", "labels": {"service": "web"}}
+    [number] = (await client.post(url, json=web)).json()["incidents"]
+    rejected = await client.post(
+        f"/api/v1/incidents/{number}/actions/reject",
+        json={"reason": "duplicate of another incident"},
+        headers=desk.tech.headers,
+    )
+    assert rejected.status_code == 200, rejected.text
+    again = await client.post(url, json=web)
+    assert len(again.json()["incidents"]) == 1
+    assert await count(db, AlertGroup) == 4
+    async with db.read() as session:
+        alert = await session.scalar(select(Alert).where(Alert.summary == "web down"))
+    assert alert is not None and alert.count == 2

@@ -17,7 +17,8 @@ from datetime import datetime, timedelta
 from functools import cache
 from typing import Any
 
-from sqlalchemy import Table, and_, bindparam, case, func, or_, select, update
+import orjson
+from sqlalchemy import Table, and_, bindparam, case, exists, func, or_, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -130,6 +131,7 @@ async def integration_by_key(
 @dataclass(frozen=True)
 class _Statements:
     close_stale: Any
+    upsert_live_groups: Insert
     upsert_groups: Insert
     upsert_alerts: Insert
     link_incident: Any
@@ -151,24 +153,29 @@ def _statements(dialect: str) -> _Statements:
             groups.c.integration_id == bindparam("b_integration_id"),
             groups.c.closed_at.is_(None),
             groups.c.group_key.in_(bindparam("keys", expanding=True)),
-            or_(
-                and_(groups.c.incident_id.is_(None), groups.c.last_seen < bindparam("cutoff")),
-                groups.c.incident_id.in_(
-                    select(incidents.c.id).where(incidents.c.status.in_(FINISHED))
-                ),
-            ),
+            _group_is_over(groups, incidents),
         )
         .values(closed_at=bindparam("b_now"))
     )
     group_insert = insert(groups)
+    group_update = {
+        "last_seen": group_insert.excluded.last_seen,
+        "alert_count": groups.c.alert_count + group_insert.excluded.alert_count,
+    }
+    returned = (groups.c.id, groups.c.group_key, groups.c.incident_id)
+    # A group whose time is over is not updated, so not returned: the caller closes it and
+    # opens a new one (the rare path); the common path stays one statement.
+    upsert_live_groups = group_insert.on_conflict_do_update(
+        index_elements=[groups.c.integration_id, groups.c.group_key],
+        index_where=groups.c.closed_at.is_(None),
+        set_=group_update,
+        where=~_group_is_over(groups, incidents),
+    ).returning(*returned)
     upsert_groups = group_insert.on_conflict_do_update(
         index_elements=[groups.c.integration_id, groups.c.group_key],
         index_where=groups.c.closed_at.is_(None),
-        set_={
-            "last_seen": group_insert.excluded.last_seen,
-            "alert_count": groups.c.alert_count + group_insert.excluded.alert_count,
-        },
-    ).returning(groups.c.id, groups.c.group_key, groups.c.incident_id)
+        set_=group_update,
+    ).returning(*returned)
     alert_insert = insert(alerts)
     excluded = alert_insert.excluded
     firing_again = excluded.status == FIRING
@@ -193,7 +200,15 @@ def _statements(dialect: str) -> _Statements:
         .where(groups.c.id == bindparam("b_group_id"), groups.c.incident_id.is_(None))
         .values(incident_id=bindparam("b_incident_id"), rule_id=bindparam("b_rule_id"))
     )
-    return _Statements(close_stale, upsert_groups, upsert_alerts, link_incident)
+    return _Statements(close_stale, upsert_live_groups, upsert_groups, upsert_alerts, link_incident)
+
+
+def _group_is_over(groups: Table, incidents: Table) -> Any:
+    """Quiet past its window without an incident, or its incident finished."""
+    return or_(
+        and_(groups.c.incident_id.is_(None), groups.c.last_seen < bindparam("b_cutoff")),
+        exists().where(incidents.c.id == groups.c.incident_id, incidents.c.status.in_(FINISHED)),
+    )
 
 
 @dataclass
@@ -240,63 +255,42 @@ async def ingest(
         (full if alert.event != ACKNOWLEDGED and alert.summary else bare).append(alert)
     merged = _merge(integration, full)
     result.dedup_keys = [a.dedup_key for a in alerts]
-    group_rows: dict[str, tuple[int, int | None]] = {}
-    if merged:
-        keys = sorted({m.group_key for m in merged})
-        await session.execute(
-            statements.close_stale,
-            {
-                "b_integration_id": integration.id,
-                "keys": keys,
-                "cutoff": now - timedelta(seconds=integration.group_window_s),
-                "b_now": now,
-            },
-        )
-        group_values: dict[str, dict[str, Any]] = {}
-        for m in merged:
-            row = group_values.get(m.group_key)
-            if row is None:
-                group_values[m.group_key] = {
-                    "integration_id": integration.id,
-                    "group_key": m.group_key,
-                    "labels": m.group_labels,
-                    "title": title_for(_alert_dict(m.alert)),
-                    "alert_count": m.occurrences,
-                    "first_seen": now,
-                    "last_seen": now,
-                }
-            else:
-                row["alert_count"] += m.occurrences
-        returned = await session.execute(
-            statements.upsert_groups.values([group_values[key] for key in keys])
-        )
-        for group_id, key, incident_id in returned.all():
-            group_rows[key] = (int(group_id), incident_id)
     resolved_now = await _resolve_transitions(session, integration, alerts, now)
     if merged:
-        await session.execute(
-            statements.upsert_alerts,
-            [
+        cutoff = now - timedelta(seconds=integration.group_window_s)
+        group_values = _group_values(integration, merged, now)
+        keys = sorted(group_values)
+        if dialect == "postgresql":
+            group_rows = await _pg_upsert_all(
+                session, integration, merged, group_values, now, cutoff
+            )
+        else:
+            group_rows = await _upsert_groups(
+                session, statements.upsert_live_groups, [group_values[k] for k in keys], cutoff
+            )
+        over = [key for key in keys if key not in group_rows]
+        if over:
+            await session.execute(
+                statements.close_stale,
                 {
-                    "integration_id": integration.id,
-                    "dedup_key": m.alert.dedup_key,
-                    "group_id": group_rows[m.group_key][0],
-                    "status": m.alert.event,
-                    "severity": m.alert.severity,
-                    "summary": m.alert.summary,
-                    "source": m.alert.source,
-                    "labels": m.alert.labels,
-                    "annotations": m.alert.annotations,
-                    "link": m.alert.link,
-                    "count": m.occurrences,
-                    "first_seen": now,
-                    "last_seen": now,
-                    "resolved_at": now if m.alert.event == RESOLVED else None,
-                    "acknowledged_at": None,
-                }
-                for m in merged
-            ],
-        )
+                    "b_integration_id": integration.id,
+                    "keys": over,
+                    "b_cutoff": cutoff,
+                    "b_now": now,
+                },
+            )
+            group_rows.update(
+                await _upsert_groups(
+                    session, statements.upsert_groups, [group_values[k] for k in over], cutoff
+                )
+            )
+        # PostgreSQL wrote the alerts of live groups in the same statement as the groups.
+        pending = [m for m in merged if dialect != "postgresql" or m.group_key in over]
+        if pending:
+            await session.execute(
+                statements.upsert_alerts,
+                [_alert_values(integration, m, group_rows[m.group_key][0], now) for m in pending],
+            )
         await _open_incidents(session, integration, merged, group_rows, now, rules, result)
     acknowledged = [a.dedup_key for a in bare if a.event == ACKNOWLEDGED]
     if acknowledged:
@@ -312,6 +306,138 @@ async def ingest(
         )
         result.dropped = len(known - set(found))
     return result
+
+
+def _group_values(
+    integration: IntegrationView, merged: Sequence[_Merged], now: datetime
+) -> dict[str, dict[str, Any]]:
+    values: dict[str, dict[str, Any]] = {}
+    for m in merged:
+        row = values.get(m.group_key)
+        if row is None:
+            values[m.group_key] = {
+                "integration_id": integration.id,
+                "group_key": m.group_key,
+                "labels": m.group_labels,
+                "title": title_for(_alert_dict(m.alert)),
+                "alert_count": m.occurrences,
+                "first_seen": now,
+                "last_seen": now,
+            }
+        else:
+            row["alert_count"] += m.occurrences
+    return values
+
+
+def _alert_values(
+    integration: IntegrationView, m: _Merged, group_id: int, now: datetime
+) -> dict[str, Any]:
+    return {
+        "integration_id": integration.id,
+        "dedup_key": m.alert.dedup_key,
+        "group_id": group_id,
+        "status": m.alert.event,
+        "severity": m.alert.severity,
+        "summary": m.alert.summary,
+        "source": m.alert.source,
+        "labels": m.alert.labels,
+        "annotations": m.alert.annotations,
+        "link": m.alert.link,
+        "count": m.occurrences,
+        "first_seen": now,
+        "last_seen": now,
+        "resolved_at": now if m.alert.event == RESOLVED else None,
+        "acknowledged_at": None,
+    }
+
+
+async def _upsert_groups(
+    session: AsyncSession, statement: Insert, rows: list[dict[str, Any]], cutoff: datetime
+) -> dict[str, tuple[int, int | None]]:
+    returned = await session.execute(statement.values(rows), {"b_cutoff": cutoff})
+    return {key: (int(group_id), incident_id) for group_id, key, incident_id in returned.all()}
+
+
+# PostgreSQL: groups and alerts in one statement, the rows passed as arrays (unnest), so a
+# post of 50 alerts is one round trip with a handful of parameters. Same rules as the
+# statements above: live groups only (a group whose time is over is left for the caller),
+# groups locked before alerts, alerts in key order.
+_PG_UPSERT_ALL = text(
+    """
+WITH g AS (
+  INSERT INTO alert_groups AS ag
+    (integration_id, group_key, labels, title, alert_count, first_seen, last_seen)
+  SELECT CAST(:iid AS bigint), x.k, CAST(x.l AS json), x.t, x.c,
+         CAST(:now AS timestamptz), CAST(:now AS timestamptz)
+  FROM unnest(CAST(:g_keys AS text[]), CAST(:g_labels AS text[]), CAST(:g_titles AS text[]),
+              CAST(:g_counts AS bigint[])) AS x(k, l, t, c)
+  ORDER BY x.k
+  ON CONFLICT (integration_id, group_key) WHERE closed_at IS NULL DO UPDATE
+    SET last_seen = excluded.last_seen, alert_count = ag.alert_count + excluded.alert_count
+    WHERE NOT ((ag.incident_id IS NULL AND ag.last_seen < CAST(:cutoff AS timestamptz))
+               OR EXISTS (SELECT 1 FROM incidents i WHERE i.id = ag.incident_id
+                          AND i.status = ANY(CAST(:finished AS text[]))))
+  RETURNING ag.id, ag.group_key, ag.incident_id
+), a AS (
+  INSERT INTO alerts AS al
+    (integration_id, dedup_key, group_id, status, severity, summary, source, labels,
+     annotations, link, count, first_seen, last_seen, resolved_at, acknowledged_at)
+  SELECT CAST(:iid AS bigint), x.k, g.id, x.st, x.sev, x.sm, x.src, CAST(x.l AS json),
+         CAST(x.an AS json), x.ln, x.c, CAST(:now AS timestamptz), CAST(:now AS timestamptz),
+         CASE WHEN x.st = 'resolved' THEN CAST(:now AS timestamptz) END, NULL
+  FROM unnest(CAST(:a_keys AS text[]), CAST(:a_groups AS text[]), CAST(:a_status AS text[]),
+              CAST(:a_severity AS text[]), CAST(:a_summary AS text[]), CAST(:a_source AS text[]),
+              CAST(:a_labels AS text[]), CAST(:a_annotations AS text[]), CAST(:a_link AS text[]),
+              CAST(:a_counts AS bigint[]))
+       AS x(k, gk, st, sev, sm, src, l, an, ln, c)
+  JOIN g ON g.group_key = x.gk
+  ORDER BY x.k
+  ON CONFLICT (integration_id, dedup_key) DO UPDATE
+    SET count = al.count + excluded.count, last_seen = excluded.last_seen,
+        status = excluded.status, severity = excluded.severity, summary = excluded.summary,
+        labels = excluded.labels, annotations = excluded.annotations,
+        resolved_at = excluded.resolved_at,
+        group_id = CASE WHEN excluded.status = 'firing' THEN excluded.group_id
+                        ELSE al.group_id END
+  RETURNING 1
+)
+SELECT g.id, g.group_key, g.incident_id, (SELECT count(*) FROM a) FROM g
+"""
+)
+
+
+async def _pg_upsert_all(
+    session: AsyncSession,
+    integration: IntegrationView,
+    merged: Sequence[_Merged],
+    group_values: dict[str, dict[str, Any]],
+    now: datetime,
+    cutoff: datetime,
+) -> dict[str, tuple[int, int | None]]:
+    keys = sorted(group_values)
+    groups = [group_values[key] for key in keys]
+    params = {
+        "iid": integration.id,
+        "now": now,
+        "cutoff": cutoff,
+        "finished": list(FINISHED),
+        "g_keys": keys,
+        "g_labels": [orjson.dumps(row["labels"]).decode() for row in groups],
+        "g_titles": [row["title"] for row in groups],
+        "g_counts": [row["alert_count"] for row in groups],
+        "a_keys": [m.alert.dedup_key for m in merged],
+        "a_groups": [m.group_key for m in merged],
+        "a_status": [m.alert.event for m in merged],
+        "a_severity": [m.alert.severity for m in merged],
+        "a_summary": [m.alert.summary for m in merged],
+        "a_source": [m.alert.source for m in merged],
+        "a_labels": [orjson.dumps(m.alert.labels).decode() for m in merged],
+        "a_annotations": [orjson.dumps(m.alert.annotations).decode() for m in merged],
+        "a_link": [m.alert.link for m in merged],
+        "a_counts": [m.occurrences for m in merged],
+    }
+    returned = await session.execute(_PG_UPSERT_ALL, params)
+    return {key: (int(group_id), incident_id) for group_id, key, incident_id, _n in returned.all()}
 
 
 def _alert_dict(alert: NormalisedAlert) -> dict[str, Any]:
