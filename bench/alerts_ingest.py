@@ -105,7 +105,7 @@ def wrk(url: str, *, mode: str, seconds: float, connections: int, extra: Mapping
             f"-c{connections}",
             f"-d{max(1, round(seconds))}s",
             "--timeout",
-            "10s",
+            "30s",
             "--latency",
             "-s",
             str(WRK_SCRIPT),
@@ -336,6 +336,7 @@ class Figures:
     raw_single: float
     alerta_am: Load | None = None
     alerta_single: Load | None = None
+    cpu_ms_per_post: float = 0.0
 
 
 def prefill(port: int, path: str, bodies: list[bytes]) -> None:
@@ -427,6 +428,44 @@ def measure_opsdesk(
     log(f"  PagerDuty single events, {seconds:.0f} s")
     pd = pd_load(f"{base}/v2/enqueue", seconds, connections, pd_key)
     return am, pd
+
+
+def ingest_cpu_ms(database_url: str, key: str, posts: int = 400) -> float:
+    """CPU milliseconds of this process per 50-alert post through the ingest service alone
+    (no HTTP), after the pool exists: what one server core can do, whatever else runs."""
+    import asyncio
+
+    from opsdesk.alerts import service
+    from opsdesk.alerts.payloads import parse_webhook
+    from opsdesk.core.clock import SystemClock
+    from opsdesk.core.database import Database
+
+    bodies = am_bodies()
+
+    async def measure() -> float:
+        db = Database(database_url)
+        try:
+            async with db.read() as session:
+                integration = await service.integration_by_key(session=session, key=key)
+            clock = SystemClock()
+
+            async def one(body: bytes) -> None:
+                alerts = parse_webhook(json.loads(body))
+                async with db.write() as session:
+                    await service.ingest(
+                        session=session, integration=integration, alerts=alerts, now=clock.now()
+                    )
+
+            for body in bodies[:50]:
+                await one(body)
+            start = time.process_time()
+            for index in range(posts):
+                await one(bodies[index % len(bodies)])
+            return (time.process_time() - start) / posts * 1000
+        finally:
+            await db.dispose()
+
+    return asyncio.run(measure())
 
 
 # --------------------------------------------------------------------------- Alerta
@@ -542,6 +581,10 @@ def report(results: list[Figures], args: argparse.Namespace) -> bool:
                 f"{raw:,.0f} rows/s | {rate / raw:.2f} | {alerta} | {versus} |"
             )
         print("\n".join(cells))
+        print(
+            f"  {r.backend}: the ingest service alone uses {r.cpu_ms_per_post:.2f} ms CPU per "
+            f"post of {BATCH} ({BATCH * 1000 / r.cpu_ms_per_post:,.0f} alerts per CPU-second)"
+        )
         for load in (r.am, r.pd, r.alerta_am, r.alerta_single):
             if load is not None and (load.other or load.socket_errors):
                 print(
@@ -604,18 +647,24 @@ def main() -> int:
                 database_url = f"sqlite+aiosqlite:///{work / 'opsdesk.db'}"
                 with opsdesk_server(database_url, work) as (port, am_key, pd_key):
                     am, pd = measure_opsdesk(port, am_key, pd_key, args.seconds, args.connections)
+                log("  ingest service alone: CPU per post")
+                cpu = ingest_cpu_ms(database_url, am_key)
                 log("  raw SQL upsert baseline (sqlite3)")
                 raw_batch, raw_single = sqlite_baseline(work / "baseline.db", args.seconds)
-                results.append(Figures("sqlite", am, pd, raw_batch, raw_single))
+                results.append(
+                    Figures("sqlite", am, pd, raw_batch, raw_single, cpu_ms_per_post=cpu)
+                )
                 continue
             with (
                 fresh_database(admin_url, OPSDESK_DB) as database_url,
                 opsdesk_server(database_url, work) as (port, am_key, pd_key),
             ):
                 am, pd = measure_opsdesk(port, am_key, pd_key, args.seconds, args.connections)
+                log("  ingest service alone: CPU per post")
+                cpu = ingest_cpu_ms(database_url, am_key)
             log("  raw SQL upsert baseline (pgbench)")
             raw_batch, raw_single = pg_baseline(admin_url, args.seconds, args.connections, work)
-            figures = Figures("postgres", am, pd, raw_batch, raw_single)
+            figures = Figures("postgres", am, pd, raw_batch, raw_single, cpu_ms_per_post=cpu)
             if not args.no_alerta:
                 venv = alerta_venv(args.alerta_venv or work / "alerta-venv")
                 figures.alerta_am, figures.alerta_single = measure_alerta(

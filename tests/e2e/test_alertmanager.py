@@ -21,6 +21,7 @@ from typing import Any
 
 import pytest
 
+from opsdesk.alerts.fingerprints import label_fingerprint
 from tests.e2e.conftest import OPSDESK, _free_port, _wait_healthy
 
 ALERTMANAGER = shutil.which("prometheus-alertmanager") or "/usr/bin/prometheus-alertmanager"
@@ -189,6 +190,8 @@ def test_alertmanager_delivers_firing_and_resolved(
 
     detail = _wait_for(resolved, "the resolution from Alertmanager", log)
     assert detail["firing"] == 0
+    # Alertmanager's own fingerprint is the dedup key, and ours computes the same one.
+    assert detail["alerts"][0]["dedup_key"] == label_fingerprint(alert["labels"])
     assert detail["alerts"][0]["link"].startswith("http://prometheus.example:9090/graph")
     groups = _request(f"{base}/api/v1/alert-groups", token=token)
     assert len(groups) == 1  # the resolution was noted on the same group, no new incident
