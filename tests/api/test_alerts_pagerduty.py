@@ -286,6 +286,9 @@ async def test_quiet_groups_and_finished_incidents_make_way_for_new_ones(
     again = await client.post(url, json=web)
     assert len(again.json()["incidents"]) == 1
     assert await count(db, AlertGroup) == 4
+    # A group without an incident is not closed because another group's incident ended.
+    await client.post(url, json=batch)
+    assert await count(db, AlertGroup) == 4
     async with db.read() as session:
         alert = await session.scalar(select(Alert).where(Alert.summary == "web down"))
     assert alert is not None and alert.count == 2

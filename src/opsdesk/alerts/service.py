@@ -13,12 +13,22 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from functools import cache
 from typing import Any
 
 import orjson
-from sqlalchemy import Table, and_, bindparam, case, exists, func, or_, select, text, update
+from sqlalchemy import (
+    Table,
+    and_,
+    bindparam,
+    case,
+    func,
+    or_,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -205,9 +215,17 @@ def _statements(dialect: str) -> _Statements:
 
 def _group_is_over(groups: Table, incidents: Table) -> Any:
     """Quiet past its window without an incident, or its incident finished."""
+    # Written out: SQLAlchemy does not correlate a subquery inside ON CONFLICT's WHERE (it
+    # would join alert_groups again), and the statuses are literals because the statement
+    # also runs as an executemany, which takes no lists.
+    finished = text(
+        "EXISTS (SELECT 1 FROM incidents AS i WHERE i.id = alert_groups.incident_id"
+        " AND i.status IN ('INCIDENT_STATUS_COMPLETED', 'INCIDENT_STATUS_REJECTED'))"
+    )
+    assert tuple(FINISHED) == ("INCIDENT_STATUS_COMPLETED", "INCIDENT_STATUS_REJECTED")
     return or_(
         and_(groups.c.incident_id.is_(None), groups.c.last_seen < bindparam("b_cutoff")),
-        exists().where(incidents.c.id == groups.c.incident_id, incidents.c.status.in_(FINISHED)),
+        finished,
     )
 
 
@@ -281,12 +299,14 @@ async def ingest(
             )
             group_rows.update(
                 await _upsert_groups(
-                    session, statements.upsert_groups, [group_values[k] for k in over], cutoff
+                    session, statements.upsert_groups, [group_values[k] for k in over], None
                 )
             )
         # PostgreSQL wrote the alerts of live groups in the same statement as the groups.
         pending = [m for m in merged if dialect != "postgresql" or m.group_key in over]
-        if pending:
+        if pending and dialect == "sqlite":
+            await _sqlite_upsert_alerts(session, integration, pending, group_rows, now)
+        elif pending:
             await session.execute(
                 statements.upsert_alerts,
                 [_alert_values(integration, m, group_rows[m.group_key][0], now) for m in pending],
@@ -352,9 +372,12 @@ def _alert_values(
 
 
 async def _upsert_groups(
-    session: AsyncSession, statement: Insert, rows: list[dict[str, Any]], cutoff: datetime
+    session: AsyncSession, statement: Insert, rows: list[dict[str, Any]], cutoff: datetime | None
 ) -> dict[str, tuple[int, int | None]]:
-    returned = await session.execute(statement.values(rows), {"b_cutoff": cutoff})
+    """Upsert ``rows`` (bound as parameters, so the statement compiles once); ``cutoff`` for
+    the statement that skips groups whose time is over."""
+    params = rows if cutoff is None else [row | {"b_cutoff": cutoff} for row in rows]
+    returned = await session.execute(statement, params if len(params) > 1 else params[0])
     return {key: (int(group_id), incident_id) for group_id, key, incident_id in returned.all()}
 
 
@@ -438,6 +461,57 @@ async def _pg_upsert_all(
     }
     returned = await session.execute(_PG_UPSERT_ALL, params)
     return {key: (int(group_id), incident_id) for group_id, key, incident_id, _n in returned.all()}
+
+
+# SQLite: the same upsert as ``upsert_alerts``, handed to sqlite3's executemany with the
+# values already in their stored form (JSON text, UTC timestamps as SQLAlchemy writes them):
+# per-value bind processing cost more than the insert itself.
+_SQLITE_UPSERT_ALERTS = (
+    "INSERT INTO alerts (integration_id, dedup_key, group_id, status, severity, summary, source,"
+    " labels, annotations, link, count, first_seen, last_seen, resolved_at, acknowledged_at)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL)"
+    " ON CONFLICT (integration_id, dedup_key) DO UPDATE SET count = alerts.count + excluded.count,"
+    " last_seen = excluded.last_seen, status = excluded.status, severity = excluded.severity,"
+    " summary = excluded.summary, labels = excluded.labels, annotations = excluded.annotations,"
+    " resolved_at = excluded.resolved_at, group_id = CASE WHEN excluded.status = 'firing'"
+    " THEN excluded.group_id ELSE alerts.group_id END"
+)
+
+
+def _sqlite_time(at: datetime) -> str:
+    """How ``UTCDateTime`` stores a time on SQLite: naive UTC, microseconds."""
+    return at.astimezone(UTC).replace(tzinfo=None).strftime("%Y-%m-%d %H:%M:%S.%f")
+
+
+async def _sqlite_upsert_alerts(
+    session: AsyncSession,
+    integration: IntegrationView,
+    merged: Sequence[_Merged],
+    group_rows: dict[str, tuple[int, int | None]],
+    now: datetime,
+) -> None:
+    stamp = _sqlite_time(now)
+    rows = [
+        (
+            integration.id,
+            m.alert.dedup_key,
+            group_rows[m.group_key][0],
+            m.alert.event,
+            m.alert.severity,
+            m.alert.summary,
+            m.alert.source,
+            orjson.dumps(m.alert.labels).decode(),
+            orjson.dumps(m.alert.annotations).decode(),
+            m.alert.link,
+            m.occurrences,
+            stamp,
+            stamp,
+            stamp if m.alert.event == RESOLVED else None,
+        )
+        for m in merged
+    ]
+    connection = await session.connection()
+    await connection.exec_driver_sql(_SQLITE_UPSERT_ALERTS, rows)
 
 
 def _alert_dict(alert: NormalisedAlert) -> dict[str, Any]:
