@@ -106,6 +106,9 @@ def create_app(
     if settings.cookie_secure:
         app.add_middleware(StrictTransportSecurity)
     install_error_handlers(app)
+    # First: routes are matched in order, and the alert receivers are the hot path.
+    app.include_router(pagerduty.router)
+    app.include_router(alerts.router)
     app.include_router(health.router)
     app.include_router(users.router)
     app.include_router(account.router)
@@ -120,8 +123,6 @@ def create_app(
     app.include_router(sla.router)
     app.include_router(coc_incidents.router)
     app.include_router(coc_alarms.router)
-    app.include_router(alerts.router)
-    app.include_router(pagerduty.router)
     for router in catalog.routers:
         app.include_router(router)
     app.include_router(web_routes.router)
