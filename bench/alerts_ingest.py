@@ -70,7 +70,7 @@ BATCH = 50
 POOL = 10_000
 GROUPS = 100
 PD_POOL = 500
-ALERTA_PACKAGES = ["alerta-server>=9,<10", "gunicorn>=21,<24", "psycopg2-binary>=2.9,<3"]
+ALERTA_PACKAGES = ["alerta-server>=9,<10", "gunicorn>=21,<28", "psycopg2-binary>=2.9,<3"]
 
 # The targets from issue 28.
 PG_MIN_ALERTS_PER_S = 20_000.0
