@@ -41,7 +41,7 @@ from opsdesk.alerts.rules import RuleView, first_match, level_for, title_for
 from opsdesk.auth.roles import Caller
 from opsdesk.auth.service import caller_by_id
 from opsdesk.core.cache import remember
-from opsdesk.core.errors import NotFound
+from opsdesk.core.errors import Unauthenticated
 from opsdesk.incidents.actions import Actor, apply_action, phase_of_incident
 from opsdesk.incidents.fields import Channel, HistoryAction, Source, Status
 from opsdesk.incidents.lifecycle import Action, Phase
@@ -100,7 +100,7 @@ def _rule_view(rule: ConversionRule) -> RuleView:
 async def integration_by_key(
     *, session: AsyncSession, key: str, kind: str | tuple[str, ...] | None = None
 ) -> IntegrationView:
-    """The active integration with this key (and of this kind); NotFound names the key."""
+    """The active integration with this key (and of this kind); Unauthenticated names the key."""
     digest = hash_key(key)
 
     async def load() -> IntegrationView | None:
@@ -129,7 +129,7 @@ async def integration_by_key(
     view = await remember(session, "integrations", digest, load)
     kinds = (kind,) if isinstance(kind, str) else kind
     if view is None or (kinds is not None and view.kind not in kinds):
-        raise NotFound(
+        raise Unauthenticated(
             "integration_key: no active integration with this key", field="integration_key"
         )
     return view

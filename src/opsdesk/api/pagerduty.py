@@ -15,7 +15,7 @@ from opsdesk.alerts import service
 from opsdesk.alerts.payloads import parse_pagerduty
 from opsdesk.api.alerts import rate_limiter
 from opsdesk.api.deps import DB, ClockDep, Rules
-from opsdesk.core.errors import NotFound, ValidationFailed
+from opsdesk.core.errors import Unauthenticated, ValidationFailed
 
 router = APIRouter(tags=["alerts"])
 MAX_BODY = 512 * 1024  # PagerDuty's payload limit
@@ -43,7 +43,7 @@ async def enqueue(request: Request, db: DB, clock: ClockDep, rules: Rules) -> Re
             integration = await service.integration_by_key(
                 session=session, key=routing_key, kind="pagerduty"
             )
-    except NotFound:
+    except Unauthenticated:
         return _invalid("routing_key: no active PagerDuty integration with this key")
     wait = rate_limiter(request).take(
         integration.id, per_second=integration.rate_limit_per_s, now=time.monotonic()

@@ -23,7 +23,7 @@ from opsdesk.api.deps import DB, ClockDep, CurrentCaller, Rules
 from opsdesk.auth.roles import Role
 from opsdesk.auth.service import require_role
 from opsdesk.core.clock import epoch_ms
-from opsdesk.core.errors import NotFound, ValidationFailed
+from opsdesk.core.errors import NotFound, Unauthenticated, ValidationFailed
 from opsdesk.incidents.fields import Source
 from opsdesk.incidents.schemas import IncidentCreate
 
@@ -213,7 +213,7 @@ async def report_custom_event(
             integration = await service.integration_by_key(
                 session=session, key=integration_key, kind="coc"
             )
-    except NotFound:
+    except Unauthenticated:
         return _integration_answer("common.01010001", "Token missing or invalid.", 401)
     wait = rate_limiter(request).take(
         integration.id, per_second=integration.rate_limit_per_s, now=time.monotonic()
