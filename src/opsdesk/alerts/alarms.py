@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from opsdesk.alerts.models import Alert, AlertGroup, ConversionRule, Integration
 from opsdesk.alerts.payloads import FIRING, RESOLVED
-from opsdesk.alerts.service import FINISHED
+from opsdesk.alerts.upserts import FINISHED
 from opsdesk.auth.roles import Caller
 from opsdesk.core.errors import Conflict, NotFound, ValidationFailed
 from opsdesk.incidents.fields import Channel, HistoryAction
