@@ -1,5 +1,6 @@
 """Imports every feature's tables so that Alembic and tests see the whole schema."""
 
+from opsdesk.alerts import models as alert_models
 from opsdesk.assignment import models as assignment_models
 from opsdesk.auth import models as auth_models
 from opsdesk.catalog import models as catalog_models
@@ -14,6 +15,7 @@ from opsdesk.sla import models as sla_models
 
 __all__ = [
     "Base",
+    "alert_models",
     "assignment_models",
     "auth_models",
     "catalog_models",

@@ -15,6 +15,7 @@ from opsdesk import __version__
 from opsdesk.api import (
     account,
     actions,
+    alerts,
     assignment,
     attachments,
     auth_events,
@@ -25,11 +26,13 @@ from opsdesk.api import (
     incidents,
     jobs,
     notifications,
+    pagerduty,
     sla,
     users,
 )
 from opsdesk.api import views as api_views
 from opsdesk.api.body_limits import BodyLimits
+from opsdesk.api.coc import alarms as coc_alarms
 from opsdesk.api.coc import incidents as coc_incidents
 from opsdesk.api.docs import install_docs
 from opsdesk.api.error_boundary import ErrorBoundary
@@ -46,6 +49,7 @@ from opsdesk.core.settings import Settings, get_settings
 from opsdesk.incidents.sweeper import incident_rules_from
 from opsdesk.web import access_keys as web_access_keys
 from opsdesk.web import account as web_account
+from opsdesk.web import alerts as web_alerts
 from opsdesk.web import auth_events as web_auth_events
 from opsdesk.web import desk as web_desk
 from opsdesk.web import inbound_mail as web_inbound_mail
@@ -138,6 +142,9 @@ def create_app(
     app.add_middleware(ErrorBoundary)
     install_error_handlers(app)
     install_docs(app)
+    # First: routes are matched in order, and the alert receivers are the hot path.
+    app.include_router(pagerduty.router)
+    app.include_router(alerts.router)
     app.include_router(health.router)
     app.include_router(users.router)
     app.include_router(account.router)
@@ -154,6 +161,7 @@ def create_app(
     app.include_router(sla.router)
     app.include_router(coc_incidents.router)
     app.include_router(api_views.router)
+    app.include_router(coc_alarms.router)
     for router in catalog.routers:
         app.include_router(router)
     app.include_router(web_routes.router)
@@ -162,6 +170,7 @@ def create_app(
     app.include_router(web_teams.router)
     app.include_router(web_jobs.router)
     app.include_router(web_inbound_mail.router)
+    app.include_router(web_alerts.router)
     app.include_router(web_account.router)
     app.include_router(web_auth_events.router)
     app.include_router(web_access_keys.router)

@@ -1,4 +1,5 @@
-"""The ``opsdesk`` command: serve, worker, db, demo, users, tokens, access keys.
+"""The ``opsdesk`` command: serve, worker, db, demo, users, tokens, access keys, mail,
+integrations.
 
 Imports of the application (SQLAlchemy, FastAPI, the feature packages) happen inside the
 commands that need them, so ``opsdesk --help`` and the small commands start quickly.
@@ -32,6 +33,9 @@ access_keys_app = typer.Typer(
 incidents_app = typer.Typer(help="Incidents.", no_args_is_help=True)
 shifts_app = typer.Typer(help="Shift schedules.", no_args_is_help=True)
 mail_app = typer.Typer(help="Email in: SMTP listener, IMAP poll, MTA pipe.", no_args_is_help=True)
+integrations_app = typer.Typer(
+    help="Monitoring integrations (alert sources).", no_args_is_help=True
+)
 app.add_typer(db_app, name="db")
 app.add_typer(demo_app, name="demo")
 app.add_typer(users_app, name="users")
@@ -40,6 +44,7 @@ app.add_typer(access_keys_app, name="access-keys")
 app.add_typer(incidents_app, name="incidents")
 app.add_typer(shifts_app, name="shifts")
 app.add_typer(mail_app, name="mail")
+app.add_typer(integrations_app, name="integrations")
 
 T = TypeVar("T")
 
@@ -567,6 +572,83 @@ def mail_poll(
         if once:
             return
         time.sleep(settings.imap_interval_s)
+
+
+@integrations_app.command("create")
+def integrations_create(
+    name: str,
+    kind: Annotated[
+        str, typer.Option(help="alertmanager, grafana, pagerduty, generic or coc")
+    ] = "generic",
+    acting_as: Annotated[
+        str | None,
+        typer.Option(
+            "--as",
+            help="Email of the staff user its incidents are reported by "
+            "(default: the first administrator)",
+        ),
+    ] = None,
+    rate_limit: Annotated[
+        int, typer.Option(help="Requests per second per process; 0: none")
+    ] = 1000,
+    group_by: Annotated[
+        str, typer.Option(help="Comma-separated labels that group alerts (default: the sender's)")
+    ] = "",
+) -> None:
+    """Create an integration with its default conversion rule; prints only the new key."""
+    from sqlalchemy import select
+
+    from opsdesk.alerts import integrations as alerts
+    from opsdesk.auth import service as auth_service
+    from opsdesk.auth.models import User
+    from opsdesk.core.clock import SystemClock
+    from opsdesk.core.errors import OpsdeskError
+
+    async def work(session: AsyncSession) -> str:
+        if acting_as is not None:
+            user = await auth_service.get_user_by_email(session=session, email=acting_as)
+            if Role(user.role) == Role.END_USER:
+                raise OpsdeskError(f"--as: {acting_as} is an end user; choose staff")
+            user_id = user.id
+        else:
+            found = await session.scalar(
+                select(User.id)
+                .where(User.role == Role.ADMIN.value, User.active.is_(True))
+                .order_by(User.created_at)
+                .limit(1)
+            )
+            if found is None:
+                raise OpsdeskError("no administrator yet: create one first, or pass --as")
+            user_id = found
+        _row, key = await alerts.create_integration(
+            session=session,
+            name=name,
+            kind=kind,
+            acting_user_id=user_id,
+            now=SystemClock().now(),
+            rate_limit_per_s=rate_limit,
+            group_by=[label.strip() for label in group_by.split(",") if label.strip()],
+        )
+        return key
+
+    typer.echo(_in_transaction(work))
+
+
+@integrations_app.command("list")
+def integrations_list() -> None:
+    """List integrations: id, name, kind, key hint, active."""
+    from opsdesk.alerts import integrations as alerts
+
+    async def work(session: AsyncSession) -> list[str]:
+        rows = await alerts.list_integrations(session=session)
+        return [
+            f"{row.id:<5} {row.name:<30} {row.kind:<13} {row.key_hint}…  "
+            f"{'active' if row.active else 'inactive'}"
+            for row in rows
+        ]
+
+    for line in _in_transaction(work):
+        typer.echo(line)
 
 
 if __name__ == "__main__":

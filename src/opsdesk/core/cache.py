@@ -58,6 +58,7 @@ CACHE_TTLS: dict[str, float] = {
     "access_key_uses": 60.0,  # keys whose last use this process wrote lately
     "reference": 5.0,  # enabled reference-data keys
     "turns": 3600.0,  # blocks of round-robin turns reserved by this process (assignment)
+    "integrations": 5.0,  # alert integration key -> its settings and rules (alerts/)
 }
 
 

@@ -183,7 +183,68 @@ async def load_demo(*, session: AsyncSession, clock: Clock) -> bool:
         now=now - timedelta(hours=19),
     )
     await load_demo_mail(session=session, clock=clock)
+    await _load_alerts(session=session, admin_id=users[DEMO_ADMIN.email].id, now=now)
     return True
+
+
+async def _load_alerts(*, session: AsyncSession, admin_id: str, now: datetime) -> None:
+    """A Prometheus integration with three alert groups, one of which opened an incident."""
+    from opsdesk.alerts import integrations
+    from opsdesk.alerts import service as alerts
+    from opsdesk.alerts.payloads import NormalisedAlert
+
+    _row, key = await integrations.create_integration(
+        session=session,
+        name="Prometheus (demo)",
+        kind="alertmanager",
+        acting_user_id=admin_id,
+        now=now - timedelta(hours=3),
+        group_by=["alertname", "env"],
+    )
+    row = await integrations.list_integrations(session=session)
+    await integrations.save_rule(
+        session=session,
+        integration_id=row[0].id,
+        values={
+            "name": "Staging alerts stay alerts",
+            "position": 10,
+            "conditions": [{"key": "env", "op": "eq", "value": "staging"}],
+            "creates_incident": False,
+        },
+    )
+    view = await alerts.integration_by_key(session=session, key=key)
+
+    def alert(
+        name: str, host: str, env: str, summary: str, event: str = "firing"
+    ) -> NormalisedAlert:
+        labels = {"alertname": name, "instance": f"{host}:9100", "env": env, "severity": "critical"}
+        return NormalisedAlert(
+            dedup_key=f"{name}-{host}",
+            event=event,
+            severity="critical" if name == "DiskFull" else "warning",
+            summary=summary,
+            source=f"{host}:9100",
+            labels=labels,
+            annotations={"summary": summary},
+            link=f"http://prometheus.example.com:9090/graph?g0.expr={name}",
+        )
+
+    disk = [
+        alert("DiskFull", "db1", "prod", "Disk /var/lib/postgresql 97% full on db1"),
+        alert("DiskFull", "db2", "prod", "Disk /var/lib/postgresql 93% full on db2"),
+    ]
+    for minutes in (90, 60, 30):
+        await alerts.ingest(
+            session=session, integration=view, alerts=disk, now=now - timedelta(minutes=minutes)
+        )
+    staging = [alert("HighLatency", "api-staging", "staging", "p99 above 2 s on api-staging")]
+    await alerts.ingest(
+        session=session, integration=view, alerts=staging, now=now - timedelta(minutes=45)
+    )
+    flap = [alert("TargetDown", "cache3", "staging", "cache3 unreachable", event="resolved")]
+    await alerts.ingest(
+        session=session, integration=view, alerts=flap, now=now - timedelta(minutes=20)
+    )
 
 
 async def _load_assignment(

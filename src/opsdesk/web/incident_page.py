@@ -16,6 +16,7 @@ from fastapi.responses import Response
 from pydantic import ValidationError
 from starlette.datastructures import FormData
 
+from opsdesk.alerts import queries as alert_queries
 from opsdesk.assignment import service as assignment
 from opsdesk.auth import service as auth_service
 from opsdesk.auth.roles import Caller
@@ -217,6 +218,11 @@ async def incident_page(
             await assignment.list_workgroups(session=session, caller=caller) if staff_view else []
         )
         scenes = await assignment.list_scenes(session=session, caller=caller) if staff_view else []
+        alert_groups = (
+            await alert_queries.list_groups(session=session, incident_id=incident.id, limit=20)
+            if staff_view
+            else []
+        )
         user_ids: list[str | None] = [
             incident.creator_id,
             incident.reporter_id,
@@ -324,6 +330,7 @@ async def incident_page(
         "history": views,
         "choices": _choices(names, staff, groups, scenes),
         "work_minutes": work_minutes,
+        "alert_groups": alert_groups,
         "watchers": [watchers.names.get(row.user_id, row.user_id) for row in watchers.items],
     }
     return _render(request, "incident_detail.html", context, caller=caller, status_code=status_code)

@@ -1,0 +1,1 @@
+"""Monitoring alerts: integrations, receivers' payloads, dedup, grouping, conversion rules."""
