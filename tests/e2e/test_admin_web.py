@@ -120,7 +120,10 @@ def test_an_admin_creates_a_user_a_workgroup_and_a_rotation_in_the_browser(page:
 
 
 MAIN_PAGES = (
+    "/my-work",
+    "/queue",
     "/incidents",
+    "/alerts",
     "/incidents/new",
     "/teams",
     "/account",
@@ -138,6 +141,9 @@ MAIN_PAGES = (
     "/admin/mail-templates/created",
     "/admin/jobs",
     "/admin/auth-events",
+    "/admin/access-keys",
+    "/admin/inbound-mail",
+    "/admin/integrations",
 )
 
 
@@ -145,7 +151,8 @@ def test_main_pages_have_no_serious_accessibility_violations(page: Page) -> None
     page.goto("/login")
     assert_accessible(page)
     sign_in(page, "admin@example.com", "demo-admin")
-    expect(page).to_have_url(re.compile(r"/incidents$"))
+    expect(page).to_have_url(re.compile(r"/my-work$"))
+    page.goto("/incidents")
     page.locator("table.incidents-table tbody tr").first.get_by_role("link").click()
     expect(page).to_have_url(DETAIL_URL)
     assert_accessible(page)

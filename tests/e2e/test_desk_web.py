@@ -94,11 +94,10 @@ def test_a_report_appears_in_the_queue_and_replies_appear_on_the_incident_withou
     mark_no_reload(page)
     row.get_by_role("link", name=number).click()
     expect(tech.locator("#incident-title")).to_have_text(title)
-    tech.locator("#actions summary", has_text="Accept").click()
     tech.locator("#action-accept").get_by_role("button", name="Accept").click()
     expect(tech.locator("#incident-status")).to_have_text("In Progress")
     tech.locator("#reply-body").fill("We are on it: reinstalling the scanner driver.")
-    tech.get_by_role("button", name="Post").click()
+    tech.get_by_role("button", name="Send reply").click()
     expect(tech.locator("#history")).to_contain_text("reinstalling the scanner driver")
 
     expect(page.locator("#history")).to_contain_text(
@@ -127,9 +126,7 @@ def test_a_report_appears_in_the_queue_and_replies_appear_on_the_incident_withou
 
     page.goto(page.url)
     expect(page.locator("#incident-status")).to_have_text("Resolved")
-    page.locator("#actions summary", has_text="Confirm resolution").click()
-    page.locator("#action-confirm-accepted-yes").check()
-    page.locator("#action-confirm").get_by_role("button", name="Confirm resolution").click()
+    page.locator("#is-it-fixed").get_by_role("button", name="Yes, fixed").click()
     expect(page.locator("#incident-status")).to_have_text("Closed")
     page.locator("#rating-5").check()
     page.get_by_role("button", name="Send feedback").click()

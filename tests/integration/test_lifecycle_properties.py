@@ -68,6 +68,7 @@ def steps(draw: st.DrawFn) -> list[Step]:
             Action.CONFIRM: {"accepted": draw(st.booleans()), "comment": "checked"},
             Action.REOPEN: {"reason": "again"},
             Action.CLOSE: {},
+            Action.WITHDRAW: {"comment": "sorted itself out"},
         }
         wait = draw(st.integers(min_value=0, max_value=3 * 1440))
         steer = draw(st.none() | st.integers(min_value=0, max_value=20))
