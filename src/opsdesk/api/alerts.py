@@ -30,9 +30,10 @@ from opsdesk.alerts.schemas import (
     RuleIn,
     RuleOut,
 )
-from opsdesk.api.deps import DB, ClockDep, CurrentCaller, Rules
+from opsdesk.api.deps import DB, AdminCaller, ClockDep, Rules, StaffCaller
 from opsdesk.auth.roles import Role
 from opsdesk.auth.service import require_role
+from opsdesk.core.bounds import RowId
 from opsdesk.core.clock import Clock
 from opsdesk.core.database import Database
 from opsdesk.core.errors import TooManyAttempts, ValidationFailed
@@ -152,7 +153,7 @@ async def generic_webhook(
 
 
 @router.get("/api/v1/integrations", response_model=list[IntegrationOut])
-async def list_integrations(caller: CurrentCaller, db: DB) -> list[Any]:
+async def list_integrations(caller: AdminCaller, db: DB) -> list[Any]:
     require_role(caller, Role.ADMIN)
     async with db.read() as session:
         return list(await integrations.list_integrations(session=session))
@@ -160,7 +161,7 @@ async def list_integrations(caller: CurrentCaller, db: DB) -> list[Any]:
 
 @router.post("/api/v1/integrations", response_model=IntegrationCreated, status_code=201)
 async def create_integration(
-    data: IntegrationCreate, caller: CurrentCaller, db: DB, clock: ClockDep
+    data: IntegrationCreate, caller: AdminCaller, db: DB, clock: ClockDep
 ) -> dict[str, Any]:
     require_role(caller, Role.ADMIN)
     async with db.write() as session:
@@ -179,7 +180,7 @@ async def create_integration(
 
 @router.patch("/api/v1/integrations/{integration_id}", response_model=IntegrationOut)
 async def update_integration(
-    integration_id: int, data: IntegrationUpdate, caller: CurrentCaller, db: DB
+    integration_id: RowId, data: IntegrationUpdate, caller: AdminCaller, db: DB
 ) -> Any:
     require_role(caller, Role.ADMIN)
     changes = data.model_dump(exclude_unset=True)
@@ -193,7 +194,7 @@ async def update_integration(
 
 
 @router.post("/api/v1/integrations/{integration_id}/rotate-key")
-async def rotate_key(integration_id: int, caller: CurrentCaller, db: DB) -> dict[str, str]:
+async def rotate_key(integration_id: RowId, caller: AdminCaller, db: DB) -> dict[str, str]:
     require_role(caller, Role.ADMIN)
     async with db.write() as session:
         key = await integrations.rotate_key(session=session, integration_id=integration_id)
@@ -201,14 +202,14 @@ async def rotate_key(integration_id: int, caller: CurrentCaller, db: DB) -> dict
 
 
 @router.get("/api/v1/integrations/{integration_id}/rules", response_model=list[RuleOut])
-async def list_rules(integration_id: int, caller: CurrentCaller, db: DB) -> list[Any]:
+async def list_rules(integration_id: RowId, caller: AdminCaller, db: DB) -> list[Any]:
     require_role(caller, Role.ADMIN)
     async with db.read() as session:
         return list(await integrations.list_rules(session=session, integration_id=integration_id))
 
 
 @router.post("/api/v1/integrations/{integration_id}/rules", response_model=RuleOut, status_code=201)
-async def create_rule(integration_id: int, data: RuleIn, caller: CurrentCaller, db: DB) -> Any:
+async def create_rule(integration_id: RowId, data: RuleIn, caller: AdminCaller, db: DB) -> Any:
     require_role(caller, Role.ADMIN)
     async with db.write() as session:
         return await integrations.save_rule(
@@ -218,7 +219,7 @@ async def create_rule(integration_id: int, data: RuleIn, caller: CurrentCaller, 
 
 @router.put("/api/v1/integrations/{integration_id}/rules/{rule_id}", response_model=RuleOut)
 async def replace_rule(
-    integration_id: int, rule_id: int, data: RuleIn, caller: CurrentCaller, db: DB
+    integration_id: RowId, rule_id: RowId, data: RuleIn, caller: AdminCaller, db: DB
 ) -> Any:
     require_role(caller, Role.ADMIN)
     async with db.write() as session:
@@ -231,7 +232,9 @@ async def replace_rule(
 
 
 @router.delete("/api/v1/integrations/{integration_id}/rules/{rule_id}", status_code=204)
-async def delete_rule(integration_id: int, rule_id: int, caller: CurrentCaller, db: DB) -> Response:
+async def delete_rule(
+    integration_id: RowId, rule_id: RowId, caller: AdminCaller, db: DB
+) -> Response:
     require_role(caller, Role.ADMIN)
     async with db.write() as session:
         await integrations.delete_rule(
@@ -245,10 +248,10 @@ async def delete_rule(integration_id: int, rule_id: int, caller: CurrentCaller, 
 
 @router.get("/api/v1/alert-groups", response_model=list[AlertGroupOut])
 async def list_alert_groups(
-    caller: CurrentCaller,
+    caller: StaffCaller,
     db: DB,
     incident: Annotated[str | None, Query(max_length=50)] = None,
-    integration_id: int | None = None,
+    integration_id: RowId | None = None,
     open_only: bool = False,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
     offset: Annotated[int, Query(ge=0)] = 0,
@@ -271,7 +274,7 @@ async def list_alert_groups(
 
 
 @router.get("/api/v1/alert-groups/{group_id}", response_model=AlertGroupDetail)
-async def show_alert_group(group_id: int, caller: CurrentCaller, db: DB) -> dict[str, Any]:
+async def show_alert_group(group_id: RowId, caller: StaffCaller, db: DB) -> dict[str, Any]:
     require_role(caller, Role.TECHNICIAN)
     async with db.read() as session:
         row = await queries.get_group(session=session, group_id=group_id)

@@ -114,3 +114,4 @@ StaffCaller = Annotated[Caller, Depends(caller_at_least(Role.TECHNICIAN))]
 ManagerCaller = Annotated[Caller, Depends(caller_at_least(Role.INCIDENT_MANAGER))]
 AdminCaller = Annotated[Caller, Depends(caller_at_least(Role.ADMIN))]
 ADMIN_ONLY = Depends(caller_at_least(Role.ADMIN))
+STAFF_ONLY = Depends(caller_at_least(Role.TECHNICIAN))

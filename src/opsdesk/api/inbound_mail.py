@@ -9,13 +9,15 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from opsdesk.api.deps import DB, ClockDep, CurrentCaller
+from opsdesk.api.deps import DB, STAFF_ONLY, ClockDep, CurrentCaller
+from opsdesk.core.bounds import MAX_PAGE, RowId
 from opsdesk.core.pagination import MAX_PER_PAGE, PageRequest
 from opsdesk.core.settings import Settings
 from opsdesk.intake.email import queries, service
 from opsdesk.intake.email.service import MailRules, MailStatus, Outcome
 
-router = APIRouter(prefix="/api/v1/admin", tags=["admin"])
+# Staff only, checked before the query or body is validated (the service narrows further).
+router = APIRouter(prefix="/api/v1/admin", tags=["admin"], dependencies=[STAFF_ONLY])
 
 
 class InboundMailOut(BaseModel):
@@ -60,7 +62,7 @@ async def list_inbound_mails(
     db: DB,
     status: MailStatus | None = None,
     outcome: Outcome | None = None,
-    page: Annotated[int, Query(ge=1)] = 1,
+    page: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 1,
     per_page: Annotated[int, Query(ge=1, le=MAX_PER_PAGE)] = 50,
 ) -> InboundMailPage:
     """Each inbound mail, newest first, with what became of it (administrators only)."""
@@ -93,14 +95,14 @@ async def mails_of_incident(number: str, caller: CurrentCaller, db: DB) -> list[
 
 
 @router.get("/inbound-mails/{mail_id}", response_model=InboundMailOut)
-async def get_inbound_mail(mail_id: int, caller: CurrentCaller, db: DB) -> InboundMailOut:
+async def get_inbound_mail(mail_id: RowId, caller: CurrentCaller, db: DB) -> InboundMailOut:
     async with db.read() as session:
         mail = await queries.get_inbound_mail(session, caller=caller, mail_id=mail_id)
         return InboundMailOut.model_validate(mail)
 
 
 @router.get("/inbound-mails/{mail_id}/raw", response_class=Response)
-async def get_raw_mail(mail_id: int, caller: CurrentCaller, db: DB) -> Response:
+async def get_raw_mail(mail_id: RowId, caller: CurrentCaller, db: DB) -> Response:
     """The mail exactly as received (message/rfc822), as a download; for all staff."""
     async with db.read() as session:
         raw = await queries.get_raw_mail(session, caller=caller, mail_id=mail_id)
@@ -116,7 +118,7 @@ async def get_raw_mail(mail_id: int, caller: CurrentCaller, db: DB) -> Response:
 
 @router.post("/inbound-mails/{mail_id}/process", response_model=InboundMailOut)
 async def process_again(
-    mail_id: int, request: Request, caller: CurrentCaller, db: DB, clock: ClockDep
+    mail_id: RowId, request: Request, caller: CurrentCaller, db: DB, clock: ClockDep
 ) -> InboundMailOut:
     """Process a held or failed mail again (the sender rate limit does not apply)."""
     async with db.write() as session:

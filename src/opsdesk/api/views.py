@@ -9,6 +9,7 @@ from fastapi import APIRouter, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from opsdesk.api.deps import DB, ClockDep, CurrentCaller
+from opsdesk.core.bounds import RowId
 from opsdesk.desk import views as service
 from opsdesk.desk.models import SavedView
 
@@ -77,13 +78,13 @@ async def create_view(body: ViewCreate, caller: CurrentCaller, db: DB, clock: Cl
 
 
 @router.get("/{view_id}", response_model=ViewOut)
-async def get_view(view_id: int, caller: CurrentCaller, db: DB) -> ViewOut:
+async def get_view(view_id: RowId, caller: CurrentCaller, db: DB) -> ViewOut:
     async with db.read() as session:
         return _out(await service.get_view(session=session, caller=caller, view_id=view_id))
 
 
 @router.delete("/{view_id}", status_code=204)
-async def delete_view(view_id: int, caller: CurrentCaller, db: DB) -> Response:
+async def delete_view(view_id: RowId, caller: CurrentCaller, db: DB) -> Response:
     async with db.write() as session:
         await service.delete_view(session=session, caller=caller, view_id=view_id)
     return Response(status_code=204)

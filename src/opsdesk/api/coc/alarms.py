@@ -19,7 +19,7 @@ from opsdesk.alerts import alarms, service
 from opsdesk.alerts.payloads import parse_coc_event
 from opsdesk.api.alerts import rate_limiter
 from opsdesk.api.coc.envelope import PROVIDER_CODE, envelope
-from opsdesk.api.deps import DB, ClockDep, CurrentCaller, Rules
+from opsdesk.api.deps import DB, ClockDep, Rules, StaffCaller
 from opsdesk.auth.roles import Role
 from opsdesk.auth.service import require_role
 from opsdesk.core.clock import epoch_ms
@@ -107,7 +107,7 @@ def _incident_data(body: AlarmToIncident) -> IncidentCreate:
 
 @router.post("/v1/alarm-mgmt/alarms-linked-incident")
 async def transfer_alarm_to_incident(
-    body: AlarmToIncident, caller: CurrentCaller, db: DB, clock: ClockDep, rules: Rules
+    body: AlarmToIncident, caller: StaffCaller, db: DB, clock: ClockDep, rules: Rules
 ) -> dict[str, Any]:
     require_role(caller, Role.TECHNICIAN)
     ids = alarms.parse_alarm_ids(body.alarm_ids)
@@ -121,7 +121,7 @@ async def transfer_alarm_to_incident(
 
 @router.post("/v1/alarm-mgmt/alarms/cancel")
 async def clear_alarm(
-    body: ClearAlarmBody, caller: CurrentCaller, db: DB, clock: ClockDep
+    body: ClearAlarmBody, caller: StaffCaller, db: DB, clock: ClockDep
 ) -> dict[str, Any]:
     require_role(caller, Role.TECHNICIAN)
     ids = alarms.parse_alarm_ids(body.alarm_ids)
@@ -143,7 +143,7 @@ def _alarm_id(raw: str) -> int:
 
 
 @router.get("/v1/alarm-mgmt/alarm/{alarm_id}")
-async def show_alarm(alarm_id: AlarmId, caller: CurrentCaller, db: DB) -> dict[str, Any]:
+async def show_alarm(alarm_id: AlarmId, caller: StaffCaller, db: DB) -> dict[str, Any]:
     require_role(caller, Role.TECHNICIAN)
     async with db.read() as session:
         info = await alarms.alarm_info(session=session, alarm_id=_alarm_id(alarm_id))
@@ -174,7 +174,7 @@ async def show_alarm(alarm_id: AlarmId, caller: CurrentCaller, db: DB) -> dict[s
 @router.get("/v1/alarm-mgmt/alarm/{alarm_id}/handle-histories")
 async def list_alarm_handle_histories(
     alarm_id: AlarmId,
-    caller: CurrentCaller,
+    caller: StaffCaller,
     db: DB,
     offset: Annotated[int, Query(ge=0)] = 0,
     limit: Annotated[int, Query(ge=1, le=100)] = 10,

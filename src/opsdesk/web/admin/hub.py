@@ -45,6 +45,11 @@ AREAS = (
         "Who is mailed about what, mail templates with a preview, webhooks.",
     ),
     Area(
+        "Monitoring integrations",
+        "/admin/integrations",
+        "Alert sources, their keys, rate limits and conversion rules.",
+    ),
+    Area(
         "Inbound mail",
         "/admin/inbound-mail",
         "Every mail received, what it became, and why; process held or failed ones again.",
