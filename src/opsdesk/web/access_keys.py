@@ -11,24 +11,21 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from opsdesk.auth import access_keys
 from opsdesk.auth import service as auth_service
-from opsdesk.auth.roles import Caller, Role
+from opsdesk.auth.roles import Caller
 from opsdesk.auth.secret_box import SecretBox
 from opsdesk.core.errors import OpsdeskError
 from opsdesk.core.settings import Settings
 from opsdesk.web.common import (
     EMPTY,
     SESSION_FLASH_KEY,
-    _caller,
     _clock,
-    _csrf_failed,
-    _csrf_ok,
     _db,
-    _error_page,
     _format_time,
     _redirect,
     _render,
     _text,
-    _to_login,
+    admin_for_page,
+    admin_for_post,
 )
 
 router = APIRouter(include_in_schema=False)
@@ -43,16 +40,6 @@ class KeyRow:
     last_used: str
     revoked: str
     active: bool
-
-
-def _not_admin(request: Request, caller: Caller) -> Response:
-    return _error_page(
-        request,
-        caller=caller,
-        status_code=403,
-        title="Administrators only",
-        message="Access keys are managed by administrators.",
-    )
 
 
 async def _page(
@@ -95,11 +82,9 @@ async def _page(
 @router.get("/admin/access-keys")
 async def access_keys_page(request: Request) -> Response:
     async with _db(request).read() as session:
-        caller = await _caller(request, session)
-        if caller is None:
-            return _to_login(request)
-        if not caller.can(Role.ADMIN):
-            return _not_admin(request, caller)
+        caller = await admin_for_page(request, session)
+        if not isinstance(caller, Caller):
+            return caller
         return await _page(request, session, caller)
 
 
@@ -108,13 +93,9 @@ async def create_access_key(request: Request) -> Response:
     form = await request.form()
     settings: Settings = request.app.state.settings
     async with _db(request).write() as session:
-        caller = await _caller(request, session)
-        if caller is None:
-            return _to_login(request)
-        if not _csrf_ok(request, form):
-            return _csrf_failed(request, caller)
-        if not caller.can(Role.ADMIN):
-            return _not_admin(request, caller)
+        caller = await admin_for_post(request, session, form)
+        if not isinstance(caller, Caller):
+            return caller
         email = _text(form, "email").strip()
         name = _text(form, "name").strip() or "web"
         if len(name) > 100:
@@ -140,13 +121,9 @@ async def create_access_key(request: Request) -> Response:
 async def revoke_access_key(request: Request, access_key_id: str) -> Response:
     form = await request.form()
     async with _db(request).write() as session:
-        caller = await _caller(request, session)
-        if caller is None:
-            return _to_login(request)
-        if not _csrf_ok(request, form):
-            return _csrf_failed(request, caller)
-        if not caller.can(Role.ADMIN):
-            return _not_admin(request, caller)
+        caller = await admin_for_post(request, session, form)
+        if not isinstance(caller, Caller):
+            return caller
         try:
             await access_keys.revoke_access_key(
                 session=session,

@@ -9,9 +9,15 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from opsdesk.auth.events import EventKind, list_events
-from opsdesk.auth.roles import Caller, Role
+from opsdesk.auth.roles import Caller
 from opsdesk.core.pagination import PageRequest
-from opsdesk.web.common import EMPTY, _caller, _db, _error_page, _format_time, _render, _to_login
+from opsdesk.web.common import (
+    EMPTY,
+    _db,
+    _format_time,
+    _render,
+    admin_for_page,
+)
 
 router = APIRouter(include_in_schema=False)
 
@@ -39,16 +45,6 @@ class EventRow:
     reason: str
 
 
-def _not_admin(request: Request, caller: Caller) -> Response:
-    return _error_page(
-        request,
-        caller=caller,
-        status_code=403,
-        title="Administrators only",
-        message="The sign-in log is for administrators.",
-    )
-
-
 @router.get("/admin/auth-events")
 async def auth_events_page(request: Request) -> Response:
     params = request.query_params
@@ -60,11 +56,9 @@ async def auth_events_page(request: Request) -> Response:
     except ValueError:
         page = 1
     async with _db(request).read() as session:
-        caller = await _caller(request, session)
-        if caller is None:
-            return _to_login(request)
-        if not caller.can(Role.ADMIN):
-            return _not_admin(request, caller)
+        caller = await admin_for_page(request, session)
+        if not isinstance(caller, Caller):
+            return caller
         found = await list_events(
             session=session,
             caller=caller,

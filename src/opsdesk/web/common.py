@@ -297,6 +297,40 @@ def _csrf_failed(request: Request, caller: Caller | None) -> Response:
 # --- display values: labels, catalog names and user names --------------------------------
 
 
+def not_admin(request: Request, caller: Caller) -> Response:
+    return _error_page(
+        request,
+        caller=caller,
+        status_code=403,
+        title="Administrators only",
+        message="This page is for administrators. Ask one if a setting needs changing.",
+    )
+
+
+async def admin_for_page(request: Request, session: AsyncSession) -> Caller | Response:
+    """The signed-in administrator, or the response to send instead (sign-in or 403)."""
+    caller = await _caller(request, session)
+    if caller is None:
+        return _to_login(request)
+    if not caller.can(Role.ADMIN):
+        return not_admin(request, caller)
+    return caller
+
+
+async def admin_for_post(
+    request: Request, session: AsyncSession, form: FormData
+) -> Caller | Response:
+    """As :func:`admin_for_page`, and the form must carry this session's CSRF token."""
+    caller = await _caller(request, session)
+    if caller is None:
+        return _to_login(request)
+    if not _csrf_ok(request, form):
+        return _csrf_failed(request, caller)
+    if not caller.can(Role.ADMIN):
+        return not_admin(request, caller)
+    return caller
+
+
 def _label(labels: Mapping[Any, Label], key: str | None) -> str:
     if key is None or key == "":
         return EMPTY

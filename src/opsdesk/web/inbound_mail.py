@@ -8,7 +8,7 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from opsdesk.auth.roles import Caller, Role
+from opsdesk.auth.roles import Caller
 from opsdesk.core.errors import OpsdeskError
 from opsdesk.core.pagination import PageRequest
 from opsdesk.core.settings import Settings
@@ -17,16 +17,13 @@ from opsdesk.intake.email.service import OUTCOME_LABELS, MailRules, MailStatus, 
 from opsdesk.web.common import (
     EMPTY,
     SESSION_FLASH_KEY,
-    _caller,
     _clock,
-    _csrf_failed,
-    _csrf_ok,
     _db,
-    _error_page,
     _format_time,
     _redirect,
     _render,
-    _to_login,
+    admin_for_page,
+    admin_for_post,
 )
 
 router = APIRouter(include_in_schema=False)
@@ -51,16 +48,6 @@ class MailRow:
     can_process: bool
 
 
-def _not_admin(request: Request, caller: Caller) -> Response:
-    return _error_page(
-        request,
-        caller=caller,
-        status_code=403,
-        title="Administrators only",
-        message="Inbound mail is managed by administrators.",
-    )
-
-
 @router.get("/admin/inbound-mail")
 async def inbound_mail_page(request: Request) -> Response:
     shown = request.query_params.get("show", "all")
@@ -71,11 +58,9 @@ async def inbound_mail_page(request: Request) -> Response:
     except ValueError:
         page = 1
     async with _db(request).read() as session:
-        caller = await _caller(request, session)
-        if caller is None:
-            return _to_login(request)
-        if not caller.can(Role.ADMIN):
-            return _not_admin(request, caller)
+        caller = await admin_for_page(request, session)
+        if not isinstance(caller, Caller):
+            return caller
         status = FILTERS[shown]
         found = await queries.list_inbound_mails(
             session,
@@ -128,13 +113,9 @@ async def process_again(request: Request, mail_id: int) -> Response:
     form = await request.form()
     settings: Settings = request.app.state.settings
     async with _db(request).write() as session:
-        caller = await _caller(request, session)
-        if caller is None:
-            return _to_login(request)
-        if not _csrf_ok(request, form):
-            return _csrf_failed(request, caller)
-        if not caller.can(Role.ADMIN):
-            return _not_admin(request, caller)
+        caller = await admin_for_post(request, session, form)
+        if not isinstance(caller, Caller):
+            return caller
         try:
             mail = await service.process_again(
                 session,

@@ -8,22 +8,19 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from opsdesk.auth.roles import Caller, Role
+from opsdesk.auth.roles import Caller
 from opsdesk.core import jobs
 from opsdesk.core.errors import OpsdeskError
 from opsdesk.web.common import (
     EMPTY,
     SESSION_FLASH_KEY,
-    _caller,
     _clock,
-    _csrf_failed,
-    _csrf_ok,
     _db,
-    _error_page,
     _format_time,
     _redirect,
     _render,
-    _to_login,
+    admin_for_page,
+    admin_for_post,
 )
 
 router = APIRouter(include_in_schema=False)
@@ -44,16 +41,6 @@ class JobRow:
     error: str
 
 
-def _not_admin(request: Request, caller: Caller) -> Response:
-    return _error_page(
-        request,
-        caller=caller,
-        status_code=403,
-        title="Administrators only",
-        message="Background jobs are managed by administrators.",
-    )
-
-
 @router.get("/admin/jobs")
 async def jobs_page(request: Request) -> Response:
     state = request.query_params.get("state", "dead")
@@ -64,11 +51,9 @@ async def jobs_page(request: Request) -> Response:
     except ValueError:
         page = 1
     async with _db(request).read() as session:
-        caller = await _caller(request, session)
-        if caller is None:
-            return _to_login(request)
-        if not caller.can(Role.ADMIN):
-            return _not_admin(request, caller)
+        caller = await admin_for_page(request, session)
+        if not isinstance(caller, Caller):
+            return caller
         found = await jobs.list_jobs(
             session, state=state, limit=PER_PAGE + 1, offset=(page - 1) * PER_PAGE
         )
@@ -119,13 +104,9 @@ async def jobs_page(request: Request) -> Response:
 async def retry_job(request: Request, job_id: int) -> Response:
     form = await request.form()
     async with _db(request).write() as session:
-        caller = await _caller(request, session)
-        if caller is None:
-            return _to_login(request)
-        if not _csrf_ok(request, form):
-            return _csrf_failed(request, caller)
-        if not caller.can(Role.ADMIN):
-            return _not_admin(request, caller)
+        caller = await admin_for_post(request, session, form)
+        if not isinstance(caller, Caller):
+            return caller
         try:
             job = await jobs.retry_dead(session, job_id=job_id, now=_clock(request).now())
         except OpsdeskError as exc:

@@ -8,21 +8,19 @@ from typing import Any, TypeVar
 from fastapi import Request
 from fastapi.responses import Response
 from pydantic import BaseModel, ValidationError
-from sqlalchemy.ext.asyncio import AsyncSession
-from starlette.datastructures import FormData
 
-from opsdesk.auth.roles import Caller, Role
+from opsdesk.auth.roles import Caller
 from opsdesk.core.errors import OpsdeskError
 from opsdesk.web.common import (
     SESSION_FLASH_KEY,
-    _caller,
-    _csrf_failed,
-    _csrf_ok,
-    _error_page,
     _redirect,
     _render,
-    _to_login,
 )
+
+# The admin guards live in web/common.py (every admin page uses them); re-exported here.
+from opsdesk.web.common import admin_for_page as admin_for_page
+from opsdesk.web.common import admin_for_post as admin_for_post
+from opsdesk.web.common import not_admin as not_admin
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
 
@@ -42,40 +40,6 @@ class FormInvalid(Exception):
     def __init__(self, errors: dict[str, str]) -> None:
         super().__init__("; ".join(f"{name}: {text}" for name, text in errors.items()))
         self.errors = errors
-
-
-def not_admin(request: Request, caller: Caller) -> Response:
-    return _error_page(
-        request,
-        caller=caller,
-        status_code=403,
-        title="Administrators only",
-        message="This page is for administrators. Ask one if a setting needs changing.",
-    )
-
-
-async def admin_for_page(request: Request, session: AsyncSession) -> Caller | Response:
-    """The signed-in administrator, or the response to send instead (sign-in or 403)."""
-    caller = await _caller(request, session)
-    if caller is None:
-        return _to_login(request)
-    if not caller.can(Role.ADMIN):
-        return not_admin(request, caller)
-    return caller
-
-
-async def admin_for_post(
-    request: Request, session: AsyncSession, form: FormData
-) -> Caller | Response:
-    """As :func:`admin_for_page`, and the form must carry this session's CSRF token."""
-    caller = await _caller(request, session)
-    if caller is None:
-        return _to_login(request)
-    if not _csrf_ok(request, form):
-        return _csrf_failed(request, caller)
-    if not caller.can(Role.ADMIN):
-        return not_admin(request, caller)
-    return caller
 
 
 def _sentence(text: str) -> str:
