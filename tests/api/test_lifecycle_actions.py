@@ -113,7 +113,9 @@ async def snapshot(client: httpx.AsyncClient, desk: Desk, number: str) -> tuple[
     return incident, history
 
 
-@pytest.mark.parametrize("phase", list(Phase))
+# A merged incident takes no action itself: every write for it lands on its primary
+# (tests/api/test_merge.py covers that).
+@pytest.mark.parametrize("phase", [phase for phase in Phase if phase is not Phase.MERGED])
 async def test_every_action_in_every_phase(
     phase: Phase, client: httpx.AsyncClient, desk: Desk, clock: FixedClock, db: Database
 ) -> None:

@@ -36,7 +36,7 @@ EXPECTED: dict[tuple[Phase, Action], dict[Outcome, Phase]] = {
     **{
         (phase, Action.REMARK): {Outcome.DONE: phase}
         for phase in Phase
-        if phase is not Phase.COMPLETED
+        if phase not in (Phase.COMPLETED, Phase.MERGED)
     },
     (Phase.IN_PROGRESS, Action.PAUSE): {Outcome.DONE: Phase.PAUSE_REQUESTED},
     (Phase.PAUSE_REQUESTED, Action.APPROVE): {Outcome.DONE: Phase.PAUSED},

@@ -563,6 +563,7 @@ async def _resolve(
         )
     if problems:
         raise invalid(problems)
+    override = open_work_override(incident, override=params.override_open_work)
     assert category is not None
     await check_references(session=session, chosen={Kind.CATEGORY: category})
     if params.attachment_ids:
@@ -581,7 +582,30 @@ async def _resolve(
     incident.pause_reason = None
     incident.pause_until = None
     incident.resolved_at = now
-    return params.solution
+    return params.solution if override is None else f"{params.solution}\n\n{override}"
+
+
+def open_work_override(incident: Incident, *, override: bool) -> str | None:
+    """What is still open, as the line the resolution records when it is overridden;
+    ``Conflict`` (naming ``override_open_work``) when something is open and not overridden."""
+    parts = [
+        f"{count} {name if count == 1 else name + 's'}"
+        for count, name in (
+            (incident.open_tasks, "open task"),
+            (incident.open_work_orders, "open work order"),
+        )
+        if count > 0
+    ]
+    if not parts:
+        return None
+    still_open = " and ".join(parts)
+    if not override:
+        raise Conflict(
+            f"{incident.number} has {still_open}: finish or cancel them, or resolve with "
+            "override_open_work=true",
+            field="override_open_work",
+        )
+    return f"Resolved with {still_open} (override)."
 
 
 async def _confirm(

@@ -162,6 +162,16 @@ class HistoryAction(StrEnum):
     # The SLA clock crossed a warning threshold or its goal (sla/ writes these, no operator).
     SLA_WARNING = "sla_warning"
     SLA_BREACH = "sla_breach"
+    # Working together (collaboration/ and relations/): rows on the incident they touch.
+    TASK = "incident_task"
+    WORK_ORDER = "incident_work_order"
+    MERGE = "incident_merge"  # on the primary: secondaries merged into it
+    MERGED = "incident_merged"  # on a secondary: merged into the primary
+    UNMERGE = "incident_unmerge"  # on both sides when a merge is undone
+    SPLIT = "incident_split"  # on the original: a part split off into a new incident
+    SPLIT_FROM = "incident_split_from"  # on the new incident
+    LINK = "incident_link"
+    UNLINK = "incident_unlink"
 
 
 HISTORY_ACTION_LABELS: dict[str, Label] = {
@@ -193,6 +203,15 @@ HISTORY_ACTION_LABELS: dict[str, Label] = {
     HistoryAction.AUTOMATION_STEP: Label("automation step", "自动化步骤"),
     HistoryAction.SLA_WARNING: Label("SLA warning", "SLA预警"),
     HistoryAction.SLA_BREACH: Label("SLA breached", "SLA超时"),
+    HistoryAction.TASK: Label("task", "任务"),
+    HistoryAction.WORK_ORDER: Label("work order", "工单"),
+    HistoryAction.MERGE: Label("merge incidents", "合并事件单"),
+    HistoryAction.MERGED: Label("merged into another incident", "已合并到其他事件单"),
+    HistoryAction.UNMERGE: Label("undo merge", "撤销合并"),
+    HistoryAction.SPLIT: Label("split incident", "拆分事件单"),
+    HistoryAction.SPLIT_FROM: Label("split from another incident", "从其他事件单拆分"),
+    HistoryAction.LINK: Label("link incident", "关联事件单"),
+    HistoryAction.UNLINK: Label("remove link", "取消关联"),
 }
 
 # Keys of the ``changes`` entries that describe an automation step on its history row.

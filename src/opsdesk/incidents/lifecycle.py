@@ -21,11 +21,13 @@ from opsdesk.incidents.fields import STATUS_LABELS, HistoryAction, Label, Status
 
 
 class SubStatus(StrEnum):
-    """Workflow nodes inside ``INCIDENT_STATUS_ACKNOWLEDGED``."""
+    """Workflow nodes inside ``INCIDENT_STATUS_ACKNOWLEDGED``, and how a completed
+    incident ended when that is not by its own resolution (merged into another)."""
 
     PAUSE_REQUESTED = "pause_requested"
     PAUSED = "paused"
     LEVEL_CHANGE_REQUESTED = "level_change_requested"
+    MERGED = "merged"
 
 
 class Phase(StrEnum):
@@ -38,6 +40,9 @@ class Phase(StrEnum):
     REJECTED = "rejected"
     RESOLVED = "resolved"
     COMPLETED = "completed"
+    # Read-only, pointing at its primary (``Incident.merged_into_id``); COC clients, who
+    # have no such status, see it completed. Only undoing the merge leaves this phase.
+    MERGED = "merged"
 
 
 _STATUS_OF: dict[Phase, tuple[Status, SubStatus | None]] = {
@@ -50,6 +55,7 @@ _STATUS_OF: dict[Phase, tuple[Status, SubStatus | None]] = {
     Phase.REJECTED: (Status.REJECTED, None),
     Phase.RESOLVED: (Status.RESOLVED, None),
     Phase.COMPLETED: (Status.COMPLETED, None),
+    Phase.MERGED: (Status.COMPLETED, SubStatus.MERGED),
 }
 _PHASE_OF = {pair: phase for phase, pair in _STATUS_OF.items()}
 
@@ -66,6 +72,7 @@ PHASE_LABELS: dict[Phase, Label] = {
     Phase.REJECTED: Label("Rejected", "被驳回"),
     Phase.RESOLVED: Label("Resolved", "已解决待验证"),
     Phase.COMPLETED: Label("Closed", "已完成"),
+    Phase.MERGED: Label("Merged", "已合并"),
 }
 
 
@@ -277,4 +284,6 @@ def status_label(phase: Phase) -> str:
     """The short ITIL label of a phase: New, In Progress, On Hold, Resolved, Closed, …"""
     if phase is Phase.PAUSED:
         return "On Hold"
+    if phase is Phase.MERGED:
+        return "Merged"
     return STATUS_LABELS[status_of(phase)[0]].en

@@ -83,6 +83,16 @@ class Incident(Base):
     assignment_note: Mapped[str | None] = mapped_column(String(300))
     # True once staff chose the level themselves: the matrix no longer recomputes it.
     level_explicit: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # Merged into another incident (relations/merging.py): read-only, and every write for it
+    # lands on that primary (see service.access_incident).
+    merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("incidents.id"), index=True)
+    merged_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Parent/child: resolving a parent resolves its open children (actions._resolve).
+    parent_id: Mapped[int | None] = mapped_column(ForeignKey("incidents.id"), index=True)
+    # Kept by collaboration/ in the transaction of each task or work-order change, so the
+    # resolve action can ask for an override without reading tables above its layer.
+    open_tasks: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    open_work_orders: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
 class PriorityCell(Base):

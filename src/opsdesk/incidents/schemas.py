@@ -273,6 +273,10 @@ class ResolveParams(ActionParams):
     attachment_ids: list[RowId] = Field(
         default_factory=list, max_length=10, description="Uploaded attachments to keep with it"
     )
+    override_open_work: bool = Field(
+        default=False,
+        description="Resolve although tasks or work orders are still open (recorded)",
+    )
 
 
 class ConfirmParams(ActionParams):

@@ -14,6 +14,7 @@ from typing import Any
 
 from sqlalchemy import Executable, Select, Table, bindparam, func, insert, select, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
 from opsdesk.assignment.rules import Trigger
 from opsdesk.auth.models import User
@@ -118,6 +119,11 @@ _LIFECYCLE_DEFAULTS: dict[str, Any] = {
     "assignment_rule_id": None,
     "assignment_note": None,
     "level_explicit": False,
+    "merged_into_id": None,
+    "merged_at": None,
+    "parent_id": None,
+    "open_tasks": 0,
+    "open_work_orders": 0,
 }
 
 
@@ -447,37 +453,70 @@ async def _insert_with_history(
 
 
 def visible_to(caller: Caller) -> Select[Incident]:
-    """Every list starts here: what this caller may see; filters only narrow it."""
+    """Every list starts here: what this caller may see; filters only narrow it.
+
+    An end user sees the incidents they reported or created, and the primaries their
+    incidents were merged into (where their conversation now goes on)."""
     query = select(Incident)
     if not caller.is_staff:
-        query = query.where(
-            (Incident.reporter_id == caller.user_id) | (Incident.creator_id == caller.user_id)
+        own = (Incident.reporter_id == caller.user_id) | (Incident.creator_id == caller.user_id)
+        secondary = aliased(Incident)
+        merged_into = select(secondary.merged_into_id).where(
+            secondary.merged_into_id.is_not(None),
+            (secondary.reporter_id == caller.user_id) | (secondary.creator_id == caller.user_id),
         )
+        query = query.where(own | Incident.id.in_(merged_into))
     return query
 
 
 async def access_incident(
-    *, session: AsyncSession, caller: Caller, number: str, for_update: bool = False
+    *,
+    session: AsyncSession,
+    caller: Caller,
+    number: str,
+    for_update: bool = False,
+    follow_merge: bool = True,
 ) -> Incident:
-    """The incident if the caller may see it; others' incidents do not exist for end users."""
+    """The incident if the caller may see it; others' incidents do not exist for end users.
+
+    A write (``for_update``) for an incident merged into another lands on that primary,
+    unless ``follow_merge`` is False (undoing the merge needs the secondary itself)."""
     query = visible_to(caller).where(Incident.number == number)
     if for_update:
         query = query.with_for_update()
     incident = await session.scalar(query)
     if incident is None:
         raise NotFound(f"no incident {number}", field="number")
+    if for_update and follow_merge:
+        return await primary_of(session, incident)
     return incident
+
+
+async def primary_of(session: AsyncSession, incident: Incident) -> Incident:
+    """The incident a write for ``incident`` lands on: itself, or (locked) the primary it
+    was merged into. Merging into a merged incident is refused, so one step is enough."""
+    if incident.merged_into_id is None:
+        return incident
+    primary = await session.scalar(
+        select(Incident).where(Incident.id == incident.merged_into_id).with_for_update()
+    )
+    if primary is None:  # pragma: no cover - a foreign key keeps it
+        raise NotFound(f"no primary for merged incident {incident.number}", field="number")
+    return primary
 
 
 async def incident_by_number(
     *, session: AsyncSession, number: str, for_update: bool = False
 ) -> Incident | None:
     """The incident, unchecked: for channels that learn who acts only from the incident
-    (an inbound mail names its incident before its sender's rights are known)."""
+    (an inbound mail names its incident before its sender's rights are known). A write
+    (``for_update``) for a merged incident gets its primary."""
     query = select(Incident).where(Incident.number == number)
     if for_update:
         query = query.with_for_update()
     incident: Incident | None = await session.scalar(query)
+    if incident is not None and for_update:
+        return await primary_of(session, incident)
     return incident
 
 
