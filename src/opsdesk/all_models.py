@@ -11,6 +11,7 @@ from opsdesk.desk import models as desk_models
 from opsdesk.incidents import models as incident_models
 from opsdesk.intake.email import models as inbound_mail_models
 from opsdesk.notify import models as notify_models
+from opsdesk.relations import models as relation_models
 from opsdesk.sla import models as sla_models
 
 __all__ = [
@@ -25,5 +26,6 @@ __all__ = [
     "incident_models",
     "job_models",
     "notify_models",
+    "relation_models",
     "sla_models",
 ]
