@@ -28,7 +28,9 @@ from opsdesk.api import (
     notifications,
     pagerduty,
     sla,
+    tasks,
     users,
+    work_orders,
 )
 from opsdesk.api import views as api_views
 from opsdesk.api.body_limits import BodyLimits
@@ -153,6 +155,9 @@ def create_app(
     app.include_router(actions.router)
     app.include_router(attachments.router)
     app.include_router(collaboration.router)
+    app.include_router(tasks.router)
+    app.include_router(work_orders.incident_router)
+    app.include_router(work_orders.router)
     app.include_router(assignment.router)
     app.include_router(jobs.router)
     app.include_router(inbound_mail.router)

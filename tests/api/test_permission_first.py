@@ -21,7 +21,10 @@ STAFF_ONLY_PREFIXES = (
     "/api/v1/shift-scenes",
     "/api/v1/assignment-rules",
     "/api/v1/users",
+    "/api/v1/work-orders",
 )
+# Staff work inside an incident: tasks and work orders.
+STAFF_ONLY_INCIDENT_PARTS = ("/tasks", "/tasks/{task_id}", "/work-orders")
 # Reference data: everyone reads it, only admins change it.
 READ_BY_ALL = (
     *(f"/api/v1/{kind.value}" for kind in Kind),
@@ -40,7 +43,11 @@ def _routes_an_end_user_may_not_call() -> list[tuple[str, str]]:
         for method in (name.upper() for name in operations):
             if (path.startswith(READ_BY_ALL) and method == "GET") or (method, path) in OWN_RECORD:
                 continue
-            if path.startswith(STAFF_ONLY_PREFIXES) or path.startswith(READ_BY_ALL):
+            if (
+                path.startswith(STAFF_ONLY_PREFIXES)
+                or path.startswith(READ_BY_ALL)
+                or path.endswith(STAFF_ONLY_INCIDENT_PARTS)
+            ):
                 found.append((method, re.sub(r"\{[^}]+\}", "1", path)))
     return found
 

@@ -19,6 +19,7 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.sql.expression import false
 
 from opsdesk.core.database import Base, BigIntPK, UTCDateTime
 
@@ -37,6 +38,8 @@ class Workgroup(Base):
     # group so that concurrent creates never wait for each other, see service.next_turn).
     turns: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    # A work-order workgroup: does on-site or technical work orders (collaboration/).
+    does_work_orders: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
 

@@ -49,6 +49,9 @@ class WorkgroupCreate(Strict):
     strategy: Strategy = Strategy.ROUND_ROBIN
     max_open_per_member: int | None = Field(default=None, ge=1, le=10_000)
     members: Annotated[list[UserId], AfterValidator(_unique), Field(max_length=500)] = []
+    does_work_orders: bool = Field(
+        default=False, description="A work-order workgroup: does on-site or technical work"
+    )
 
 
 class WorkgroupUpdate(Strict):
@@ -58,6 +61,7 @@ class WorkgroupUpdate(Strict):
     strategy: Strategy | None = None
     max_open_per_member: int | None = Field(default=None, ge=1, le=10_000)
     enabled: bool | None = None
+    does_work_orders: bool | None = None
 
 
 class MembersIn(Strict):
@@ -75,6 +79,7 @@ class WorkgroupOut(Out):
     max_open_per_member: int | None
     enabled: bool
     members: list[str]
+    does_work_orders: bool = False
 
 
 # Technicians -----------------------------------------------------------------------------

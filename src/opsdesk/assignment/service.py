@@ -133,6 +133,7 @@ class WorkgroupView:
     max_open_per_member: int | None
     enabled: bool
     members: list[str]
+    does_work_orders: bool = False
 
 
 async def _members_of(session: AsyncSession, keys: Collection[str]) -> dict[str, list[str]]:
@@ -157,6 +158,7 @@ def _view(group: Workgroup, members: list[str]) -> WorkgroupView:
         max_open_per_member=group.max_open_per_member,
         enabled=group.enabled,
         members=members,
+        does_work_orders=group.does_work_orders,
     )
 
 
@@ -217,6 +219,7 @@ async def create_workgroup(
         strategy=str(data.strategy),
         max_open_per_member=data.max_open_per_member,
         enabled=True,
+        does_work_orders=data.does_work_orders,
         created_at=now,
         updated_at=now,
     )
@@ -237,7 +240,7 @@ async def update_workgroup(
     require_role(caller, Role.ADMIN)
     group = await _workgroup(session, key)
     changes = data.model_dump(exclude_unset=True)
-    for field in ("name", "description", "skills", "strategy", "enabled"):
+    for field in ("name", "description", "skills", "strategy", "enabled", "does_work_orders"):
         if field in changes and changes[field] is None:
             raise ValidationFailed(f"{field}: cannot be null", field=field)
     if data.strategy is not None:
@@ -293,6 +296,26 @@ async def check_workgroup(*, session: AsyncSession, key: str) -> None:
     group = await session.get(Workgroup, key)
     if group is None or not group.enabled:
         raise ValidationFailed(f"workgroup: no enabled workgroup {key}", field="workgroup")
+
+
+async def check_work_order_group(*, session: AsyncSession, key: str) -> None:
+    """Refuse (naming ``workgroup``) a group that is missing, disabled or does no work orders."""
+    group = await session.get(Workgroup, key)
+    if group is None or not group.enabled:
+        raise ValidationFailed(f"workgroup: no enabled workgroup {key}", field="workgroup")
+    if not group.does_work_orders:
+        raise ValidationFailed(
+            f"workgroup: {key} is not a work-order workgroup (does_work_orders is false)",
+            field="workgroup",
+        )
+
+
+async def member_groups(*, session: AsyncSession, user_id: str) -> list[str]:
+    """The keys of the workgroups ``user_id`` is a member of."""
+    rows = await session.scalars(
+        select(WorkgroupMember.workgroup_key).where(WorkgroupMember.user_id == user_id)
+    )
+    return sorted(rows)
 
 
 async def is_member(*, session: AsyncSession, key: str, user_id: str) -> bool:

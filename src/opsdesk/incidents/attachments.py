@@ -28,7 +28,7 @@ from opsdesk.incidents.filetypes import FileRefused, check_file
 from opsdesk.incidents.models import Attachment, Incident, PendingUpload
 from opsdesk.incidents.service import IncidentRules, access_incident, record_history
 
-CONTEXTS = frozenset({"incident", "conversation", "solution"})
+CONTEXTS = frozenset({"incident", "conversation", "solution", "work_order"})
 
 
 def attachments_dir(settings: Settings) -> Path:
@@ -72,6 +72,7 @@ async def store_attachment(
     rules: IncidentRules,
     storage_dir: Path,
     context: str = "incident",
+    work_order_id: int | None = None,
 ) -> Attachment:
     """Check and keep one file on incident ``number``, with its history row.
 
@@ -116,6 +117,7 @@ async def store_attachment(
         sha256=sha256,
         context=context if context in CONTEXTS else "incident",
         conversation_id=None,
+        work_order_id=work_order_id,
         internal=internal,
         created_at=now,
     )

@@ -143,6 +143,8 @@ class Attachment(Base):
     # Where it was added: the incident itself, a conversation entry, or the solution.
     context: Mapped[str] = mapped_column(String(16))
     conversation_id: Mapped[int | None] = mapped_column(BigInteger)
+    # A file of a work order (collaboration/work_orders.py): the incident's, shown there.
+    work_order_id: Mapped[int | None] = mapped_column(BigInteger, index=True)
     # Attachments of internal notes are for staff only.
     internal: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
