@@ -28,6 +28,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from opsdesk.collaboration import tasks, work_orders
 from opsdesk.core import jobs
 from opsdesk.core.clock import Clock, SystemClock
 from opsdesk.core.database import Database
@@ -48,6 +49,7 @@ from opsdesk.notify.reminders import (
 from opsdesk.notify.service import notify_incident_event
 from opsdesk.notify.templates import EVENTS as NOTIFY_EVENTS
 from opsdesk.notify.webhooks import WEBHOOK_JOB, WebhookSender
+from opsdesk.notify.work_notices import send_work_notice
 from opsdesk.sla import service as sla
 
 log = logging.getLogger(__name__)
@@ -62,6 +64,7 @@ PURGE_BATCH = 5000
 RECURRING_PREFIX = "recurring:"
 RECURRING_MAX_ATTEMPTS = 20
 STOP_GRACE_S = 30.0
+WORK_DUE_SWEEP_S = 60.0
 
 
 class JobContext:
@@ -513,6 +516,18 @@ def default_handlers(settings: Settings) -> dict[str, HandlerSpec]:
         if purged >= PURGE_BATCH:
             ctx.again_at(now)  # a full batch may leave more: go on at once
 
+    async def work_notice(payload: dict[str, Any], ctx: JobContext) -> None:
+        await send_work_notice(
+            ctx.session, payload=payload, now=ctx.clock.now(), settings=ctx.settings
+        )
+
+    async def sweep_work_due(_payload: dict[str, Any], ctx: JobContext) -> None:
+        now = ctx.clock.now()
+        due = await tasks.sweep_due_tasks(ctx.session, now=now)
+        late = await work_orders.sweep_overdue_work_orders(ctx.session, now=now)
+        if max(due.due_soon, due.overdue, late) >= tasks.SWEEP_BATCH:
+            ctx.again_at(now)  # a full batch: more is due, go on at once
+
     mail_rules = MailRules.from_settings(settings)
 
     async def process_mail(_payload: dict[str, Any], ctx: JobContext) -> None:
@@ -541,6 +556,10 @@ def default_handlers(settings: Settings) -> dict[str, HandlerSpec]:
         sla.NOTIFY_JOB: HandlerSpec(notify_sla, transactional=True, max_attempts=8),
         INCIDENT_CHANGED: HandlerSpec(incident_changed, transactional=True),
         CONFIRM_REMINDER_JOB: HandlerSpec(confirm_reminder, transactional=True, max_attempts=8),
+        tasks.WORK_NOTICE_JOB: HandlerSpec(work_notice, transactional=True, max_attempts=8),
+        tasks.DUE_SWEEP_JOB: HandlerSpec(
+            sweep_work_due, transactional=True, every_s=WORK_DUE_SWEEP_S
+        ),
         SWEEP_KIND: HandlerSpec(
             sweep_incidents, transactional=True, every_s=settings.lifecycle_sweep_s
         ),

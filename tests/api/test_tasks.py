@@ -70,7 +70,9 @@ async def test_a_task_is_added_counted_open_told_and_recorded(
     assert task["incident_number"] == number
     assert task["overdue"] is False
     assert await counters(db, number) == (1, 0)
-    assert await notice_payloads(db) == [{"item": "task", "id": task["id"], "event": "assigned"}]
+    assert await notice_payloads(db) == [
+        {"item": "task", "id": task["id"], "event": "assigned", "actor_id": desk.tech.id}
+    ]
     rows = await history_rows(client, desk.tech, number)
     row = rows[-1]
     assert row["action"] == "incident_task"

@@ -67,7 +67,7 @@ async def test_a_work_order_goes_to_a_work_order_group_and_through_its_lifecycle
     assert order["location"] == "DC1, rack B4"
     assert await counters(db, number) == (0, 1)
     assert await notice_payloads(db) == [
-        {"item": "work_order", "id": order["id"], "event": "assigned"}
+        {"item": "work_order", "id": order["id"], "event": "assigned", "actor_id": desk.tech.id}
     ]
     for status, open_count in (("scheduled", 1), ("in_progress", 1), ("failed", 0)):
         response = await patch(client, desk.tech2, order["id"], status=status)

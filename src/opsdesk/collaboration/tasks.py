@@ -90,13 +90,21 @@ def change(field: str, old: Any, new: Any) -> dict[str, Any]:
 
 
 async def queue_notice(
-    session: AsyncSession, *, item: str, item_id: int, event: str, now: datetime, key: str
+    session: AsyncSession,
+    *,
+    item: str,
+    item_id: int,
+    event: str,
+    now: datetime,
+    key: str,
+    actor_id: str | None = None,
 ) -> None:
-    """A ``work.notice`` job: told once per ``key`` (e.g. the assignee, or the due time)."""
+    """A ``work.notice`` job: told once per ``key`` (e.g. the assignee, or the due time).
+    ``actor_id`` (who assigned) is not told about what they did themselves."""
     await jobs.enqueue(
         session,
         kind=WORK_NOTICE_JOB,
-        payload={"item": item, "id": item_id, "event": event},
+        payload={"item": item, "id": item_id, "event": event, "actor_id": actor_id},
         now=now,
         dedupe_key=f"{WORK_NOTICE_JOB}:{item}:{item_id}:{event}:{key}"[:200],
     )
@@ -177,6 +185,7 @@ async def create_task(
             item_id=task.id,
             event="assigned",
             now=now,
+            actor_id=caller.user_id,
             key=f"{task.assignee_id}:{task.workgroup}",
         )
     await session.flush()
@@ -256,6 +265,7 @@ async def update_task(
             item_id=task.id,
             event="assigned",
             now=now,
+            actor_id=caller.user_id,
             key=f"{task.assignee_id}:{task.workgroup}:{now.isoformat()}",
         )
     await session.flush()

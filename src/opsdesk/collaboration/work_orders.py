@@ -148,6 +148,7 @@ async def create_work_order(
         event="assigned",
         now=now,
         key=f"{order.assignee_id}:{order.workgroup}",
+        actor_id=caller.user_id,
     )
     await session.flush()
     return order
@@ -246,6 +247,7 @@ async def update_work_order(
             item_id=order.id,
             event="assigned",
             now=now,
+            actor_id=caller.user_id,
             key=f"{order.assignee_id}:{order.workgroup}:{now.isoformat()}",
         )
     await session.flush()

@@ -34,6 +34,11 @@ DEFAULT_RULES: dict[str, tuple[RecipientKind, ...]] = {
     "sla_warning": (R.ASSIGNEE, R.GROUP),
     "sla_breach": (R.ASSIGNEE, R.GROUP),
     "confirm_reminder": (R.REPORTER,),
+    # Tasks and work orders (notify.work_notices): ASSIGNEE and GROUP mean the item's own
+    # assignee, or, when it has none, the members of its workgroup.
+    "work_assigned": (R.ASSIGNEE, R.GROUP),
+    "work_due_soon": (R.ASSIGNEE, R.GROUP),
+    "work_overdue": (R.ASSIGNEE, R.GROUP),
 }
 
 

@@ -41,6 +41,7 @@ from opsdesk.notify.rules import DEFAULT_RULES, RecipientKind, parse_recipients
 from opsdesk.notify.templates import (
     EVENT_LABELS,
     EVENTS,
+    SAMPLE_CONTEXT,
     MailTemplate,
     default_template,
     render,
@@ -54,6 +55,9 @@ MAIL_MAX_ATTEMPTS = 8
 WEBHOOK_MAX_ATTEMPTS = 8
 MIN_SECRET_LENGTH = 16
 MAX_SECRET_LENGTH = 200
+
+# What a template reading ``work`` sees for an event that is not about a task or work order.
+NO_WORK: dict[str, Any] = {key: (0 if key == "id" else "") for key in SAMPLE_CONTEXT["work"]}
 
 # Reads the members of a workgroup through the assignment service, which serves staff.
 _NOTIFIER = Caller(user_id="", email="", name="opsdesk notifications", role=Role.TECHNICIAN)
@@ -235,13 +239,19 @@ async def _effective_template(session: AsyncSession, event: str) -> MailTemplate
 
 
 async def _recipients(
-    session: AsyncSession, incident: Incident, kinds: Sequence[RecipientKind]
+    session: AsyncSession,
+    incident: Incident,
+    kinds: Sequence[RecipientKind],
+    work_people: Sequence[str] | None = None,
 ) -> list[tuple[str, RecipientKind]]:
-    """(user id, why) in rule order, each person once."""
+    """(user id, why) in rule order, each person once. For a task or work order
+    (``work_people`` given), ASSIGNEE and GROUP are the people of that item."""
     found: list[tuple[str, RecipientKind]] = []
     for kind in kinds:
         ids: list[str] = []
-        if kind == RecipientKind.REPORTER:
+        if work_people is not None and kind in (RecipientKind.ASSIGNEE, RecipientKind.GROUP):
+            ids = list(work_people)
+        elif kind == RecipientKind.REPORTER:
             ids = [incident.reporter_id]
         elif kind == RecipientKind.ASSIGNEE and incident.assignee_id is not None:
             ids = [incident.assignee_id]
@@ -302,6 +312,8 @@ async def notify_incident_event(
     settings: Settings | None = None,
     webhooks: bool = True,
     recipients: Sequence[str] | None = None,
+    work: Mapping[str, Any] | None = None,
+    work_people: Sequence[str] | None = None,
 ) -> int:
     """Queue the mails (and webhook deliveries) of one incident event; returns how many.
 
@@ -321,7 +333,7 @@ async def notify_incident_event(
     if recipients is not None:
         # Chosen by the caller (an SLA threshold's actions); a disabled event stays muted.
         kinds = parse_recipients(recipients)
-    people_to_tell = await _recipients(session, incident, kinds) if enabled else []
+    people_to_tell = await _recipients(session, incident, kinds, work_people) if enabled else []
     people: dict[str, User] = {}
     for user_id in {
         *(user_id for user_id, _kind in people_to_tell),
@@ -363,6 +375,7 @@ async def notify_incident_event(
                     "due_at": str(extra.get("due_at", "")),
                 },
                 "extra": extra,
+                "work": dict(work or NO_WORK),
             },
         )
         created = event == "created"
@@ -399,6 +412,7 @@ async def notify_incident_event(
                 "actor_id": actor_id,
                 "comment": comment,
                 "extra": extra,
+                **({"work": dict(work)} if work is not None else {}),
             },
             now=now,
             dedupe=f"{incident.id}:{instance}",

@@ -29,6 +29,9 @@ EVENTS = (
     "sla_warning",
     "sla_breach",
     "confirm_reminder",
+    "work_assigned",
+    "work_due_soon",
+    "work_overdue",
 )
 EVENT_LABELS = {
     "created": "Incident recorded",
@@ -41,6 +44,9 @@ EVENT_LABELS = {
     "sla_warning": "SLA warning",
     "sla_breach": "SLA breached",
     "confirm_reminder": "Please confirm the resolution",
+    "work_assigned": "Task or work order assigned",
+    "work_due_soon": "Task due soon",
+    "work_overdue": "Task or work order overdue",
 }
 PARTS = ("subject", "text_body", "html_body")
 _SUFFIX = {"subject": "subject", "text_body": "txt", "html_body": "html"}
@@ -72,6 +78,20 @@ SAMPLE_CONTEXT: dict[str, Any] = {
     "recipient_kind": "reporter",
     "comment": "We restarted the relay; mail flows again.",
     "sla": {"target": "resolution", "due_at": "2026-03-02T14:00:00+00:00"},
+    # The task or work order of a work_* event (empty for the others).
+    "work": {
+        "kind": "task",
+        "kind_label": "Task",
+        "id": 3,
+        "title": "Check the core switch",
+        "description": "Port 12 flaps.",
+        "status": "open",
+        "workgroup": "network",
+        "assignee_name": "Tess Technician",
+        "due_at": "2026-03-02T16:00:00+00:00",
+        "location": "",
+        "url": "https://opsdesk.example/incidents/INC20260302100000001#work",
+    },
     "extra": {},
 }
 VARIABLES = frozenset(SAMPLE_CONTEXT)
