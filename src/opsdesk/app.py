@@ -61,6 +61,7 @@ from opsdesk.web import jobs as web_jobs
 from opsdesk.web import live as web_live
 from opsdesk.web import routes as web_routes
 from opsdesk.web import teams as web_teams
+from opsdesk.web import work as web_work
 from opsdesk.web.admin.routers import ADMIN_ROUTERS
 from opsdesk.worker import InProcessWorker, Worker, default_handlers
 
@@ -173,6 +174,7 @@ def create_app(
     app.include_router(web_incident_page.router)
     app.include_router(web_incident_edit.router)
     app.include_router(web_teams.router)
+    app.include_router(web_work.router)
     app.include_router(web_jobs.router)
     app.include_router(web_inbound_mail.router)
     app.include_router(web_alerts.router)

@@ -21,7 +21,15 @@ from opsdesk.auth import service as auth_service
 from opsdesk.auth.roles import Caller, Role
 from opsdesk.auth.schemas import UserCreate
 from opsdesk.collaboration import service as collaboration
+from opsdesk.collaboration import tasks, work_orders
 from opsdesk.collaboration.schemas import ConversationCreate, WorkLogCreate
+from opsdesk.collaboration.work_schemas import (
+    TaskCreate,
+    TaskUpdate,
+    WorkOrderCreate,
+    WorkOrderUpdate,
+)
+from opsdesk.collaboration.work_states import TaskStatus, WorkOrderStatus
 from opsdesk.core.clock import Clock
 from opsdesk.core.errors import NotFound
 from opsdesk.demo.mail import load_demo_mail
@@ -90,7 +98,7 @@ async def load_demo(*, session: AsyncSession, clock: Clock) -> bool:
         ),
         now=now - timedelta(hours=3),
     )
-    await incident_service.create_incident(
+    checkout = await incident_service.create_incident(
         session=session,
         caller=tech,
         data=IncidentCreate(
@@ -182,9 +190,82 @@ async def load_demo(*, session: AsyncSession, clock: Clock) -> bool:
         ),
         now=now - timedelta(hours=19),
     )
+    await _load_work(session=session, caller=tech, number=checkout.number, now=now)
+    await _load_work(session=session, caller=tech, number=mailbox.number, now=now, mailbox=True)
     await load_demo_mail(session=session, clock=clock)
     await _load_alerts(session=session, admin_id=users[DEMO_ADMIN.email].id, now=now)
     return True
+
+
+async def _load_work(
+    *, session: AsyncSession, caller: Caller, number: str, now: datetime, mailbox: bool = False
+) -> None:
+    """Tasks for other teams and a work order for the field-service group."""
+    if mailbox:
+        await tasks.create_task(
+            session=session,
+            caller=caller,
+            number=number,
+            data=TaskCreate(
+                title="Check the mail gateway's transport rules",
+                description="The finance mailbox may be caught by a new spam rule.",
+                workgroup="network",
+                due_at=now + timedelta(hours=4),
+            ),
+            now=now - timedelta(minutes=12),
+        )
+        return
+    rollback = await tasks.create_task(
+        session=session,
+        caller=caller,
+        number=number,
+        data=TaskCreate(
+            title="Roll back yesterday's checkout deployment",
+            assignee_id=caller.user_id,
+            due_at=now - timedelta(minutes=10),
+        ),
+        now=now - timedelta(minutes=45),
+    )
+    await tasks.update_task(
+        session=session,
+        caller=caller,
+        number=number,
+        task_id=rollback.id,
+        data=TaskUpdate(status=TaskStatus.IN_PROGRESS),
+        now=now - timedelta(minutes=40),
+    )
+    await tasks.create_task(
+        session=session,
+        caller=caller,
+        number=number,
+        data=TaskCreate(
+            title="Ask the payment provider for their error rate",
+            workgroup="service-desk",
+            due_at=now + timedelta(minutes=40),
+        ),
+        now=now - timedelta(minutes=30),
+    )
+    order = await work_orders.create_work_order(
+        session=session,
+        caller=caller,
+        number=number,
+        data=WorkOrderCreate(
+            title="Replace the failing NIC in load balancer lb-2",
+            description="lb-2 logs link flaps on eth1; swap the NIC and check the uplink.",
+            workgroup="field-service",
+            location="DC1, hall B, rack B4",
+            planned_start=now + timedelta(hours=1),
+            planned_end=now + timedelta(hours=3),
+        ),
+        now=now - timedelta(minutes=25),
+    )
+    await work_orders.update_work_order(
+        session=session,
+        caller=caller,
+        order_id=order.id,
+        data=WorkOrderUpdate(status=WorkOrderStatus.SCHEDULED),
+        now=now - timedelta(minutes=20),
+    )
 
 
 async def _load_alerts(*, session: AsyncSession, admin_id: str, now: datetime) -> None:
@@ -277,6 +358,20 @@ async def _load_assignment(
             skills=["network", "vpn"],
             strategy=Strategy.LEAST_LOADED,
             members=list(reversed(technicians)),
+        ),
+        now=now,
+    )
+    await assignment.create_workgroup(
+        session=session,
+        caller=admin,
+        data=WorkgroupCreate(
+            key="field-service",
+            name="Field service (DC1)",
+            description="On-site work in the data centre: hardware swaps, cabling.",
+            skills=["hardware", "datacentre"],
+            strategy=Strategy.ROUND_ROBIN,
+            members=technicians[1:],
+            does_work_orders=True,
         ),
         now=now,
     )

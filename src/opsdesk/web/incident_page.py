@@ -32,7 +32,7 @@ from opsdesk.incidents.fields import LEVEL_LABELS, SCALE_LABELS, Status, history
 from opsdesk.incidents.lifecycle import HISTORY_KEYS, PUBLIC_ACTIONS, Action
 from opsdesk.incidents.models import Incident
 from opsdesk.sla import service as sla_service
-from opsdesk.web import portal
+from opsdesk.web import portal, work_section
 from opsdesk.web.common import (
     CATALOG_FIELDS,
     FIELD_LABELS,
@@ -223,6 +223,7 @@ async def incident_page(
             if staff_view
             else []
         )
+        work = await work_section.work_context(session, caller, incident, _clock(request).now())
         user_ids: list[str | None] = [
             incident.creator_id,
             incident.reporter_id,
@@ -289,6 +290,7 @@ async def incident_page(
         "can_write": incident.status != Status.COMPLETED,
         "ratings": list(range(RATING_MIN, RATING_MAX + 1)),
         "watching": watchers.watching,
+        **work,
     }
     if not staff_view:
         context |= portal.portal_context(incident, history, names, available)

@@ -203,7 +203,7 @@ class FieldSpec:
 
     name: str
     label: str
-    kind: str  # text, textarea, datetime, checkbox, yesno, select, scale, files
+    kind: str  # text, textarea, datetime, checkbox, yesno, select, scale, files, override
     required: bool = False
     choices: str = ""  # for selects: levels, categories, applications, regions, staff, ...
     hint: str = ""
@@ -252,6 +252,12 @@ ACTION_FORMS: dict[Action, tuple[FieldSpec, ...]] = {
         FieldSpec("fault_occurred_at", "Fault occurred at (UTC)", "datetime"),
         FieldSpec("fault_recovery_at", "Service recovered at (UTC)", "datetime"),
         FieldSpec("files", "Attachments", "files", hint="JPG, PNG, PDF, DOCX or TXT"),
+        # Shown only while tasks or work orders are open, with what is open.
+        FieldSpec(
+            "override_open_work",
+            "Resolve anyway, although this work is still open (recorded in the history)",
+            "override",
+        ),
     ),
     Action.CONFIRM: (
         FieldSpec("accepted", "Is the problem solved?", "yesno", required=True),
@@ -374,7 +380,7 @@ def action_input(action: Action, form: FormData) -> dict[str, Any]:
         raw = _text(form, spec.name).replace("\r\n", "\n")
         if spec.kind == "files":
             continue
-        if spec.kind == "checkbox":
+        if spec.kind in ("checkbox", "override"):
             data[spec.name] = raw in ("yes", "on", "true")
         elif not raw.strip():
             continue
