@@ -59,6 +59,15 @@ async def test_an_admin_creates_a_workgroup_orders_its_members_and_edits_it(
         ["network", "vpn"],
     )
     assert group.enabled is False  # "enabled" was not ticked in this form
+    assert group.does_work_orders is False
+    flagged = await client.post(
+        "/admin/workgroups/net-ops", data={**form, "enabled": "on", "does_work_orders": "on"}
+    )
+    assert flagged.status_code == 303
+    page = await client.get("/admin/workgroups/net-ops")
+    assert 'name="does_work_orders" value="on" checked' in page.text
+    listed = await client.get("/admin/workgroups")
+    assert "<td>Yes</td>" in listed.text
 
     end_user = await client.post(
         "/admin/workgroups/net-ops/members",

@@ -54,6 +54,7 @@ def _group_values(form: FormData) -> dict[str, Any]:
         "skills": _text(form, "skills"),
         "strategy": _text(form, "strategy"),
         "max_open_per_member": _text(form, "max_open_per_member"),
+        "does_work_orders": _text(form, "does_work_orders") == "on",
     }
 
 
@@ -175,6 +176,7 @@ async def _group_page(
             "strategy": group.strategy,
             "max_open_per_member": group.max_open_per_member or "",
             "enabled": group.enabled,
+            "does_work_orders": group.does_work_orders,
             "members": group.members,
         },
     )
