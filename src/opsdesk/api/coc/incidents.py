@@ -16,6 +16,7 @@ from pydantic import ValidationError as PydanticValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from opsdesk.api.attachments import file_download
+from opsdesk.api.coc import tasks as coc_tasks
 from opsdesk.api.coc.bodies import (
     ACTION_BODY,
     CREATE_BODY,
@@ -326,6 +327,7 @@ def task_id_of(incident: Incident) -> str:
 async def show_tasks(incident_id: IncidentId, caller: CurrentCaller, db: DB) -> dict[str, Any]:
     async with db.read() as session:
         incident = await service.access_incident(session=session, caller=caller, number=incident_id)
+        work = await coc_tasks.work_nodes(session=session, caller=caller, incident=incident)
     phase = phase_of_incident(incident)
     task_id = task_id_of(incident)
     operations = [
@@ -340,7 +342,7 @@ async def show_tasks(incident_id: IncidentId, caller: CurrentCaller, db: DB) -> 
         "state": "running" if phase is not Phase.COMPLETED else "finished",
         "operations": operations,
     }
-    return envelope([node])
+    return envelope([node, *work])
 
 
 async def _act(
