@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 from typing import Any
 
@@ -239,3 +240,24 @@ async def test_resolving_with_an_open_work_order_needs_the_recorded_override(
     assert await counters(db, number) == (0, 0)
     again = await client.post(url, json=params, headers=desk.tech.headers)
     assert again.status_code == 200, again.text
+
+
+async def test_concurrent_status_changes_count_the_work_order_once(
+    client: httpx.AsyncClient, desk: Desk, db: Database
+) -> None:
+    await make_group(client, desk, "field", [desk.tech2.id], work_orders=True)
+    number = await reported_by(client, desk)
+    order = await add_order(client, desk.tech, number)
+    assert (await patch(client, desk.tech, order["id"], status="in_progress")).status_code == 200
+    answers = await asyncio.gather(
+        patch(client, desk.tech, order["id"], status="done"),
+        patch(client, desk.tech2, order["id"], status="failed"),
+        patch(client, desk.tech, order["id"], status="scheduled"),
+    )
+    statuses = sorted(answer.status_code for answer in answers)
+    final = (
+        await client.get(f"/api/v1/work-orders/{order['id']}", headers=desk.tech.headers)
+    ).json()
+    # Whatever order they ran in, the counter matches the final status.
+    assert await counters(db, number) == (0, int(final["status"] == "scheduled"))
+    assert 200 in statuses and set(statuses) <= {200, 409}

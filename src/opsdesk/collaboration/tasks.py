@@ -193,7 +193,13 @@ async def create_task(
 
 
 async def _task(session: AsyncSession, incident: Incident, task_id: int) -> IncidentTask:
-    task = await session.get(IncidentTask, task_id)
+    # Read under the incident's lock (taken by the caller), never from the identity map:
+    # the status we move on from must be the committed one.
+    task = await session.scalar(
+        select(IncidentTask)
+        .where(IncidentTask.id == task_id)
+        .execution_options(populate_existing=True)
+    )
     if task is None or task.incident_id != incident.id:
         raise NotFound(f"incident {incident.number} has no task {task_id}", field="task_id")
     return task

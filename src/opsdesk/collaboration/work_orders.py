@@ -167,6 +167,15 @@ async def _load(
         incident = await incident_for_work(
             session=session, caller=caller, number=incident.number, what=WHAT
         )
+        # Read again under the incident's lock: a change committed while we waited for it
+        # must be the one we move on from, or the open counter would count it twice.
+        fresh = await session.scalar(
+            select(WorkOrder)
+            .where(WorkOrder.id == order_id)
+            .execution_options(populate_existing=True)
+        )
+        assert fresh is not None  # work orders are never deleted
+        order = fresh
     return order, incident
 
 
