@@ -60,3 +60,37 @@ async def test_the_workflow_node_stays_first_and_work_follows_without_operations
     # The reporter sees only the workflow: the work is internal.
     mine = await coc(client, desk.user, "GET", f"/v2/incidents/{number}/tasks")
     assert len(mine["data"]) == 1
+
+
+async def test_commit_solution_through_coc_needs_the_override_while_work_is_open(
+    client: httpx.AsyncClient, desk: Desk
+) -> None:
+    await make_group(client, desk, "field", [desk.tech2.id], work_orders=True)
+    number = await reported_by(client, desk)
+    await add_order(client, desk.tech, number, title="Swap the PSU")
+
+    async def act(key: str, params: dict[str, object], status: int = 200) -> dict[str, object]:
+        nodes = (await coc(client, desk.tech, "GET", f"/v2/incidents/{number}/tasks"))["data"]
+        task_id = nodes[0]["operations"][0]["task_id"]
+        return await coc(
+            client,
+            desk.tech,
+            "POST",
+            f"/v2/incidents/{number}/actions",
+            {"task_id": task_id, "action": key, "params": params},
+            status=status,
+        )
+
+    await act("accepted", {})
+    solution = {
+        "cause": "Failed PSU",
+        "solution": "Running on the second PSU",
+        "mtm_type": "inc_type_p_function_issues",
+    }
+    refused = await act("commitSolution", solution, status=400)
+    assert "override_open_work" in str(refused["error_msg"])
+    await act("commitSolution", {**solution, "override_open_work": True})
+    history = await client.get(f"/api/v1/incidents/{number}/history", headers=desk.tech.headers)
+    assert any(
+        "Resolved with 1 open work order (override)." in row["comment"] for row in history.json()
+    )

@@ -136,6 +136,8 @@ def _resolve(p: Mapping[str, Any]) -> dict[str, Any]:
         "service_interrupted": _flag(p.get("is_service_interrupt"), "is_service_interrupt"),
         "fault_occurred_at": _ms(p.get("start_time"), "start_time"),
         "fault_recovery_time": _ms(p.get("fault_recovery_time"), "fault_recovery_time"),
+        # opsdesk's own: resolve although tasks or work orders are open (recorded).
+        "override_open_work": _flag(p.get("override_open_work"), "override_open_work"),
     }
 
 
