@@ -90,18 +90,18 @@ async def test_the_work_order_pages_list_show_log_attach_and_move(
     await sign_in(client, "tech2@example.com", "demo-tech")
     listed = await client.get("/work-orders")
     assert listed.status_code == 200
-    assert "Replace the failing NIC in load balancer lb-2" in listed.text
+    assert "Replace the failing disk in mail relay mx-2" in listed.text
     match = re.search(
-        r'href="/work-orders/(\d+)"><span class="mono">#\d+</span> Replace the failing NIC',
+        r'href="/work-orders/(\d+)"><span class="mono">#\d+</span> Replace the failing disk',
         listed.text,
     )
     assert match is not None
     url = f"/work-orders/{match.group(1)}"
     filtered = await client.get("/work-orders", params={"status": "done"})
-    assert "Replace the failing NIC" not in filtered.text
+    assert "Replace the failing disk" not in filtered.text
     page = await client.get(url)
     assert page.status_code == 200
-    assert "DC1, hall B, rack B4" in page.text and "Scheduled" in page.text
+    assert "DC1, hall A, rack A7" in page.text and "Scheduled" in page.text
 
     log = await client.post(
         f"{url}/logs",

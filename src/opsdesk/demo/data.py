@@ -98,7 +98,7 @@ async def load_demo(*, session: AsyncSession, clock: Clock) -> bool:
         ),
         now=now - timedelta(hours=3),
     )
-    checkout = await incident_service.create_incident(
+    await incident_service.create_incident(
         session=session,
         caller=tech,
         data=IncidentCreate(
@@ -190,81 +190,65 @@ async def load_demo(*, session: AsyncSession, clock: Clock) -> bool:
         ),
         now=now - timedelta(hours=19),
     )
-    await _load_work(session=session, caller=tech, number=checkout.number, now=now)
-    await _load_work(session=session, caller=tech, number=mailbox.number, now=now, mailbox=True)
+    await _load_work(session=session, caller=tech, number=mailbox.number, now=now)
     await load_demo_mail(session=session, clock=clock)
     await _load_alerts(session=session, admin_id=users[DEMO_ADMIN.email].id, now=now)
     return True
 
 
-async def _load_work(
-    *, session: AsyncSession, caller: Caller, number: str, now: datetime, mailbox: bool = False
-) -> None:
+async def _load_work(*, session: AsyncSession, caller: Caller, number: str, now: datetime) -> None:
     """Tasks for other teams and a work order for the field-service group."""
-    if mailbox:
-        await tasks.create_task(
-            session=session,
-            caller=caller,
-            number=number,
-            data=TaskCreate(
-                title="Check the mail gateway's transport rules",
-                description="The finance mailbox may be caught by a new spam rule.",
-                workgroup="network",
-                due_at=now + timedelta(hours=4),
-            ),
-            now=now - timedelta(minutes=12),
-        )
-        return
-    rollback = await tasks.create_task(
-        session=session,
-        caller=caller,
-        number=number,
-        data=TaskCreate(
-            title="Roll back yesterday's checkout deployment",
-            assignee_id=caller.user_id,
-            due_at=now - timedelta(minutes=10),
-        ),
-        now=now - timedelta(minutes=45),
-    )
-    await tasks.update_task(
-        session=session,
-        caller=caller,
-        number=number,
-        task_id=rollback.id,
-        data=TaskUpdate(status=TaskStatus.IN_PROGRESS),
-        now=now - timedelta(minutes=40),
-    )
     await tasks.create_task(
         session=session,
         caller=caller,
         number=number,
         data=TaskCreate(
-            title="Ask the payment provider for their error rate",
-            workgroup="service-desk",
+            title="Check the mail gateway's transport rules",
+            description="The finance mailbox may be caught by a new spam rule.",
+            workgroup="network",
+            due_at=now + timedelta(hours=4),
+        ),
+        now=now - timedelta(minutes=13),
+    )
+    senders = await tasks.create_task(
+        session=session,
+        caller=caller,
+        number=number,
+        data=TaskCreate(
+            title="Ask finance which senders are missing",
+            assignee_id=caller.user_id,
             due_at=now + timedelta(minutes=40),
         ),
-        now=now - timedelta(minutes=30),
+        now=now - timedelta(minutes=12),
+    )
+    await tasks.update_task(
+        session=session,
+        caller=caller,
+        number=number,
+        task_id=senders.id,
+        data=TaskUpdate(status=TaskStatus.IN_PROGRESS),
+        now=now - timedelta(minutes=11),
     )
     order = await work_orders.create_work_order(
         session=session,
         caller=caller,
         number=number,
         data=WorkOrderCreate(
-            title="Replace the failing NIC in load balancer lb-2",
-            description="lb-2 logs link flaps on eth1; swap the NIC and check the uplink.",
+            title="Replace the failing disk in mail relay mx-2",
+            description="mx-2 reports a degraded RAID; its queue may hold the finance mail.",
             workgroup="field-service",
-            location="DC1, hall B, rack B4",
+            location="DC1, hall A, rack A7",
             planned_start=now + timedelta(hours=1),
             planned_end=now + timedelta(hours=3),
         ),
-        now=now - timedelta(minutes=25),
+        now=now - timedelta(minutes=10),
     )
     await work_orders.update_work_order(
         session=session,
         caller=caller,
         order_id=order.id,
         data=WorkOrderUpdate(status=WorkOrderStatus.SCHEDULED),
-        now=now - timedelta(minutes=20),
+        now=now - timedelta(minutes=9),
     )
 
 
