@@ -32,9 +32,8 @@ from opsdesk.core import jobs
 from opsdesk.core.clock import Clock, SystemClock
 from opsdesk.core.database import Database
 from opsdesk.core.settings import Settings
-from opsdesk.incidents.actions import sweep_due
 from opsdesk.incidents.events import INCIDENT_CHANGED
-from opsdesk.incidents.sweeper import incident_rules_from
+from opsdesk.incidents.sweeper import incident_rules_from, sweep_due
 from opsdesk.intake.email.imap import POLL_JOB as IMAP_POLL_JOB
 from opsdesk.intake.email.imap import poll_once
 from opsdesk.intake.email.intake import Intake

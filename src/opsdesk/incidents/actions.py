@@ -43,10 +43,10 @@ from opsdesk.incidents.lifecycle import (
     status_of,
 )
 from opsdesk.incidents.models import Incident, IncidentHistory
+from opsdesk.incidents.rollup import open_work_override, resolve_children
 from opsdesk.incidents.schemas import (
     ACTION_PARAMS,
     ActionParams,
-    AutoCompleteParams,
     ChangeLevelParams,
     ConfirmParams,
     ForwardParams,
@@ -56,7 +56,6 @@ from opsdesk.incidents.schemas import (
     RemarkParams,
     ReopenParams,
     ResolveParams,
-    ResumeParams,
 )
 from opsdesk.incidents.service import (
     OWNER_FIELDS,
@@ -582,30 +581,14 @@ async def _resolve(
     incident.pause_reason = None
     incident.pause_until = None
     incident.resolved_at = now
+    await resolve_children(
+        session,
+        incident,
+        actor_id=actor.user_id,
+        override_open_work=params.override_open_work,
+        now=now,
+    )
     return params.solution if override is None else f"{params.solution}\n\n{override}"
-
-
-def open_work_override(incident: Incident, *, override: bool) -> str | None:
-    """What is still open, as the line the resolution records when it is overridden;
-    ``Conflict`` (naming ``override_open_work``) when something is open and not overridden."""
-    parts = [
-        f"{count} {name if count == 1 else name + 's'}"
-        for count, name in (
-            (incident.open_tasks, "open task"),
-            (incident.open_work_orders, "open work order"),
-        )
-        if count > 0
-    ]
-    if not parts:
-        return None
-    still_open = " and ".join(parts)
-    if not override:
-        raise Conflict(
-            f"{incident.number} has {still_open}: finish or cancel them, or resolve with "
-            "override_open_work=true",
-            field="override_open_work",
-        )
-    return f"Resolved with {still_open} (override)."
 
 
 async def _confirm(
@@ -761,72 +744,6 @@ _EFFECTS = {
     Action.WITHDRAW: _withdraw,
     Action.AUTO_COMPLETE: _auto_complete,
 }
-
-
-@dataclass(frozen=True)
-class SweepResult:
-    completed: int
-    resumed: int
-
-
-async def sweep_due(
-    *, session: AsyncSession, now: datetime, rules: IncidentRules, batch: int = 500
-) -> SweepResult:
-    """Complete resolved incidents nobody confirmed in time and end pauses that ran out.
-
-    Rows are claimed with ``FOR UPDATE SKIP LOCKED`` on PostgreSQL, so several servers can
-    sweep at once without acting twice; each incident goes through ``apply_action`` like
-    any other action.
-    """
-    system = Actor(None)
-    cutoff = now - rules.auto_complete_after
-    due_completion = (
-        select(Incident)
-        .where(
-            Incident.status == str(Status.RESOLVED),
-            Incident.major.is_(False),
-            Incident.resolved_at <= cutoff,
-        )
-        .order_by(Incident.resolved_at)
-        .limit(batch)
-        .with_for_update(skip_locked=True)
-    )
-    completed = 0
-    for incident in list(await session.scalars(due_completion)):
-        await apply_action(
-            session=session,
-            incident=incident,
-            actor=system,
-            action=Action.AUTO_COMPLETE,
-            params=AutoCompleteParams(),
-            now=now,
-            rules=rules,
-        )
-        completed += 1
-    due_resume = (
-        select(Incident)
-        .where(
-            Incident.status == str(Status.ACKNOWLEDGED),
-            Incident.sub_status == str(SubStatus.PAUSED),
-            Incident.pause_until <= now,
-        )
-        .order_by(Incident.pause_until)
-        .limit(batch)
-        .with_for_update(skip_locked=True)
-    )
-    resumed = 0
-    for incident in list(await session.scalars(due_resume)):
-        await apply_action(
-            session=session,
-            incident=incident,
-            actor=system,
-            action=Action.RESUME,
-            params=ResumeParams(comment="the planned end of the pause was reached"),
-            now=now,
-            rules=rules,
-        )
-        resumed += 1
-    return SweepResult(completed=completed, resumed=resumed)
 
 
 def phase_label(incident: Incident) -> str:
