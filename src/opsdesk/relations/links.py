@@ -407,7 +407,7 @@ async def list_links(*, session: AsyncSession, caller: Caller, number: str) -> L
         .where(Incident.id.in_(select(visible.c.id)))
         .order_by(IncidentLink.created_at, IncidentLink.id)
     )
-    links = [_view(row, incident, other) for row, other in rows.tuples()]
+    links = [_view(row, incident, other) for row, other in rows]
     parent = None
     if incident.parent_id is not None:
         parent = await session.scalar(visible_to(caller).where(Incident.id == incident.parent_id))
