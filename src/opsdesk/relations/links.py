@@ -109,7 +109,7 @@ async def _end(session: AsyncSession, incident: Incident) -> End:
 
 async def _other(session: AsyncSession, caller: Caller, number: str | None) -> Incident:
     if not number:
-        raise ValidationFailed("number: name the incident to link, e.g. INC-…", field="number")
+        raise ValidationFailed("number: name the incident to link by its number", field="number")
     return await access_incident(
         session=session, caller=caller, number=number, for_update=True, follow_merge=False
     )

@@ -32,7 +32,7 @@ from opsdesk.incidents.fields import LEVEL_LABELS, SCALE_LABELS, Status, history
 from opsdesk.incidents.lifecycle import HISTORY_KEYS, PUBLIC_ACTIONS, Action
 from opsdesk.incidents.models import Incident
 from opsdesk.sla import service as sla_service
-from opsdesk.web import portal
+from opsdesk.web import link_view, portal
 from opsdesk.web.common import (
     CATALOG_FIELDS,
     FIELD_LABELS,
@@ -200,6 +200,7 @@ async def incident_page(
         watchers = await watcher_service.list_watchers(
             session=session, caller=caller, number=number
         )
+        link_section = await link_view.section(session, caller, incident)
         staff_view = caller.is_staff
         clocks = (
             await sla_service.current_clocks_labelled(session, incident, now=_clock(request).now())
@@ -289,6 +290,7 @@ async def incident_page(
         "can_write": incident.status != Status.COMPLETED,
         "ratings": list(range(RATING_MIN, RATING_MAX + 1)),
         "watching": watchers.watching,
+        "links": link_section,
     }
     if not staff_view:
         context |= portal.portal_context(incident, history, names, available)
