@@ -110,8 +110,30 @@ async def _end(session: AsyncSession, incident: Incident) -> End:
 async def _other(session: AsyncSession, caller: Caller, number: str | None) -> Incident:
     if not number:
         raise ValidationFailed("number: name the incident to link by its number", field="number")
-    return await access_incident(
-        session=session, caller=caller, number=number, for_update=True, follow_merge=False
+    return await access_incident(session=session, caller=caller, number=number)
+
+
+async def _written(session: AsyncSession, caller: Caller, number: str) -> Incident:
+    """The incident a write for ``number`` lands on (its primary when merged), not locked
+    yet: ``_lock`` takes every lock of a change at once."""
+    incident = await access_incident(session=session, caller=caller, number=number)
+    if incident.merged_into_id is None:
+        return incident
+    primary = await session.get(Incident, incident.merged_into_id)
+    assert primary is not None  # a foreign key keeps it
+    return primary
+
+
+async def _lock(session: AsyncSession, *incidents: Incident | None) -> None:
+    """Lock the incidents a change touches in one statement, in id order (two people
+    linking the same pair from opposite ends cannot deadlock), and reload them."""
+    ids = sorted({item.id for item in incidents if item is not None})
+    await session.execute(
+        select(Incident)
+        .where(Incident.id.in_(ids))
+        .order_by(Incident.id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
     )
 
 
@@ -153,8 +175,9 @@ async def add_link(
 ) -> LinkView:
     """Link ``number`` to ``other_number`` as ``kind`` (parent/child set ``parent_id``)."""
     _refuse_end_users(caller)
-    incident = await access_incident(session=session, caller=caller, number=number, for_update=True)
+    incident = await _written(session, caller, number)
     other = await _other(session, caller, other_number)
+    await _lock(session, incident, other)
     if kind is LinkKind.PARENT:
         await set_parent(session, caller, child=incident, parent=other, now=now, replace=replace)
         return _family_view(kind, other)
@@ -261,9 +284,8 @@ async def set_parent(
     _refuse_end_users(caller)
     current = None
     if child.parent_id is not None:
-        current = await session.scalar(
-            select(Incident).where(Incident.id == child.parent_id).with_for_update()
-        )
+        current = await session.get(Incident, child.parent_id)
+        await _lock(session, child, parent, current)
     try:
         check_parent(
             await _end(session, child),
@@ -317,14 +339,15 @@ async def set_parent(
 async def clear_parent(*, session: AsyncSession, caller: Caller, number: str, now: datetime) -> str:
     """Remove the parent of ``number``; returns the parent's number."""
     _refuse_end_users(caller)
-    child = await access_incident(session=session, caller=caller, number=number, for_update=True)
-    parent = None
-    if child.parent_id is not None:
-        parent = await session.scalar(
-            select(Incident).where(Incident.id == child.parent_id).with_for_update()
-        )
-    if parent is None:
+    child = await _written(session, caller, number)
+    parent = None if child.parent_id is None else await session.get(Incident, child.parent_id)
+    await _lock(session, child, parent)
+    if child.parent_id is None:  # (read again under the lock)
         raise NotFound(f"parent: {child.number} has no parent", field="parent")
+    if parent is None or parent.id != child.parent_id:  # changed meanwhile
+        parent = await session.get(Incident, child.parent_id)
+        await _lock(session, parent)
+    assert parent is not None  # a foreign key keeps it
     child.parent_id = None
     _record(
         session,
@@ -357,13 +380,16 @@ async def remove_link(
 ) -> None:
     """Remove a link row of ``number`` (either end), with an unlink row on both incidents."""
     _refuse_end_users(caller)
-    incident = await access_incident(session=session, caller=caller, number=number, for_update=True)
+    incident = await _written(session, caller, number)
     row = await session.get(IncidentLink, link_id)
     if row is None or incident.id not in (row.source_id, row.target_id):
         raise NotFound(f"link_id: {number} has no link {link_id}", field="link_id")
     other_id = row.target_id if row.source_id == incident.id else row.source_id
-    other = await session.scalar(select(Incident).where(Incident.id == other_id).with_for_update())
-    assert other is not None
+    other = await session.get(Incident, other_id)
+    assert other is not None  # a foreign key keeps it
+    await _lock(session, incident, other)
+    if await session.get(IncidentLink, link_id, populate_existing=True) is None:
+        raise NotFound(f"link_id: {number} has no link {link_id}", field="link_id")
     view = _view(row, incident, other)
     await session.execute(delete(IncidentLink).where(IncidentLink.id == row.id))
     session.expunge(row)
