@@ -171,6 +171,8 @@ async def test_parent_child_set_replace_cycle_and_clear(
     listed = await client.get("/api/v1/incidents", headers=desk.tech.headers)
     parents = {item["number"]: item["parent"] for item in listed.json()["items"]}
     assert parents[report] == outage
+    found = await client.post("/api/v1/incidents/search", json={}, headers=desk.tech.headers)
+    assert {item["number"]: item["parent"] for item in found.json()["items"]}[report] == outage
     family = await linked(client, desk.tech, report)
     assert family["parent"]["number"] == outage
     assert family["parent"]["phase_label"] == "New"

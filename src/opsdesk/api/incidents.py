@@ -182,7 +182,8 @@ async def _search(
             page=PageRequest(page, per_page),
             contain_total=contain_total,
         )
-    items = [incident_out(item) for item in result.items]
+        parents = await links.parent_numbers(session=session, caller=caller, incidents=result.items)
+    items = [incident_out(item, parent=parents.get(item.id)) for item in result.items]
     if query.fields:
         # A projection keeps the number (to refer to the incident) and the chosen fields.
         keep = {"number", *(NATIVE_NAMES.get(name, name) for name in query.fields)}
