@@ -67,6 +67,9 @@ class Settings(BaseSettings):
     jobs_keep_days: float = Field(
         default=7, gt=0, description="How long finished jobs stay in the jobs table"
     )
+    auth_events_keep_days: float = Field(
+        default=365, gt=0, description="How long sign-in and other auth events are kept"
+    )
     attachment_max_bytes: int = Field(default=10 * 1024 * 1024, ge=1)
     attachment_max_count: int = Field(default=10, ge=0)
     max_json_bytes: int = Field(
