@@ -50,6 +50,9 @@ class Settings(BaseSettings):
     reopen_window_days: float = Field(
         default=14, ge=0, description="How long a resolved or completed incident may be reopened"
     )
+    unmerge_window_hours: float = Field(
+        default=72, ge=0, description="How long a merge of incidents may be undone"
+    )
     auto_complete_days: float = Field(
         default=7, ge=0, description="Resolved incidents not confirmed in this time complete"
     )
