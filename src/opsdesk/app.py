@@ -30,6 +30,7 @@ from opsdesk.api import (
     sla,
     users,
 )
+from opsdesk.api import relations as api_relations
 from opsdesk.api import views as api_views
 from opsdesk.api.body_limits import BodyLimits
 from opsdesk.api.coc import alarms as coc_alarms
@@ -153,6 +154,7 @@ def create_app(
     app.include_router(actions.router)
     app.include_router(attachments.router)
     app.include_router(collaboration.router)
+    app.include_router(api_relations.router)
     app.include_router(assignment.router)
     app.include_router(jobs.router)
     app.include_router(inbound_mail.router)

@@ -40,7 +40,7 @@ from opsdesk.sla.schemas import SlaOut
 router = APIRouter(prefix="/api/v1/incidents", tags=["incidents"])
 
 
-_COMPUTED = frozenset({"level_label", "status_label", "phase", "phase_label", "sla"})
+_COMPUTED = frozenset({"level_label", "status_label", "phase", "phase_label", "sla", "merged_into"})
 
 
 class IncidentOut(IncidentFields):
@@ -57,7 +57,11 @@ class IncidentPage(BaseModel):
     per_page: int
 
 
-def incident_out(incident: Incident, sla: Sequence[sla_service.ClockView] = ()) -> IncidentOut:
+def incident_out(
+    incident: Incident,
+    sla: Sequence[sla_service.ClockView] = (),
+    merged_into: str | None = None,
+) -> IncidentOut:
     level = LEVEL_LABELS.get(incident.level, Label(incident.level, incident.level))
     phase = phase_of_incident(incident)
     values = {
@@ -70,6 +74,7 @@ def incident_out(incident: Incident, sla: Sequence[sla_service.ClockView] = ()) 
         phase=phase.value,
         phase_label=PHASE_LABELS[phase].en,
         sla=[SlaOut.model_validate(view.as_dict()) for view in sla],
+        merged_into=merged_into,
     )
 
 
@@ -238,8 +243,9 @@ async def get_incident(
     async with db.read() as session:
         incident = await service.access_incident(session=session, caller=caller, number=number)
         clocks = await sla_service.current_clocks(session, incident, now=clock.now())
+        merged_into = await service.merged_into_number(session, incident)
     response.headers["ETag"] = incident_etag(incident)
-    return incident_out(incident, clocks)
+    return incident_out(incident, clocks, merged_into)
 
 
 @router.patch("/{number}", response_model=IncidentOut)

@@ -155,6 +155,9 @@ class IncidentOut(BaseModel):
     assignment_rule_id: int | None
     assignment_note: str | None = Field(description="Who or which rule put it where it is")
     level_explicit: bool = Field(description="Level chosen by staff, not by the matrix")
+    merged_into: str | None = Field(
+        default=None, description="Number of the incident this one was merged into, if merged"
+    )
 
 
 class IncidentPage(BaseModel):

@@ -505,6 +505,16 @@ async def primary_of(session: AsyncSession, incident: Incident) -> Incident:
     return primary
 
 
+async def merged_into_number(session: AsyncSession, incident: Incident) -> str | None:
+    """The number of the primary ``incident`` was merged into, if it was."""
+    if incident.merged_into_id is None:
+        return None
+    number: str | None = await session.scalar(
+        select(Incident.number).where(Incident.id == incident.merged_into_id)
+    )
+    return number
+
+
 async def incident_by_number(
     *, session: AsyncSession, number: str, for_update: bool = False
 ) -> Incident | None:

@@ -96,7 +96,7 @@ async def _ids_of(session: AsyncSession, numbers: Sequence[str], field: str) -> 
     rows = await session.execute(
         select(Incident.number, Incident.id).where(Incident.number.in_(list(numbers)))
     )
-    found: dict[str, int] = {str(n): int(i) for n, i in rows.tuples()}
+    found: dict[str, int] = {str(n): int(i) for n, i in rows}
     missing = [number for number in numbers if number not in found]
     if missing:
         raise NotFound(f"{field}: no incident {', '.join(missing)}", field=field)
@@ -107,7 +107,7 @@ async def _numbers(session: AsyncSession, ids: set[int]) -> dict[int, str]:
     if not ids:
         return {}
     rows = await session.execute(select(Incident.id, Incident.number).where(Incident.id.in_(ids)))
-    return {int(i): str(n) for i, n in rows.tuples()}
+    return {int(i): str(n) for i, n in rows}
 
 
 async def _facts(session: AsyncSession, locked: dict[int, Incident]) -> dict[int, MergeFacts]:
@@ -120,7 +120,7 @@ async def _facts(session: AsyncSession, locked: dict[int, Incident]) -> dict[int
         .order_by(Incident.number)
     )
     primary_of: dict[int, list[str]] = {}
-    for primary_id, number in rows.tuples():
+    for primary_id, number in rows:
         if primary_id is not None:
             primary_of.setdefault(primary_id, []).append(number)
     return {
