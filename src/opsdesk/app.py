@@ -58,6 +58,7 @@ from opsdesk.web import incident_edit as web_incident_edit
 from opsdesk.web import incident_page as web_incident_page
 from opsdesk.web import jobs as web_jobs
 from opsdesk.web import live as web_live
+from opsdesk.web import relations_merge as web_relations_merge
 from opsdesk.web import routes as web_routes
 from opsdesk.web import teams as web_teams
 from opsdesk.web.admin.routers import ADMIN_ROUTERS
@@ -168,6 +169,7 @@ def create_app(
         app.include_router(router)
     app.include_router(web_routes.router)
     app.include_router(web_incident_page.router)
+    app.include_router(web_relations_merge.router)
     app.include_router(web_incident_edit.router)
     app.include_router(web_teams.router)
     app.include_router(web_jobs.router)

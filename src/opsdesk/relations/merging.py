@@ -626,3 +626,29 @@ async def split_from(session: AsyncSession, *, incident_id: int) -> str | None:
             if change.get("field") == "split_from" and isinstance(change.get("new"), str):
                 return str(change["new"])
     return None
+
+
+@dataclass(frozen=True)
+class MergeState:
+    """What the incident page shows about merges and splits of one incident."""
+
+    merged: ActiveMerge | None  # this incident is merged into another
+    merged_here: list[ActiveMerge]  # incidents merged into this one
+    split_from: str | None
+
+
+async def merge_state(
+    session: AsyncSession, *, incident: Incident, now: datetime, window: timedelta
+) -> MergeState:
+    merged = await active_merge_of(session, incident=incident, now=now, window=window)
+    here: list[ActiveMerge] = []
+    rows = await session.execute(
+        select(IncidentMerge, Incident.number)
+        .join(Incident, Incident.id == IncidentMerge.secondary_id)
+        .where(IncidentMerge.primary_id == incident.id, IncidentMerge.undone_at.is_(None))
+        .order_by(IncidentMerge.id)
+    )
+    for row, number in rows:
+        until = merge_rules.undo_deadline(row.merged_at, window)
+        here.append(ActiveMerge(incident.number, number, row.merged_at, until, now <= until))
+    return MergeState(merged, here, await split_from(session, incident_id=incident.id))
