@@ -135,6 +135,8 @@ async def test_merge_moves_everything_and_undo_restores_exactly(
         "merged",
     )
     assert sec["merged_into"] == primary
+    listed = await get(client, desk.admin, "/api/v1/incidents?per_page=50")
+    assert {i["number"]: i["merged_into"] for i in listed["items"]}[secondary] == primary
     async with db.read() as session:
         primary_id = (await session.execute(select(AlertGroup.incident_id))).scalar_one()
     assert primary_id is not None

@@ -148,8 +148,9 @@ async def list_incidents(request: Request, caller: CurrentCaller, db: DB) -> Inc
     async with db.read() as session:
         page = await service.list_incidents(session=session, caller=caller, spec=spec)
         clocks = await sla_service.stored_clocks(session, [item.id for item in page.items])
+        merged = await service.merged_into_numbers(session, page.items)
     return IncidentPage(
-        items=[incident_out(item, clocks[item.id]) for item in page.items],
+        items=[incident_out(item, clocks[item.id], merged.get(item.id)) for item in page.items],
         total=page.total,
         page=page.page,
         per_page=page.per_page,

@@ -515,6 +515,22 @@ async def merged_into_number(session: AsyncSession, incident: Incident) -> str |
     return number
 
 
+async def merged_into_numbers(session: AsyncSession, incidents: list[Incident]) -> dict[int, str]:
+    """Incident id → number of the primary it was merged into, for the merged ones."""
+    wanted = {i.merged_into_id for i in incidents if i.merged_into_id is not None}
+    if not wanted:
+        return {}
+    rows = await session.execute(
+        select(Incident.id, Incident.number).where(Incident.id.in_(wanted))
+    )
+    numbers = {int(row.id): str(row.number) for row in rows}
+    return {
+        i.id: numbers[i.merged_into_id]
+        for i in incidents
+        if i.merged_into_id is not None and i.merged_into_id in numbers
+    }
+
+
 async def incident_by_number(
     *, session: AsyncSession, number: str, for_update: bool = False
 ) -> Incident | None:
