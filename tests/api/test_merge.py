@@ -135,6 +135,8 @@ async def test_merge_moves_everything_and_undo_restores_exactly(
         "merged",
     )
     assert sec["merged_into"] == primary
+    # Its SLA clocks stop: a merged incident is completed.
+    assert sec["sla"] and {clock["state"] for clock in sec["sla"]} == {"stopped"}
     listed = await get(client, desk.admin, "/api/v1/incidents?per_page=50")
     assert {i["number"]: i["merged_into"] for i in listed["items"]}[secondary] == primary
     async with db.read() as session:

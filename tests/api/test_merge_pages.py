@@ -89,6 +89,27 @@ async def test_merge_banner_undo_and_split_pages(
     assert empty.status_code == 422 and "title" in empty.text
 
 
+async def test_the_reporter_sees_where_a_merged_report_went_on(
+    client: httpx.AsyncClient, db: Database, clock: FixedClock, desk: Desk
+) -> None:
+    user = await staff(db, clock, Role.END_USER, "merge-user@desk.test")
+    tech = await staff(db, clock, Role.TECHNICIAN, "merge-tech2@desk.test")
+    primary = (await create_incident(client, tech, title="Mail is down"))["number"]
+    mine = (await create_incident(client, user, title="No mail"))["number"]
+    merged = await client.post(
+        f"/api/v1/incidents/{primary}/merge", json={"secondaries": [mine]}, headers=tech.headers
+    )
+    assert merged.status_code == 200
+    await sign_in(client, user.caller.email)
+    page = (await client.get(f"/incidents/{mine}")).text
+    assert "Merged into" in page and f'href="/incidents/{primary}"' in page
+    assert "Undo" not in page and "merge-forms" not in page
+    assert (await client.get(f"/incidents/{primary}")).status_code == 200
+    csrf = csrf_of(page)
+    refused = await client.post(f"/incidents/{mine}/unmerge", data={"csrf_token": csrf})
+    assert refused.status_code == 403
+
+
 async def test_bulk_merge_picks_the_primary_among_the_selected(
     client: httpx.AsyncClient, db: Database, clock: FixedClock, desk: Desk
 ) -> None:

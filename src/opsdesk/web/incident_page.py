@@ -296,6 +296,7 @@ async def incident_page(
         "can_write": incident.status != Status.COMPLETED,
         "ratings": list(range(RATING_MIN, RATING_MAX + 1)),
         "watching": watchers.watching,
+        "merge_state": merge_state,
     }
     if not staff_view:
         context |= portal.portal_context(incident, history, names, available)
@@ -338,7 +339,6 @@ async def incident_page(
         "choices": _choices(names, staff, groups, scenes),
         "work_minutes": work_minutes,
         "alert_groups": alert_groups,
-        "merge_state": merge_state,
         "watchers": [watchers.names.get(row.user_id, row.user_id) for row in watchers.items],
     }
     return _render(request, "incident_detail.html", context, caller=caller, status_code=status_code)
