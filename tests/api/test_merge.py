@@ -158,6 +158,14 @@ async def test_merge_moves_everything_and_undo_restores_exactly(
     assert merge_rows and merge_rows[0]["action_name_en"] == "merge incidents"
     assert merge_rows[0]["action_name_zh"] == "合并事件单"
 
+    coc_detail = await coc(client, desk.tech, "GET", f"/v1/external/incident/{secondary}")
+    assert coc_detail["data"]["incident_num"] == secondary
+    sec_coc = (await coc(client, desk.tech, "POST", f"/v2/incidents/{secondary}/histories", {}))[
+        "data"
+    ]["info"]
+    assert sec_coc[0]["action"] == "incident_merged"
+    assert sec_coc[0]["action_name_zh"] == "已合并到其他事件单"
+
     # The reporter of a merged incident sees the primary (their conversation goes on there).
     assert (await client.get(url(primary), headers=desk.user.headers)).status_code == 200
 
