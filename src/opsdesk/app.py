@@ -31,6 +31,7 @@ from opsdesk.api import (
     users,
 )
 from opsdesk.api import links as api_links
+from opsdesk.api import relations as api_relations
 from opsdesk.api import views as api_views
 from opsdesk.api.body_limits import BodyLimits
 from opsdesk.api.coc import alarms as coc_alarms
@@ -59,6 +60,7 @@ from opsdesk.web import incident_page as web_incident_page
 from opsdesk.web import jobs as web_jobs
 from opsdesk.web import links as web_links
 from opsdesk.web import live as web_live
+from opsdesk.web import relations_merge as web_relations_merge
 from opsdesk.web import routes as web_routes
 from opsdesk.web import teams as web_teams
 from opsdesk.web.admin.routers import ADMIN_ROUTERS
@@ -156,6 +158,7 @@ def create_app(
     app.include_router(attachments.router)
     app.include_router(collaboration.router)
     app.include_router(api_links.router)
+    app.include_router(api_relations.router)
     app.include_router(assignment.router)
     app.include_router(jobs.router)
     app.include_router(inbound_mail.router)
@@ -169,6 +172,7 @@ def create_app(
         app.include_router(router)
     app.include_router(web_routes.router)
     app.include_router(web_incident_page.router)
+    app.include_router(web_relations_merge.router)
     app.include_router(web_incident_edit.router)
     app.include_router(web_links.router)
     app.include_router(web_teams.router)

@@ -28,6 +28,8 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from opsdesk.auth.events import purge_events
+from opsdesk.auth.sessions import purge_ended_sessions, session_policy_of
 from opsdesk.core import jobs
 from opsdesk.core.clock import Clock, SystemClock
 from opsdesk.core.database import Database
@@ -509,6 +511,21 @@ def default_handlers(settings: Settings) -> dict[str, HandlerSpec]:
         now = ctx.clock.now()
         before = now - timedelta(days=settings.jobs_keep_days)
         purged = await jobs.purge_finished(ctx.session, before=before, limit=PURGE_BATCH)
+        # Ended web sessions and old auth events go with the same daily sweep.
+        purged = max(
+            purged,
+            await purge_ended_sessions(
+                session=ctx.session,
+                now=now,
+                policy=session_policy_of(settings),
+                limit=PURGE_BATCH,
+            ),
+            await purge_events(
+                session=ctx.session,
+                before=now - timedelta(days=settings.auth_events_keep_days),
+                limit=PURGE_BATCH,
+            ),
+        )
         if purged >= PURGE_BATCH:
             ctx.again_at(now)  # a full batch may leave more: go on at once
 

@@ -41,7 +41,9 @@ from opsdesk.sla.schemas import SlaOut
 router = APIRouter(prefix="/api/v1/incidents", tags=["incidents"])
 
 
-_COMPUTED = frozenset({"level_label", "status_label", "phase", "phase_label", "sla", "parent"})
+_COMPUTED = frozenset(
+    {"level_label", "status_label", "phase", "phase_label", "sla", "merged_into", "parent"}
+)
 
 
 class IncidentOut(IncidentFields):
@@ -59,7 +61,10 @@ class IncidentPage(BaseModel):
 
 
 def incident_out(
-    incident: Incident, sla: Sequence[sla_service.ClockView] = (), parent: str | None = None
+    incident: Incident,
+    sla: Sequence[sla_service.ClockView] = (),
+    merged_into: str | None = None,
+    parent: str | None = None,
 ) -> IncidentOut:
     level = LEVEL_LABELS.get(incident.level, Label(incident.level, incident.level))
     phase = phase_of_incident(incident)
@@ -73,6 +78,7 @@ def incident_out(
         phase=phase.value,
         phase_label=PHASE_LABELS[phase].en,
         sla=[SlaOut.model_validate(view.as_dict()) for view in sla],
+        merged_into=merged_into,
         parent=parent,
     )
 
@@ -147,9 +153,13 @@ async def list_incidents(request: Request, caller: CurrentCaller, db: DB) -> Inc
     async with db.read() as session:
         page = await service.list_incidents(session=session, caller=caller, spec=spec)
         clocks = await sla_service.stored_clocks(session, [item.id for item in page.items])
+        merged = await service.merged_into_numbers(session, page.items)
         parents = await links.parent_numbers(session=session, caller=caller, incidents=page.items)
     return IncidentPage(
-        items=[incident_out(item, clocks[item.id], parents.get(item.id)) for item in page.items],
+        items=[
+            incident_out(item, clocks[item.id], merged.get(item.id), parents.get(item.id))
+            for item in page.items
+        ],
         total=page.total,
         page=page.page,
         per_page=page.per_page,
@@ -244,9 +254,10 @@ async def get_incident(
     async with db.read() as session:
         incident = await service.access_incident(session=session, caller=caller, number=number)
         clocks = await sla_service.current_clocks(session, incident, now=clock.now())
+        merged_into = await service.merged_into_number(session, incident)
         parents = await links.parent_numbers(session=session, caller=caller, incidents=[incident])
     response.headers["ETag"] = incident_etag(incident)
-    return incident_out(incident, clocks, parents.get(incident.id))
+    return incident_out(incident, clocks, merged_into, parents.get(incident.id))
 
 
 @router.patch("/{number}", response_model=IncidentOut)
@@ -273,7 +284,7 @@ async def update_incident(
         clocks = await sla_service.current_clocks(session, incident, now=clock.now())
         parents = await links.parent_numbers(session=session, caller=caller, incidents=[incident])
     response.headers["ETag"] = incident_etag(incident)
-    return incident_out(incident, clocks, parents.get(incident.id))
+    return incident_out(incident, clocks, parent=parents.get(incident.id))
 
 
 @router.get("/{number}/history", response_model=list[HistoryOut])

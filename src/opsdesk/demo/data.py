@@ -31,7 +31,7 @@ from opsdesk.incidents.fields import Channel, Ownership, Source
 from opsdesk.incidents.lifecycle import Action
 from opsdesk.incidents.models import Incident
 from opsdesk.incidents.schemas import AcceptParams, IncidentCreate, ResolveParams
-from opsdesk.relations import links
+from opsdesk.relations import links, merging
 from opsdesk.relations.link_rules import LinkKind
 
 
@@ -188,9 +188,77 @@ async def load_demo(*, session: AsyncSession, clock: Clock) -> bool:
     await _load_links(
         session=session, tech=tech, end_user=end_user, home_report=home_report, now=now
     )
+    await _load_relations(
+        session=session, tech=tech, end_user=end_user, primary=mailbox.number, now=now
+    )
     await load_demo_mail(session=session, clock=clock)
     await _load_alerts(session=session, admin_id=users[DEMO_ADMIN.email].id, now=now)
     return True
+
+
+async def _load_relations(
+    *, session: AsyncSession, tech: Caller, end_user: Caller, primary: str, now: datetime
+) -> None:
+    """A duplicate merged into the finance mailbox incident (undoable for a while), and a
+    report of two problems with one split off into its own incident."""
+    duplicate = await incident_service.create_incident(
+        session=session,
+        caller=end_user,
+        data=IncidentCreate(
+            title="Mails to finance@ bounce",
+            description="Customers say their mails to finance@ come back undelivered.",
+            category="inc_type_p_config_issues",
+            application="app_email",
+            impact=3,
+            urgency=2,
+        ),
+        now=now - timedelta(minutes=12),
+    )
+    await collaboration.add_conversation(
+        session=session,
+        caller=end_user,
+        number=duplicate.number,
+        data=ConversationCreate(body="The bounce says 'mailbox unavailable'."),
+        now=now - timedelta(minutes=11),
+    )
+    await merging.merge(
+        session=session,
+        caller=tech,
+        primary_number=primary,
+        secondary_numbers=[duplicate.number],
+        now=now - timedelta(minutes=10),
+    )
+    mixed = await incident_service.create_incident(
+        session=session,
+        caller=end_user,
+        data=IncidentCreate(
+            title="Laptop slow, and Teams drops calls",
+            description="My laptop is slow since the update. Also Teams drops every call.",
+            category="inc_type_p_function_issues",
+            application="app_workplace",
+            impact=3,
+            urgency=3,
+        ),
+        now=now - timedelta(hours=2),
+    )
+    teams = await collaboration.add_conversation(
+        session=session,
+        caller=end_user,
+        number=mixed.number,
+        data=ConversationCreate(body="Teams dropped three calls this morning, on Wi-Fi and LAN."),
+        now=now - timedelta(hours=1, minutes=50),
+    )
+    await merging.split(
+        session=session,
+        caller=tech,
+        number=mixed.number,
+        part=merging.SplitPart(
+            title="Teams drops calls",
+            description="Split from the slow-laptop report: Teams drops every call.",
+            conversation_ids=[teams.id],
+        ),
+        now=now - timedelta(hours=1, minutes=45),
+    )
 
 
 async def _load_alerts(*, session: AsyncSession, admin_id: str, now: datetime) -> None:

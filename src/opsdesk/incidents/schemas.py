@@ -158,6 +158,9 @@ class IncidentOut(BaseModel):
     parent: str | None = Field(
         default=None, description="The parent incident's number (if the caller may see it)"
     )
+    merged_into: str | None = Field(
+        default=None, description="Number of the incident this one was merged into, if merged"
+    )
 
 
 class IncidentPage(BaseModel):
