@@ -109,3 +109,13 @@ async def test_end_users_see_only_their_own_linked_incidents_and_no_forms(
     await switch(client, "tech@example.com", "demo-tech")
     staff_view = await client.get(f"/incidents/{sales}")
     assert "Remote desktop sessions freeze" in section_of(staff_view.text)
+
+
+async def test_a_merged_incident_shows_no_link_forms(client: httpx.AsyncClient) -> None:
+    """Its links moved to its primary, where they are changed."""
+    await sign_in(client, "tech@example.com", "demo-tech")
+    merged = await _number_of(client, "Mails to finance@ bounce")
+    page = await client.get(f"/incidents/{merged}")
+    assert page.status_code == 200
+    assert 'id="link-form"' not in page.text
+    assert "/links/" not in page.text
