@@ -30,7 +30,7 @@ from opsdesk.incidents import service as incident_service
 from opsdesk.incidents.fields import Channel, Ownership, Source
 from opsdesk.incidents.lifecycle import Action
 from opsdesk.incidents.schemas import AcceptParams, IncidentCreate, ResolveParams
-from opsdesk.relations import merging
+from opsdesk.relations import merging, splitting
 
 
 @dataclass(frozen=True)
@@ -243,11 +243,11 @@ async def _load_relations(
         data=ConversationCreate(body="Teams dropped three calls this morning, on Wi-Fi and LAN."),
         now=now - timedelta(hours=1, minutes=50),
     )
-    await merging.split(
+    await splitting.split(
         session=session,
         caller=tech,
         number=mixed.number,
-        part=merging.SplitPart(
+        part=splitting.SplitPart(
             title="Teams drops calls",
             description="Split from the slow-laptop report: Teams drops every call.",
             conversation_ids=[teams.id],
