@@ -13,7 +13,7 @@ from opsdesk.api.incidents import IncidentOut, incident_etag, incident_out
 from opsdesk.core.bounds import RowId
 from opsdesk.core.settings import Settings
 from opsdesk.incidents.schemas import Description, Title
-from opsdesk.relations import merging
+from opsdesk.relations import merging, splitting
 from opsdesk.relations.merge_rules import MAX_SECONDARIES
 
 router = APIRouter(prefix="/api/v1/incidents", tags=["relations"])
@@ -122,11 +122,11 @@ async def split_incident(
     """A new incident from a part of ``number`` (copies of the chosen conversation entries
     and attachments), same reporter, linked ``related`` to it."""
     async with db.write() as session:
-        created = await merging.split(
+        created = await splitting.split(
             session=session,
             caller=caller,
             number=number,
-            part=merging.SplitPart(
+            part=splitting.SplitPart(
                 title=body.title,
                 description=body.description,
                 conversation_ids=body.conversation_ids,

@@ -31,7 +31,7 @@ from opsdesk.incidents.fields import Channel, Ownership, Source
 from opsdesk.incidents.lifecycle import Action
 from opsdesk.incidents.models import Incident
 from opsdesk.incidents.schemas import AcceptParams, IncidentCreate, ResolveParams
-from opsdesk.relations import links, merging
+from opsdesk.relations import links, merging, splitting
 from opsdesk.relations.link_rules import LinkKind
 
 
@@ -248,11 +248,11 @@ async def _load_relations(
         data=ConversationCreate(body="Teams dropped three calls this morning, on Wi-Fi and LAN."),
         now=now - timedelta(hours=1, minutes=50),
     )
-    await merging.split(
+    await splitting.split(
         session=session,
         caller=tech,
         number=mixed.number,
-        part=merging.SplitPart(
+        part=splitting.SplitPart(
             title="Teams drops calls",
             description="Split from the slow-laptop report: Teams drops every call.",
             conversation_ids=[teams.id],

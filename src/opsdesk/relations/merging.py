@@ -1,4 +1,4 @@
-"""Merge incidents into a primary, undo a merge, split a part off into a new incident.
+"""Merge incidents into a primary, and undo a merge.
 
 Merge (staff only): every involved incident is locked in id order (``SELECT … FOR UPDATE``,
 so two merges of overlapping sets wait for each other instead of deadlocking) and the rules
@@ -13,9 +13,7 @@ Undo (within ``OPSDESK_UNMERGE_WINDOW_HOURS``) puts every recorded row back, rem
 watchers the merge added and restores the secondary's fields; ``version`` and
 ``updated_at`` move on (a client's ETag from before must not match a changed incident).
 
-Split copies a chosen part (title, description, conversation entries, attachments) into
-a new incident of the same reporter, linked ``related`` to the original, which keeps its
-own rows.
+Splitting a part off is in ``splitting``.
 
 Each function writes history on both sides, flushes and never commits.
 """
@@ -33,40 +31,26 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from opsdesk.alerts.service import move_alert_groups
 from opsdesk.auth.roles import Caller
 from opsdesk.collaboration import moving
-from opsdesk.core.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from opsdesk.core.errors import Conflict, NotFound, ValidationFailed
 from opsdesk.incidents import attachment_moves
 from opsdesk.incidents.events import IncidentEvent, publish
 from opsdesk.incidents.fields import HistoryAction, Status
 from opsdesk.incidents.lifecycle import SubStatus
-from opsdesk.incidents.models import Incident, IncidentHistory
-from opsdesk.incidents.schemas import IncidentCreate
+from opsdesk.incidents.models import Incident
 from opsdesk.incidents.service import (
     IncidentRules,
     access_incident,
-    create_incident,
     record_history,
 )
 from opsdesk.relations import merge_rules
-from opsdesk.relations.merge_rules import MergeFacts, Refusal
+from opsdesk.relations.common import raise_refusal, staff_only
+from opsdesk.relations.merge_rules import MergeFacts
 from opsdesk.relations.models import IncidentLink, IncidentMerge
+from opsdesk.relations.splitting import split_from
 
 # The secondary's columns a merge changes and an undo restores.
 RESTORED_FIELDS = ("status", "sub_status", "completed_at", "merged_into_id", "merged_at")
 _TIMES = frozenset({"completed_at", "merged_at"})
-SPLIT_LINK_KIND = "related"
-
-
-def _raise(refusal: Refusal | None) -> None:
-    if refusal is None:
-        return
-    if refusal.conflict:
-        raise Conflict(refusal.message, field=refusal.field)
-    raise ValidationFailed(refusal.message, field=refusal.field)
-
-
-def _staff_only(caller: Caller, what: str) -> None:
-    if not caller.is_staff:
-        raise Forbidden(f"only staff may {what}")
 
 
 def _stored(value: Any) -> Any:
@@ -233,16 +217,16 @@ async def merge(
     comment: str = "",
 ) -> Incident:
     """Merge the secondaries into the primary; returns the primary."""
-    _staff_only(caller, "merge incidents")
+    staff_only(caller, "merge incidents")
     secondary_numbers = list(secondary_numbers)
-    _raise(merge_rules.check_request(primary_number, secondary_numbers))
+    raise_refusal(merge_rules.check_request(primary_number, secondary_numbers))
     ids = await _ids_of(session, [primary_number], "number")
     ids |= await _ids_of(session, secondary_numbers, "secondaries")
     locked = await _lock(session, list(ids.values()))
     facts = await _facts(session, locked)
     primary = locked[ids[primary_number]]
     secondaries = [locked[ids[number]] for number in secondary_numbers]
-    _raise(merge_rules.check_merge(facts[primary.id], [facts[s.id] for s in secondaries]))
+    raise_refusal(merge_rules.check_merge(facts[primary.id], [facts[s.id] for s in secondaries]))
     merged: list[str] = []
     for secondary in secondaries:
         before = {field: _stored(getattr(secondary, field)) for field in RESTORED_FIELDS}
@@ -393,7 +377,7 @@ async def unmerge(
     """Undo merges: ``number`` is a merged secondary, or a primary (then ``secondaries``
     names which of the incidents merged into it; none: all of them). Returns the restored
     secondaries."""
-    _staff_only(caller, "undo a merge")
+    staff_only(caller, "undo a merge")
     target = await access_incident(session=session, caller=caller, number=number)
     if target.merged_into_id is not None:
         if secondaries:
@@ -429,7 +413,9 @@ async def unmerge(
                 f"secondaries: {name} is no longer merged into {primary.number}",
                 field="secondaries",
             )
-        _raise(merge_rules.check_undo(number=name, merged_at=row.merged_at, now=now, window=window))
+        raise_refusal(
+            merge_rules.check_undo(number=name, merged_at=row.merged_at, now=now, window=window)
+        )
         moved = row.moved
         await moving.move_conversations(
             session, from_id=primary.id, to_id=secondary.id, entry_ids=moved["conversations"]
@@ -497,135 +483,6 @@ async def unmerge(
     )
     await session.flush()
     return restored
-
-
-@dataclass(frozen=True)
-class SplitPart:
-    """What goes into the new incident; conversation entries and attachments are copied."""
-
-    title: str
-    description: str
-    conversation_ids: Sequence[int] = ()
-    attachment_ids: Sequence[int] = ()
-
-
-async def split(
-    *,
-    session: AsyncSession,
-    caller: Caller,
-    number: str,
-    part: SplitPart,
-    now: datetime,
-    rules: IncidentRules = IncidentRules(),
-) -> Incident:
-    """A new incident from a part of ``number``, same reporter, linked back; returns it."""
-    _staff_only(caller, "split incidents")
-    original = await access_incident(
-        session=session, caller=caller, number=number, for_update=True, follow_merge=False
-    )
-    if original.merged_into_id is not None:
-        raise Conflict(
-            f"number: {number} is merged; split the incident it was merged into instead",
-            field="number",
-        )
-    _raise(
-        merge_rules.split_attachment_room(
-            wanted=len(set(part.attachment_ids)), limit=rules.attachment_max_count
-        )
-    )
-    entries = await moving.conversations_of(
-        session, incident_id=original.id, entry_ids=set(part.conversation_ids)
-    )
-    missing = sorted(set(part.conversation_ids) - {entry.id for entry in entries})
-    if missing:
-        raise ValidationFailed(
-            f"conversation_ids: {', '.join(map(str, missing))} are not conversation entries "
-            f"of {number}",
-            field="conversation_ids",
-        )
-    files = await attachment_moves.attachments_of(
-        session, incident_id=original.id, attachment_ids=set(part.attachment_ids)
-    )
-    missing = sorted(set(part.attachment_ids) - {item.id for item in files})
-    if missing:
-        raise ValidationFailed(
-            f"attachment_ids: {', '.join(map(str, missing))} are not attachments of {number}",
-            field="attachment_ids",
-        )
-    created = await create_incident(
-        session=session,
-        caller=caller,
-        data=IncidentCreate(
-            title=part.title,
-            description=part.description,
-            level=original.level,
-            impact=original.impact,
-            urgency=original.urgency,
-            category=original.category,
-            region=original.region,
-            enterprise_project=original.enterprise_project,
-            application=original.application,
-            service_interrupted=original.service_interrupted,
-            reporter_id=original.reporter_id,
-        ),
-        now=now,
-        rules=rules,
-    )
-    new = await session.get(Incident, created.id)
-    assert new is not None
-    copies = await moving.copy_conversations(session, entries=entries, to_id=new.id)
-    await attachment_moves.copy_attachments(
-        session, attachments=files, to_id=new.id, conversation_ids=copies
-    )
-    session.add(
-        IncidentLink(
-            source_id=new.id,
-            target_id=original.id,
-            kind=SPLIT_LINK_KIND,
-            created_by=caller.user_id,
-            created_at=now,
-        )
-    )
-    what = f"{len(entries)} conversation entries and {len(files)} attachments copied"
-    session.add(
-        record_history(
-            incident=original,
-            action=HistoryAction.SPLIT,
-            operator_id=caller.user_id,
-            now=now,
-            changes=[{"field": "split_to", "old": None, "new": new.number}],
-            comment=f"Split off into {new.number} ({what}); linked as related",
-        )
-    )
-    session.add(
-        record_history(
-            incident=new,
-            action=HistoryAction.SPLIT_FROM,
-            operator_id=caller.user_id,
-            now=now,
-            changes=[{"field": "split_from", "old": None, "new": original.number}],
-            comment=f"Split from {original.number} ({what}); linked as related",
-        )
-    )
-    original.version += 1
-    original.updated_at = now
-    await session.flush()
-    return new
-
-
-async def split_from(session: AsyncSession, *, incident_id: int) -> str | None:
-    """The number of the incident ``incident_id`` was split from, if it was."""
-    rows = await session.scalars(
-        select(IncidentHistory.changes).where(
-            IncidentHistory.incident_id == incident_id,
-            IncidentHistory.action == HistoryAction.SPLIT_FROM.value,
-        )
-    )
-    for changes in rows:
-        for change in changes:
-            if change.get("field") == "split_from" and isinstance(change.get("new"), str):
-                return str(change["new"])
-    return None
 
 
 @dataclass(frozen=True)

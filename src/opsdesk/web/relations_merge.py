@@ -17,7 +17,7 @@ from opsdesk.collaboration import service as collaboration
 from opsdesk.core.errors import Forbidden, NotFound, OpsdeskError, ValidationFailed
 from opsdesk.incidents import attachments
 from opsdesk.incidents import service as incident_service
-from opsdesk.relations import merging
+from opsdesk.relations import merging, splitting
 from opsdesk.web.common import (
     SESSION_FLASH_KEY,
     _clock,
@@ -185,7 +185,7 @@ async def split_form(request: Request, number: str) -> Response:
         for field, raw in (("conversation_ids", entry_ids), ("attachment_ids", file_ids)):
             if not all(item.isdigit() and len(item) < 19 for item in raw):
                 raise ValidationFailed(f"{field}: choose from the list", field=field)
-        part = merging.SplitPart(
+        part = splitting.SplitPart(
             title=values["title"].strip(),
             description=values["description"].replace("\r\n", "\n"),
             conversation_ids=[int(item) for item in entry_ids],
@@ -194,7 +194,7 @@ async def split_form(request: Request, number: str) -> Response:
         if not part.title:
             raise ValidationFailed("title: give the new incident a title", field="title")
         async with _db(request).write() as session:
-            created = await merging.split(
+            created = await splitting.split(
                 session=session,
                 caller=caller,
                 number=number,
