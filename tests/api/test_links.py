@@ -379,3 +379,27 @@ async def session_rows(db: Database, action: str) -> int:
             .where(IncidentHistory.action == action)
         )
     return int(count or 0)
+
+
+async def test_merging_a_parent_hands_its_children_to_the_primary_and_undo_returns_them(
+    client: httpx.AsyncClient, desk: Desk
+) -> None:
+    primary = await new(client, desk.tech, "VPN down for everyone")
+    secondary = await new(client, desk.tech, "VPN down in Paris")
+    children = [await new(client, desk.user, f"VPN report {n}") for n in range(2)]
+    for child in children:
+        assert (await link(client, desk.tech, secondary, "child", child)).status_code == 201
+    # The primary is a child of the secondary too: it must not become its own parent.
+    assert (await link(client, desk.tech, secondary, "child", primary)).status_code == 201
+    response = await client.post(
+        url(primary, "merge"), json={"secondaries": [secondary]}, headers=desk.tech.headers
+    )
+    assert response.status_code == 200, response.text
+    for child in children:
+        assert (await incident(client, desk.tech, child))["parent"] == primary
+    assert (await incident(client, desk.tech, primary))["parent"] == secondary
+    response = await client.post(url(secondary, "unmerge"), headers=desk.tech.headers)
+    assert response.status_code == 200, response.text
+    for child in children:
+        assert (await incident(client, desk.tech, child))["parent"] == secondary
+    assert (await incident(client, desk.tech, primary))["parent"] == secondary

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from opsdesk.alerts.service import move_alert_groups
@@ -188,6 +188,43 @@ async def _restore_links(session: AsyncSession, links: dict[str, Any]) -> None:
     await session.flush()
 
 
+async def _adopt_children(session: AsyncSession, *, from_id: int, to_id: int) -> list[int]:
+    """The secondary's children become the primary's, so resolving the primary goes on
+    resolving them; a child that is the primary or one of its ancestors keeps its parent
+    (re-pointing it would make a cycle). Returns the ids moved, for undo."""
+    ancestors = {to_id}
+    current: int | None = to_id
+    while current is not None:
+        current = await session.scalar(select(Incident.parent_id).where(Incident.id == current))
+        if current is None or current in ancestors:
+            break
+        ancestors.add(current)
+    children = [
+        child
+        for child in await session.scalars(
+            select(Incident.id).where(Incident.parent_id == from_id).order_by(Incident.id)
+        )
+        if child not in ancestors
+    ]
+    if children:
+        await session.execute(
+            update(Incident).where(Incident.id.in_(children)).values(parent_id=to_id)
+        )
+    return children
+
+
+async def _return_children(
+    session: AsyncSession, *, children: list[int], primary_id: int, secondary_id: int
+) -> None:
+    """Undo ``_adopt_children`` for the children still under the primary."""
+    if children:
+        await session.execute(
+            update(Incident)
+            .where(Incident.id.in_(children), Incident.parent_id == primary_id)
+            .values(parent_id=secondary_id)
+        )
+
+
 def _summary(moved: dict[str, Any]) -> str:
     parts = [
         f"{len(moved['conversations'])} conversation entries",
@@ -196,6 +233,7 @@ def _summary(moved: dict[str, Any]) -> str:
         f"{len(moved['watchers_added'])} watchers added",
         f"{len(moved['alert_groups'])} alert groups",
         f"{len(moved['links']['updated'])} links re-pointed",
+        f"{len(moved.get('children', []))} child incidents",
     ]
     text = "moved " + ", ".join(parts)
     if moved["attachments_kept"]:
@@ -244,6 +282,7 @@ async def merge(
         )
         groups = await move_alert_groups(session, from_id=secondary.id, to_id=primary.id)
         links = await _repoint_links(session, from_id=secondary.id, to_id=primary.id)
+        children = await _adopt_children(session, from_id=secondary.id, to_id=primary.id)
         moved = {
             "primary": primary.number,
             "secondary": secondary.number,
@@ -255,6 +294,7 @@ async def merge(
             "watchers_added": watchers,
             "alert_groups": groups,
             "links": links,
+            "children": children,
         }
         session.add(
             IncidentMerge(
@@ -431,6 +471,12 @@ async def unmerge(
         )
         await move_alert_groups(session, to_id=secondary.id, group_ids=moved["alert_groups"])
         await _restore_links(session, moved["links"])
+        await _return_children(
+            session,
+            children=moved.get("children", []),
+            primary_id=primary.id,
+            secondary_id=secondary.id,
+        )
         old_status, old_sub = secondary.status, secondary.sub_status
         for field, value in moved["before"].items():
             setattr(secondary, field, _loaded(field, value))
