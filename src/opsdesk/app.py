@@ -32,6 +32,8 @@ from opsdesk.api import (
     users,
     work_orders,
 )
+from opsdesk.api import links as api_links
+from opsdesk.api import relations as api_relations
 from opsdesk.api import views as api_views
 from opsdesk.api.body_limits import BodyLimits
 from opsdesk.api.coc import alarms as coc_alarms
@@ -58,7 +60,9 @@ from opsdesk.web import inbound_mail as web_inbound_mail
 from opsdesk.web import incident_edit as web_incident_edit
 from opsdesk.web import incident_page as web_incident_page
 from opsdesk.web import jobs as web_jobs
+from opsdesk.web import links as web_links
 from opsdesk.web import live as web_live
+from opsdesk.web import relations_merge as web_relations_merge
 from opsdesk.web import routes as web_routes
 from opsdesk.web import teams as web_teams
 from opsdesk.web import work as web_work
@@ -159,6 +163,8 @@ def create_app(
     app.include_router(tasks.router)
     app.include_router(work_orders.incident_router)
     app.include_router(work_orders.router)
+    app.include_router(api_links.router)
+    app.include_router(api_relations.router)
     app.include_router(assignment.router)
     app.include_router(jobs.router)
     app.include_router(inbound_mail.router)
@@ -172,7 +178,9 @@ def create_app(
         app.include_router(router)
     app.include_router(web_routes.router)
     app.include_router(web_incident_page.router)
+    app.include_router(web_relations_merge.router)
     app.include_router(web_incident_edit.router)
+    app.include_router(web_links.router)
     app.include_router(web_teams.router)
     app.include_router(web_work.router)
     app.include_router(web_jobs.router)

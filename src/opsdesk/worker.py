@@ -28,14 +28,15 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from opsdesk.auth.events import purge_events
+from opsdesk.auth.sessions import purge_ended_sessions, session_policy_of
 from opsdesk.collaboration import tasks, work_orders
 from opsdesk.core import jobs
 from opsdesk.core.clock import Clock, SystemClock
 from opsdesk.core.database import Database
 from opsdesk.core.settings import Settings
-from opsdesk.incidents.actions import sweep_due
 from opsdesk.incidents.events import INCIDENT_CHANGED
-from opsdesk.incidents.sweeper import incident_rules_from
+from opsdesk.incidents.sweeper import incident_rules_from, sweep_due
 from opsdesk.intake.email.imap import POLL_JOB as IMAP_POLL_JOB
 from opsdesk.intake.email.imap import poll_once
 from opsdesk.intake.email.intake import Intake
@@ -513,6 +514,21 @@ def default_handlers(settings: Settings) -> dict[str, HandlerSpec]:
         now = ctx.clock.now()
         before = now - timedelta(days=settings.jobs_keep_days)
         purged = await jobs.purge_finished(ctx.session, before=before, limit=PURGE_BATCH)
+        # Ended web sessions and old auth events go with the same daily sweep.
+        purged = max(
+            purged,
+            await purge_ended_sessions(
+                session=ctx.session,
+                now=now,
+                policy=session_policy_of(settings),
+                limit=PURGE_BATCH,
+            ),
+            await purge_events(
+                session=ctx.session,
+                before=now - timedelta(days=settings.auth_events_keep_days),
+                limit=PURGE_BATCH,
+            ),
+        )
         if purged >= PURGE_BATCH:
             ctx.again_at(now)  # a full batch may leave more: go on at once
 

@@ -9,6 +9,9 @@ from typing import Any
 import httpx
 from sqlalchemy import select, update
 
+from opsdesk.auth.events import Client, EventKind, record_event
+from opsdesk.auth.models import AuthEvent, AuthSession
+from opsdesk.auth.sessions import end_session, session_policy_of, start_session
 from opsdesk.core import jobs
 from opsdesk.core.clock import FixedClock
 from opsdesk.core.database import Database
@@ -249,3 +252,65 @@ async def test_the_purge_job_deletes_finished_jobs_older_than_the_setting(
     left = [(job.kind, job.state) for job in await all_jobs(db)]
     # The old done job is gone; the dead one stays for an admin, the recent one stays.
     assert sorted(left) == [(PURGE_KIND, "ready"), ("test.failing", "dead"), ("test.old", "done")]
+
+
+async def test_the_purge_job_deletes_ended_sessions_and_old_auth_events(
+    db: Database, clock: FixedClock, settings: Settings, desk: Desk
+) -> None:
+    policy = session_policy_of(settings)
+    client = Client(address="192.0.2.1", user_agent="test")
+    async with db.write() as session:
+        old_event_at = clock.now()
+        await record_event(
+            session=session,
+            kind=EventKind.SIGN_IN,
+            email="old@example.com",
+            user_id=None,
+            client=client,
+            now=old_event_at,
+        )
+        signed_out, secret = await start_session(
+            session=session,
+            user_id=desk.tech.id,
+            now=clock.now(),
+            policy=policy,
+            client_address="192.0.2.1",
+            user_agent="test",
+        )
+        await end_session(session=session, secret=secret, now=clock.now())
+        idle, _ = await start_session(
+            session=session,
+            user_id=desk.tech.id,
+            now=clock.now(),
+            policy=policy,
+            client_address="192.0.2.1",
+            user_agent="test",
+        )
+        ended = {signed_out.id, idle.id}
+    clock.advance(timedelta(days=settings.auth_events_keep_days, seconds=policy.idle_s + 1))
+    async with db.write() as session:
+        live, _ = await start_session(
+            session=session,
+            user_id=desk.tech.id,
+            now=clock.now(),
+            policy=policy,
+            client_address="192.0.2.1",
+            user_agent="test",
+        )
+        await record_event(
+            session=session,
+            kind=EventKind.SIGN_IN,
+            email="new@example.com",
+            user_id=None,
+            client=client,
+            now=clock.now(),
+        )
+    purge_only = {PURGE_KIND: default_handlers(settings)[PURGE_KIND]}
+    purger = make_worker(db, clock, settings, purge_only)
+    await purger.ensure_recurring()
+    assert await purger.run_once() == 1
+    async with db.read() as session:
+        sessions = set(await session.scalars(select(AuthSession.id)))
+        emails = list(await session.scalars(select(AuthEvent.email)))
+    assert live.id in sessions and not ended & sessions
+    assert emails == ["new@example.com"]

@@ -432,3 +432,29 @@ async def _auto_resolve(
         now=now,
         rules=rules,
     )
+
+
+async def move_alert_groups(
+    session: AsyncSession,
+    *,
+    from_id: int | None = None,
+    to_id: int,
+    group_ids: Sequence[int] | None = None,
+) -> list[int]:
+    """Point alert groups at incident ``to_id``: every group of ``from_id``, or the named
+    ``group_ids`` (undoing a merge). New alerts of a moved open group then go to ``to_id``.
+    Returns the ids of the groups moved; the caller has locked both incidents."""
+    query = select(AlertGroup.id)
+    if group_ids is not None:
+        query = query.where(AlertGroup.id.in_(list(group_ids)))
+    else:
+        query = query.where(AlertGroup.incident_id == from_id)
+    ids = list(await session.scalars(query.order_by(AlertGroup.id)))
+    if ids:
+        await session.execute(
+            update(AlertGroup)
+            .where(AlertGroup.id.in_(ids))
+            .values(incident_id=to_id)
+            .execution_options(synchronize_session=False)
+        )
+    return ids

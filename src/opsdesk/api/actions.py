@@ -19,6 +19,7 @@ from opsdesk.incidents.schemas import (
     ActionsOut,
     IncidentOut,
 )
+from opsdesk.relations import links
 
 router = APIRouter(prefix="/api/v1/incidents", tags=["incidents"])
 
@@ -86,5 +87,6 @@ async def take_action(
             rules=rules,
             expected_version=expected_version(if_match),
         )
+        parents = await links.parent_numbers(session=session, caller=caller, incidents=[incident])
     response.headers["ETag"] = incident_etag(incident)
-    return incident_out(incident)
+    return incident_out(incident, parent=parents.get(incident.id))

@@ -33,6 +33,7 @@ from opsdesk.incidents.schemas import (
 from opsdesk.incidents.schemas import IncidentOut as IncidentFields
 from opsdesk.incidents.search import NATIVE_NAMES, parse_search, search_incidents
 from opsdesk.incidents.service import EnumNames
+from opsdesk.relations import links
 from opsdesk.sla import queries as sla_queries
 from opsdesk.sla import service as sla_service
 from opsdesk.sla.schemas import SlaOut
@@ -40,7 +41,9 @@ from opsdesk.sla.schemas import SlaOut
 router = APIRouter(prefix="/api/v1/incidents", tags=["incidents"])
 
 
-_COMPUTED = frozenset({"level_label", "status_label", "phase", "phase_label", "sla"})
+_COMPUTED = frozenset(
+    {"level_label", "status_label", "phase", "phase_label", "sla", "merged_into", "parent"}
+)
 
 
 class IncidentOut(IncidentFields):
@@ -57,7 +60,12 @@ class IncidentPage(BaseModel):
     per_page: int
 
 
-def incident_out(incident: Incident, sla: Sequence[sla_service.ClockView] = ()) -> IncidentOut:
+def incident_out(
+    incident: Incident,
+    sla: Sequence[sla_service.ClockView] = (),
+    merged_into: str | None = None,
+    parent: str | None = None,
+) -> IncidentOut:
     level = LEVEL_LABELS.get(incident.level, Label(incident.level, incident.level))
     phase = phase_of_incident(incident)
     values = {
@@ -70,6 +78,8 @@ def incident_out(incident: Incident, sla: Sequence[sla_service.ClockView] = ()) 
         phase=phase.value,
         phase_label=PHASE_LABELS[phase].en,
         sla=[SlaOut.model_validate(view.as_dict()) for view in sla],
+        merged_into=merged_into,
+        parent=parent,
     )
 
 
@@ -143,8 +153,13 @@ async def list_incidents(request: Request, caller: CurrentCaller, db: DB) -> Inc
     async with db.read() as session:
         page = await service.list_incidents(session=session, caller=caller, spec=spec)
         clocks = await sla_service.stored_clocks(session, [item.id for item in page.items])
+        merged = await service.merged_into_numbers(session, page.items)
+        parents = await links.parent_numbers(session=session, caller=caller, incidents=page.items)
     return IncidentPage(
-        items=[incident_out(item, clocks[item.id]) for item in page.items],
+        items=[
+            incident_out(item, clocks[item.id], merged.get(item.id), parents.get(item.id))
+            for item in page.items
+        ],
         total=page.total,
         page=page.page,
         per_page=page.per_page,
@@ -177,7 +192,8 @@ async def _search(
             page=PageRequest(page, per_page),
             contain_total=contain_total,
         )
-    items = [incident_out(item) for item in result.items]
+        parents = await links.parent_numbers(session=session, caller=caller, incidents=result.items)
+    items = [incident_out(item, parent=parents.get(item.id)) for item in result.items]
     if query.fields:
         # A projection keeps the number (to refer to the incident) and the chosen fields.
         keep = {"number", *(NATIVE_NAMES.get(name, name) for name in query.fields)}
@@ -238,8 +254,10 @@ async def get_incident(
     async with db.read() as session:
         incident = await service.access_incident(session=session, caller=caller, number=number)
         clocks = await sla_service.current_clocks(session, incident, now=clock.now())
+        merged_into = await service.merged_into_number(session, incident)
+        parents = await links.parent_numbers(session=session, caller=caller, incidents=[incident])
     response.headers["ETag"] = incident_etag(incident)
-    return incident_out(incident, clocks)
+    return incident_out(incident, clocks, merged_into, parents.get(incident.id))
 
 
 @router.patch("/{number}", response_model=IncidentOut)
@@ -264,8 +282,9 @@ async def update_incident(
             expected_version=expected_version(if_match),
         )
         clocks = await sla_service.current_clocks(session, incident, now=clock.now())
+        parents = await links.parent_numbers(session=session, caller=caller, incidents=[incident])
     response.headers["ETag"] = incident_etag(incident)
-    return incident_out(incident, clocks)
+    return incident_out(incident, clocks, parent=parents.get(incident.id))
 
 
 @router.get("/{number}/history", response_model=list[HistoryOut])

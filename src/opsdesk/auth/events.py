@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from opsdesk.auth.models import AuthEvent
@@ -90,3 +90,19 @@ async def list_events(
         .limit(page.per_page)
     )
     return Page(items=list(rows), total=total, page=page.page, per_page=page.per_page)
+
+
+async def purge_events(*, session: AsyncSession, before: datetime, limit: int = 5000) -> int:
+    """Delete up to ``limit`` auth events older than ``before`` (the retention setting)."""
+    ids = list(
+        await session.scalars(
+            select(AuthEvent.id).where(AuthEvent.at < before).order_by(AuthEvent.at).limit(limit)
+        )
+    )
+    if ids:
+        await session.execute(
+            delete(AuthEvent)
+            .where(AuthEvent.id.in_(ids))
+            .execution_options(synchronize_session=False)
+        )
+    return len(ids)

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from opsdesk.auth.models import AuthSession, User
@@ -223,3 +223,23 @@ async def end_own_session(
         .values(revoked_at=now)
     )
     return bool(getattr(result, "rowcount", 0))
+
+
+async def purge_ended_sessions(
+    *, session: AsyncSession, now: datetime, policy: SessionPolicy, limit: int = 5000
+) -> int:
+    """Delete up to ``limit`` sessions that can never let anyone in again (signed out,
+    expired or idle too long); how many went. The auth events keep who signed in when."""
+    ended = or_(
+        AuthSession.revoked_at.is_not(None),
+        AuthSession.expires_at <= now,
+        AuthSession.last_seen_at <= now - timedelta(seconds=policy.idle_s),
+    )
+    ids = list(await session.scalars(select(AuthSession.id).where(ended).limit(limit)))
+    if ids:
+        await session.execute(
+            delete(AuthSession)
+            .where(AuthSession.id.in_(ids))
+            .execution_options(synchronize_session=False)
+        )
+    return len(ids)

@@ -50,6 +50,9 @@ class Settings(BaseSettings):
     reopen_window_days: float = Field(
         default=14, ge=0, description="How long a resolved or completed incident may be reopened"
     )
+    unmerge_window_hours: float = Field(
+        default=72, ge=0, description="How long a merge of incidents may be undone"
+    )
     auto_complete_days: float = Field(
         default=7, ge=0, description="Resolved incidents not confirmed in this time complete"
     )
@@ -66,6 +69,9 @@ class Settings(BaseSettings):
     )
     jobs_keep_days: float = Field(
         default=7, gt=0, description="How long finished jobs stay in the jobs table"
+    )
+    auth_events_keep_days: float = Field(
+        default=365, gt=0, description="How long sign-in and other auth events are kept"
     )
     attachment_max_bytes: int = Field(default=10 * 1024 * 1024, ge=1)
     attachment_max_count: int = Field(default=10, ge=0)

@@ -37,7 +37,10 @@ from opsdesk.incidents import actions as action_service
 from opsdesk.incidents import service as incident_service
 from opsdesk.incidents.fields import Channel, Ownership, Source
 from opsdesk.incidents.lifecycle import Action
+from opsdesk.incidents.models import Incident
 from opsdesk.incidents.schemas import AcceptParams, IncidentCreate, ResolveParams
+from opsdesk.relations import links, merging, splitting
+from opsdesk.relations.link_rules import LinkKind
 
 
 @dataclass(frozen=True)
@@ -85,7 +88,7 @@ async def load_demo(*, session: AsyncSession, clock: Clock) -> bool:
         manager=users["manager@example.com"].id,
         now=now,
     )
-    await incident_service.create_incident(
+    home_report = await incident_service.create_incident(
         session=session,
         caller=end_user,
         data=IncidentCreate(
@@ -191,6 +194,12 @@ async def load_demo(*, session: AsyncSession, clock: Clock) -> bool:
         now=now - timedelta(hours=19),
     )
     await _load_work(session=session, caller=tech, number=mailbox.number, now=now)
+    await _load_links(
+        session=session, tech=tech, end_user=end_user, home_report=home_report, now=now
+    )
+    await _load_relations(
+        session=session, tech=tech, end_user=end_user, primary=mailbox.number, now=now
+    )
     await load_demo_mail(session=session, clock=clock)
     await _load_alerts(session=session, admin_id=users[DEMO_ADMIN.email].id, now=now)
     return True
@@ -249,6 +258,71 @@ async def _load_work(*, session: AsyncSession, caller: Caller, number: str, now:
         order_id=order.id,
         data=WorkOrderUpdate(status=WorkOrderStatus.SCHEDULED),
         now=now - timedelta(minutes=9),
+    )
+
+
+async def _load_relations(
+    *, session: AsyncSession, tech: Caller, end_user: Caller, primary: str, now: datetime
+) -> None:
+    """A duplicate merged into the finance mailbox incident (undoable for a while), and a
+    report of two problems with one split off into its own incident."""
+    duplicate = await incident_service.create_incident(
+        session=session,
+        caller=end_user,
+        data=IncidentCreate(
+            title="Mails to finance@ bounce",
+            description="Customers say their mails to finance@ come back undelivered.",
+            category="inc_type_p_config_issues",
+            application="app_email",
+            impact=3,
+            urgency=2,
+        ),
+        now=now - timedelta(minutes=12),
+    )
+    await collaboration.add_conversation(
+        session=session,
+        caller=end_user,
+        number=duplicate.number,
+        data=ConversationCreate(body="The bounce says 'mailbox unavailable'."),
+        now=now - timedelta(minutes=11),
+    )
+    await merging.merge(
+        session=session,
+        caller=tech,
+        primary_number=primary,
+        secondary_numbers=[duplicate.number],
+        now=now - timedelta(minutes=10),
+    )
+    mixed = await incident_service.create_incident(
+        session=session,
+        caller=end_user,
+        data=IncidentCreate(
+            title="Laptop slow, and Teams drops calls",
+            description="My laptop is slow since the update. Also Teams drops every call.",
+            category="inc_type_p_function_issues",
+            application="app_workplace",
+            impact=3,
+            urgency=3,
+        ),
+        now=now - timedelta(hours=2),
+    )
+    teams = await collaboration.add_conversation(
+        session=session,
+        caller=end_user,
+        number=mixed.number,
+        data=ConversationCreate(body="Teams dropped three calls this morning, on Wi-Fi and LAN."),
+        now=now - timedelta(hours=1, minutes=50),
+    )
+    await splitting.split(
+        session=session,
+        caller=tech,
+        number=mixed.number,
+        part=splitting.SplitPart(
+            title="Teams drops calls",
+            description="Split from the slow-laptop report: Teams drops every call.",
+            conversation_ids=[teams.id],
+        ),
+        now=now - timedelta(hours=1, minutes=45),
     )
 
 
@@ -414,3 +488,76 @@ async def _load_assignment(
         ),
     ):
         await assignment.create_rule(session=session, caller=admin, data=rule, now=now)
+
+
+async def _load_links(
+    *, session: AsyncSession, tech: Caller, end_user: Caller, home_report: Incident, now: datetime
+) -> None:
+    """Seed 001's pattern: separate reports of one remote-access outage, put under a parent
+    incident as the pattern emerges, and the links around it (related, caused by)."""
+
+    async def report(caller: Caller, ago: timedelta, **fields: object) -> str:
+        data = IncidentCreate.model_validate(
+            {"category": "inc_type_p_network_issues", "application": "app_network", **fields}
+        )
+        created = await incident_service.create_incident(
+            session=session, caller=caller, data=data, now=now - ago
+        )
+        return created.number
+
+    outage = await report(
+        tech,
+        timedelta(hours=2),
+        title="Remote access gateway gw-02 drops sessions",
+        description="Dropped remote sessions reported from several sites since 07:30; "
+        "the gateway's session table is full.",
+        level="P2",
+        assignee_id=tech.user_id,
+    )
+    await action_service.take_action(
+        session=session,
+        caller=tech,
+        number=outage,
+        action=Action.ACCEPT,
+        params=AcceptParams(comment="Parent for the remote access reports"),
+        now=now - timedelta(minutes=115),
+    )
+    berlin = await report(
+        tech,
+        timedelta(minutes=150),
+        title="Berlin office: remote sessions drop every hour",
+        description="Reported by phone by the Berlin office.",
+        level="P3",
+        channel=Channel.PHONE,
+        reporter_id=end_user.user_id,
+    )
+    sales = await report(
+        end_user,
+        timedelta(minutes=100),
+        title="Sales team cannot stay connected to the remote desktop",
+        description="Disconnected every few minutes since this morning.",
+        impact=3,
+        urgency=2,
+    )
+    freeze = await report(
+        tech,
+        timedelta(minutes=90),
+        title="Remote desktop sessions freeze for the finance team",
+        description="Screens freeze for a minute, then the session comes back.",
+        level="P3",
+    )
+    for number, kind, other in (
+        (outage, LinkKind.CHILD, home_report.number),
+        (outage, LinkKind.CHILD, berlin),
+        (outage, LinkKind.CHILD, sales),
+        (freeze, LinkKind.CAUSED_BY, outage),
+        (sales, LinkKind.RELATED, freeze),
+    ):
+        await links.add_link(
+            session=session,
+            caller=tech,
+            number=number,
+            kind=kind,
+            other_number=other,
+            now=now - timedelta(minutes=80),
+        )

@@ -22,6 +22,7 @@ from opsdesk.core.errors import Forbidden, OpsdeskError, ValidationFailed
 from opsdesk.incidents import actions
 from opsdesk.incidents.lifecycle import Action
 from opsdesk.incidents.service import IncidentRules
+from opsdesk.relations import merging
 
 MAX_ROWS = 100
 
@@ -32,6 +33,7 @@ class BulkAction(StrEnum):
     CHANGE_LEVEL = "change_level"
     NOTE = "note"
     WATCH = "watch"
+    MERGE = "merge"
 
 
 BULK_LABELS: dict[BulkAction, str] = {
@@ -40,6 +42,7 @@ BULK_LABELS: dict[BulkAction, str] = {
     BulkAction.CHANGE_LEVEL: "Change level",
     BulkAction.NOTE: "Add internal note",
     BulkAction.WATCH: "Watch",
+    BulkAction.MERGE: "Merge (into the primary)",
 }
 _LIFECYCLE = {
     BulkAction.ACCEPT: Action.ACCEPT,
@@ -102,6 +105,10 @@ async def run_bulk(
     if not caller.is_staff:
         raise Forbidden("bulk actions are for staff", field="caller")
     chosen = _numbers(numbers)
+    if action is BulkAction.MERGE:
+        return await _merge(
+            db=db, caller=caller, numbers=chosen, params=params, now=now, rules=rules
+        )
     checked = _checked_params(action, params)
     results: list[RowResult] = []
     for number in chosen:
@@ -133,3 +140,40 @@ async def run_bulk(
         else:
             results.append(RowResult(number, True, message))
     return results
+
+
+async def _merge(
+    *,
+    db: Database,
+    caller: Caller,
+    numbers: list[str],
+    params: dict[str, Any],
+    now: datetime,
+    rules: IncidentRules,
+) -> list[RowResult]:
+    """Merge the selected incidents into one of them (``params["primary"]``, by default the
+    first selected), in one transaction: all merge or none, each row says which."""
+    primary = str(params.get("primary") or "").strip() or numbers[0]
+    if primary not in numbers:
+        raise ValidationFailed(
+            f"primary: {primary} is not among the selected incidents; pick one of them",
+            field="primary",
+        )
+    secondaries = [number for number in numbers if number != primary]
+    if not secondaries:
+        raise ValidationFailed("numbers: select at least two incidents to merge", field="numbers")
+    try:
+        async with db.write() as session:
+            await merging.merge(
+                session=session,
+                caller=caller,
+                primary_number=primary,
+                secondary_numbers=secondaries,
+                now=now,
+                rules=rules,
+            )
+    except OpsdeskError as exc:
+        return [RowResult(number, False, exc.message) for number in numbers]
+    return [RowResult(primary, True, f"primary: {len(secondaries)} merged into it")] + [
+        RowResult(number, True, f"merged into {primary}") for number in secondaries
+    ]

@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from pydantic import ValidationError
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -43,10 +42,11 @@ from opsdesk.incidents.lifecycle import (
     status_of,
 )
 from opsdesk.incidents.models import Incident, IncidentHistory
+from opsdesk.incidents.params import invalid, resolution_gaps
+from opsdesk.incidents.params import parse_params as parse_params  # re-exported
+from opsdesk.incidents.rollup import open_work_override, resolve_children
 from opsdesk.incidents.schemas import (
-    ACTION_PARAMS,
     ActionParams,
-    AutoCompleteParams,
     ChangeLevelParams,
     ConfirmParams,
     ForwardParams,
@@ -56,7 +56,6 @@ from opsdesk.incidents.schemas import (
     RemarkParams,
     ReopenParams,
     ResolveParams,
-    ResumeParams,
 )
 from opsdesk.incidents.service import (
     OWNER_FIELDS,
@@ -102,76 +101,6 @@ class Actor:
         if self.caller is None:
             return False
         return self.caller.user_id in (incident.reporter_id, incident.creator_id)
-
-
-def parse_params(action: Action, raw: Any, *, incident: Incident | None = None) -> ActionParams:
-    """Validate an action's parameters from any adapter; errors name every parameter at fault.
-
-    Given the ``incident``, what it still lacks (a resolution's category or fault times) is
-    named in the same answer, so one refusal tells everything that is missing."""
-    model = ACTION_PARAMS[action]
-    problems: list[dict[str, str]] = []
-    parsed: ActionParams | None = None
-    try:
-        parsed = model.model_validate(raw if raw is not None else {})
-    except ValidationError as exc:
-        for error in exc.errors():
-            field = ".".join(str(part) for part in error["loc"]) or "params"
-            kind = error["type"]
-            if kind == "missing":
-                message = f"is required for {action.value}"
-            elif kind == "extra_forbidden":
-                message = f"unknown parameter for {action.value}"
-            else:
-                message = str(error["msg"]).removeprefix("Value error, ")
-            problems.append({"field": field, "message": message})
-    if problems and incident is not None and action is Action.RESOLVE:
-        given = raw if isinstance(raw, dict) else {}
-        named = {problem["field"] for problem in problems}
-        interrupted = given.get("service_interrupted")
-        gaps = resolution_gaps(
-            incident,
-            category=given.get("category"),
-            interrupted=interrupted if isinstance(interrupted, bool) else None,
-            occurred=given.get("fault_occurred_at"),
-            recovered=given.get("fault_recovery_at", given.get("fault_recovery_time")),
-        )
-        problems += [gap for gap in gaps if gap["field"] not in named]
-    if problems:
-        raise invalid(problems)
-    assert parsed is not None
-    return parsed
-
-
-def invalid(problems: list[dict[str, str]]) -> ValidationFailed:
-    """One refusal naming every problem: ``a: why; b: why``, ``details`` one entry each."""
-    message = "; ".join(f"{p['field']}: {p['message']}" for p in problems)
-    return ValidationFailed(message, field=problems[0]["field"], problems=problems)
-
-
-def resolution_gaps(
-    incident: Incident,
-    *,
-    category: object,
-    interrupted: bool | None,
-    occurred: object,
-    recovered: object,
-) -> list[dict[str, str]]:
-    """What a resolution lacks, given what was sent and what the incident already has."""
-    gaps: list[dict[str, str]] = []
-    if category is None and incident.category is None:
-        gaps.append({"field": "category", "message": "required to resolve an incident"})
-    if incident.service_interrupted if interrupted is None else interrupted:
-        if occurred is None and incident.fault_occurred_at is None:
-            gaps.append(
-                {"field": "fault_occurred_at", "message": _WHEN_INTERRUPTED},
-            )
-        if recovered is None:
-            gaps.append({"field": "fault_recovery_at", "message": _WHEN_INTERRUPTED})
-    return gaps
-
-
-_WHEN_INTERRUPTED = "required when the service was interrupted"
 
 
 def phase_of_incident(incident: Incident) -> Phase:
@@ -582,30 +511,14 @@ async def _resolve(
     incident.pause_reason = None
     incident.pause_until = None
     incident.resolved_at = now
+    await resolve_children(
+        session,
+        incident,
+        actor_id=actor.user_id,
+        override_open_work=params.override_open_work,
+        now=now,
+    )
     return params.solution if override is None else f"{params.solution}\n\n{override}"
-
-
-def open_work_override(incident: Incident, *, override: bool) -> str | None:
-    """What is still open, as the line the resolution records when it is overridden;
-    ``Conflict`` (naming ``override_open_work``) when something is open and not overridden."""
-    parts = [
-        f"{count} {name if count == 1 else name + 's'}"
-        for count, name in (
-            (incident.open_tasks, "open task"),
-            (incident.open_work_orders, "open work order"),
-        )
-        if count > 0
-    ]
-    if not parts:
-        return None
-    still_open = " and ".join(parts)
-    if not override:
-        raise Conflict(
-            f"{incident.number} has {still_open}: finish or cancel them, or resolve with "
-            "override_open_work=true",
-            field="override_open_work",
-        )
-    return f"Resolved with {still_open} (override)."
 
 
 async def _confirm(
@@ -761,72 +674,6 @@ _EFFECTS = {
     Action.WITHDRAW: _withdraw,
     Action.AUTO_COMPLETE: _auto_complete,
 }
-
-
-@dataclass(frozen=True)
-class SweepResult:
-    completed: int
-    resumed: int
-
-
-async def sweep_due(
-    *, session: AsyncSession, now: datetime, rules: IncidentRules, batch: int = 500
-) -> SweepResult:
-    """Complete resolved incidents nobody confirmed in time and end pauses that ran out.
-
-    Rows are claimed with ``FOR UPDATE SKIP LOCKED`` on PostgreSQL, so several servers can
-    sweep at once without acting twice; each incident goes through ``apply_action`` like
-    any other action.
-    """
-    system = Actor(None)
-    cutoff = now - rules.auto_complete_after
-    due_completion = (
-        select(Incident)
-        .where(
-            Incident.status == str(Status.RESOLVED),
-            Incident.major.is_(False),
-            Incident.resolved_at <= cutoff,
-        )
-        .order_by(Incident.resolved_at)
-        .limit(batch)
-        .with_for_update(skip_locked=True)
-    )
-    completed = 0
-    for incident in list(await session.scalars(due_completion)):
-        await apply_action(
-            session=session,
-            incident=incident,
-            actor=system,
-            action=Action.AUTO_COMPLETE,
-            params=AutoCompleteParams(),
-            now=now,
-            rules=rules,
-        )
-        completed += 1
-    due_resume = (
-        select(Incident)
-        .where(
-            Incident.status == str(Status.ACKNOWLEDGED),
-            Incident.sub_status == str(SubStatus.PAUSED),
-            Incident.pause_until <= now,
-        )
-        .order_by(Incident.pause_until)
-        .limit(batch)
-        .with_for_update(skip_locked=True)
-    )
-    resumed = 0
-    for incident in list(await session.scalars(due_resume)):
-        await apply_action(
-            session=session,
-            incident=incident,
-            actor=system,
-            action=Action.RESUME,
-            params=ResumeParams(comment="the planned end of the pause was reached"),
-            now=now,
-            rules=rules,
-        )
-        resumed += 1
-    return SweepResult(completed=completed, resumed=resumed)
 
 
 def phase_label(incident: Incident) -> str:

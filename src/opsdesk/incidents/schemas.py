@@ -155,6 +155,12 @@ class IncidentOut(BaseModel):
     assignment_rule_id: int | None
     assignment_note: str | None = Field(description="Who or which rule put it where it is")
     level_explicit: bool = Field(description="Level chosen by staff, not by the matrix")
+    parent: str | None = Field(
+        default=None, description="The parent incident's number (if the caller may see it)"
+    )
+    merged_into: str | None = Field(
+        default=None, description="Number of the incident this one was merged into, if merged"
+    )
 
 
 class IncidentPage(BaseModel):

@@ -505,6 +505,32 @@ async def primary_of(session: AsyncSession, incident: Incident) -> Incident:
     return primary
 
 
+async def merged_into_number(session: AsyncSession, incident: Incident) -> str | None:
+    """The number of the primary ``incident`` was merged into, if it was."""
+    if incident.merged_into_id is None:
+        return None
+    number: str | None = await session.scalar(
+        select(Incident.number).where(Incident.id == incident.merged_into_id)
+    )
+    return number
+
+
+async def merged_into_numbers(session: AsyncSession, incidents: list[Incident]) -> dict[int, str]:
+    """Incident id → number of the primary it was merged into, for the merged ones."""
+    wanted = {i.merged_into_id for i in incidents if i.merged_into_id is not None}
+    if not wanted:
+        return {}
+    rows = await session.execute(
+        select(Incident.id, Incident.number).where(Incident.id.in_(wanted))
+    )
+    numbers = {int(row.id): str(row.number) for row in rows}
+    return {
+        i.id: numbers[i.merged_into_id]
+        for i in incidents
+        if i.merged_into_id is not None and i.merged_into_id in numbers
+    }
+
+
 async def incident_by_number(
     *, session: AsyncSession, number: str, for_update: bool = False
 ) -> Incident | None:

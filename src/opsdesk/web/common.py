@@ -106,6 +106,11 @@ FIELD_LABELS: dict[str, str] = {
     "solution": "Solution",
     "fault_recovery_at": "Service recovered at",
     "major": "Major incident",
+    # Merge and split history rows (relations/merging.py).
+    "merged_into": "Merged into",
+    "merged": "Merged here",
+    "split_to": "Split off into",
+    "split_from": "Split from",
 }
 CATALOG_FIELDS: dict[str, Kind] = {
     "category": Kind.CATEGORY,

@@ -409,6 +409,8 @@ def _bulk_params(action: bulk.BulkAction, form: FormData) -> dict[str, Any]:
         return {"note": _text(form, "comment").replace("\r\n", "\n")}
     if action is bulk.BulkAction.ACCEPT:
         return {"comment": comment} if comment else {}
+    if action is bulk.BulkAction.MERGE:
+        return {"primary": _text(form, "merge_primary").strip()}
     return {}
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import contextlib
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -31,8 +31,9 @@ from opsdesk.incidents import service as incident_service
 from opsdesk.incidents.fields import LEVEL_LABELS, SCALE_LABELS, Status, history_action_label
 from opsdesk.incidents.lifecycle import HISTORY_KEYS, PUBLIC_ACTIONS, Action
 from opsdesk.incidents.models import Incident
+from opsdesk.relations import merging
 from opsdesk.sla import service as sla_service
-from opsdesk.web import portal, work_section
+from opsdesk.web import link_view, portal, work_section
 from opsdesk.web.common import (
     CATALOG_FIELDS,
     FIELD_LABELS,
@@ -200,6 +201,7 @@ async def incident_page(
         watchers = await watcher_service.list_watchers(
             session=session, caller=caller, number=number
         )
+        link_section = await link_view.section(session, caller, incident)
         staff_view = caller.is_staff
         clocks = (
             await sla_service.current_clocks_labelled(session, incident, now=_clock(request).now())
@@ -224,6 +226,12 @@ async def incident_page(
             else []
         )
         work = await work_section.work_context(session, caller, incident, _clock(request).now())
+        merge_state = await merging.merge_state(
+            session,
+            incident=incident,
+            now=_clock(request).now(),
+            window=timedelta(hours=request.app.state.settings.unmerge_window_hours),
+        )
         user_ids: list[str | None] = [
             incident.creator_id,
             incident.reporter_id,
@@ -291,6 +299,8 @@ async def incident_page(
         "ratings": list(range(RATING_MIN, RATING_MAX + 1)),
         "watching": watchers.watching,
         **work,
+        "links": link_section,
+        "merge_state": merge_state,
     }
     if not staff_view:
         context |= portal.portal_context(incident, history, names, available)

@@ -428,14 +428,18 @@ async def _thread_of(
         candidates.append(tagged)
     referenced = [*parsed.references, *parsed.in_reply_to]
     candidates += threads.numbers_in_our_ids(referenced, rules.our_domain)
+    # A write for a merged incident lands on its primary (``for_update`` follows the merge):
+    # a reply to a secondary continues on the incident it was merged into.
     for number in candidates:
-        incident = await incident_by_number(session=session, number=number)
+        incident = await incident_by_number(session=session, number=number, for_update=True)
         if incident is not None:
             return incident
     if batch is not None:
         for message_id in reversed(referenced):
             if message_id in batch.threads:
-                return await incident_by_number(session=session, number=batch.threads[message_id])
+                return await incident_by_number(
+                    session=session, number=batch.threads[message_id], for_update=True
+                )
     if referenced:
         number = await session.scalar(
             select(InboundMail.incident_number)
@@ -447,7 +451,7 @@ async def _thread_of(
             .limit(1)
         )
         if number:
-            return await incident_by_number(session=session, number=number)
+            return await incident_by_number(session=session, number=number, for_update=True)
     return None
 
 
