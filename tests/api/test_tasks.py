@@ -205,3 +205,32 @@ async def test_resolving_with_an_open_task_needs_the_recorded_override(
     assert any("Resolved with 1 open task (override)." in row["comment"] for row in rows)
     # The task stays open: the override does not finish the work.
     assert await counters(db, number) == (1, 0)
+
+
+async def test_merging_moves_tasks_with_their_counts_and_undo_moves_them_back(
+    client: httpx.AsyncClient, desk: Desk, db: Database
+) -> None:
+    primary = await reported_by(client, desk)
+    secondary = await reported_by(client, desk)
+    kept = await add_task(client, desk.tech, primary, title="Call the carrier")
+    moved = await add_task(client, desk.tech, secondary, title="Check the core switch")
+    done = await add_task(client, desk.tech, secondary, title="Reboot the router")
+    assert (await set_status(client, desk.tech, secondary, done["id"], "done")).status_code == 200
+    assert await counters(db, secondary) == (1, 0)
+    response = await client.post(
+        f"/api/v1/incidents/{primary}/merge",
+        json={"secondaries": [secondary]},
+        headers=desk.tech.headers,
+    )
+    assert response.status_code == 200, response.text
+    assert await counters(db, primary) == (2, 0)
+    assert await counters(db, secondary) == (0, 0)
+    listed = (await client.get(tasks_url(primary), headers=desk.tech.headers)).json()
+    ids = {task["id"] for task in (listed["items"] if isinstance(listed, dict) else listed)}
+    assert ids == {kept["id"], moved["id"], done["id"]}
+    response = await client.post(
+        f"/api/v1/incidents/{secondary}/unmerge", headers=desk.tech.headers
+    )
+    assert response.status_code == 200, response.text
+    assert await counters(db, primary) == (1, 0)
+    assert await counters(db, secondary) == (1, 0)

@@ -1,4 +1,5 @@
-"""Moving and copying an incident's conversation, work log and watchers to another incident.
+"""Moving and copying an incident's conversation, work log, watchers, tasks and work orders
+to another incident.
 
 For merging, undoing a merge and splitting (relations/): the caller has locked both
 incidents and checked the rules; these functions only move rows and say which ones moved,
@@ -11,10 +12,18 @@ from __future__ import annotations
 from collections.abc import Collection
 from datetime import datetime
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from opsdesk.collaboration.models import ConversationEntry, IncidentWatcher, WorkLogEntry
+from opsdesk.collaboration.models import (
+    ConversationEntry,
+    IncidentTask,
+    IncidentWatcher,
+    WorkLogEntry,
+    WorkOrder,
+)
+from opsdesk.collaboration.work_states import OPEN_TASK_STATUSES, OPEN_WORK_ORDER_STATUSES
+from opsdesk.incidents.models import Incident
 
 
 async def move_conversations(
@@ -134,3 +143,54 @@ async def remove_watchers(
             )
             .execution_options(synchronize_session=False)
         )
+
+
+async def move_work(
+    session: AsyncSession,
+    *,
+    source: Incident,
+    target: Incident,
+    task_ids: Collection[int] | None = None,
+    work_order_ids: Collection[int] | None = None,
+) -> tuple[list[int], list[int]]:
+    """Move the tasks and work orders of ``source`` (or just the given ones) to ``target``;
+    both incidents' open counters are counted again from the rows. Returns the ids moved."""
+    moved: list[list[int]] = []
+    for model, chosen in ((IncidentTask, task_ids), (WorkOrder, work_order_ids)):
+        query = select(model.id).where(model.incident_id == source.id)
+        if chosen is not None:
+            query = query.where(model.id.in_(list(chosen)))
+        ids = list(await session.scalars(query.order_by(model.id)))
+        if ids:
+            await session.execute(
+                update(model)
+                .where(model.id.in_(ids))
+                .values(incident_id=target.id)
+                .execution_options(synchronize_session=False)
+            )
+        moved.append(ids)
+    for incident in (source, target):
+        await recount_open_work(session, incident)
+    return moved[0], moved[1]
+
+
+async def recount_open_work(session: AsyncSession, incident: Incident) -> None:
+    """``open_tasks`` and ``open_work_orders`` from the rows themselves."""
+    incident.open_tasks = int(
+        await session.scalar(
+            select(func.count()).where(
+                IncidentTask.incident_id == incident.id,
+                IncidentTask.status.in_([str(status) for status in OPEN_TASK_STATUSES]),
+            )
+        )
+        or 0
+    )
+    incident.open_work_orders = int(
+        await session.scalar(
+            select(func.count()).where(
+                WorkOrder.incident_id == incident.id,
+                WorkOrder.status.in_([str(status) for status in OPEN_WORK_ORDER_STATUSES]),
+            )
+        )
+        or 0
+    )

@@ -234,6 +234,8 @@ def _summary(moved: dict[str, Any]) -> str:
         f"{len(moved['alert_groups'])} alert groups",
         f"{len(moved['links']['updated'])} links re-pointed",
         f"{len(moved.get('children', []))} child incidents",
+        f"{len(moved.get('tasks', []))} tasks",
+        f"{len(moved.get('work_orders', []))} work orders",
     ]
     text = "moved " + ", ".join(parts)
     if moved["attachments_kept"]:
@@ -281,6 +283,7 @@ async def merge(
             session, incident_id=primary.id, user_ids=wanted, by=caller.user_id, now=now
         )
         groups = await move_alert_groups(session, from_id=secondary.id, to_id=primary.id)
+        tasks, work_orders = await moving.move_work(session, source=secondary, target=primary)
         links = await _repoint_links(session, from_id=secondary.id, to_id=primary.id)
         children = await _adopt_children(session, from_id=secondary.id, to_id=primary.id)
         moved = {
@@ -295,6 +298,8 @@ async def merge(
             "alert_groups": groups,
             "links": links,
             "children": children,
+            "tasks": tasks,
+            "work_orders": work_orders,
         }
         session.add(
             IncidentMerge(
@@ -471,6 +476,13 @@ async def unmerge(
         )
         await move_alert_groups(session, to_id=secondary.id, group_ids=moved["alert_groups"])
         await _restore_links(session, moved["links"])
+        await moving.move_work(
+            session,
+            source=primary,
+            target=secondary,
+            task_ids=moved.get("tasks", []),
+            work_order_ids=moved.get("work_orders", []),
+        )
         await _return_children(
             session,
             children=moved.get("children", []),
