@@ -17,6 +17,7 @@ from opsdesk.core.errors import NotFound, ValidationFailed
 from opsdesk.core.settings import Settings
 from opsdesk.incidents import attachments
 from opsdesk.incidents.models import Attachment
+from opsdesk.incidents.service import IncidentRules
 
 router = APIRouter(prefix="/api/v1/incidents", tags=["incidents"])
 
@@ -36,6 +37,11 @@ class AttachmentOut(BaseModel):
 
 
 def attachment_out(number: str, row: Attachment) -> AttachmentOut:
+    return attachment_at(row, f"/api/v1/incidents/{number}/attachments/{row.id}")
+
+
+def attachment_at(row: Attachment, download_url: str) -> AttachmentOut:
+    """An attachment as the API shows it, downloadable at ``download_url``."""
     return AttachmentOut(
         id=row.id,
         file_name=row.file_name,
@@ -47,13 +53,35 @@ def attachment_out(number: str, row: Attachment) -> AttachmentOut:
         internal=row.internal,
         uploader_id=row.uploader_id,
         created_at=row.created_at,
-        download_url=f"/api/v1/incidents/{number}/attachments/{row.id}",
+        download_url=download_url,
     )
 
 
 def _settings(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
+
+
+def storage_dir(request: Request) -> Path:
+    return attachments.attachments_dir(_settings(request))
+
+
+async def read_upload(file: UploadFile | None, rules: IncidentRules) -> tuple[str, bytes]:
+    """The upload's file name and bytes; one byte more than allowed is enough to refuse it, without
+    buffering a huge upload."""
+    if file is None:
+        raise ValidationFailed(
+            "file: send the file as the multipart form field 'file'", field="file"
+        )
+    return file.filename or "", await file.read(rules.attachment_max_bytes + 1)
+
+
+def stored_file(request: Request, row: Attachment) -> FileResponse:
+    """The stored content of ``row`` as a download under its original name."""
+    path = attachments.content_path(storage_dir(request), row.sha256)
+    if not path.is_file():
+        raise NotFound(f"the content of attachment {row.id} is missing", field="id")
+    return file_download(path, row.content_type, row.file_name)
 
 
 @router.post("/{number}/attachments", status_code=201, response_model=AttachmentOut)
@@ -70,23 +98,18 @@ async def upload(
     internal: Annotated[bool, Form(description="Staff only: hidden from end users")] = False,
 ) -> AttachmentOut:
     """Attach one file: JPG, PNG, PDF, DOCX or TXT, checked by content."""
-    if file is None:
-        raise ValidationFailed(
-            "file: send the file as the multipart form field 'file'", field="file"
-        )
-    # One byte more than allowed is enough to refuse it, without buffering a huge upload.
-    data = await file.read(rules.attachment_max_bytes + 1)
+    file_name, data = await read_upload(file, rules)
     async with db.write() as session:
         row = await attachments.store_attachment(
             session=session,
             caller=caller,
             number=number,
-            file_name=file.filename or "",
+            file_name=file_name,
             data=data,
             internal=internal,
             now=clock.now(),
             rules=rules,
-            storage_dir=attachments.attachments_dir(_settings(request)),
+            storage_dir=storage_dir(request),
         )
     return attachment_out(number, row)
 
@@ -107,10 +130,7 @@ async def download(
         row = await attachments.get_attachment(
             session=session, caller=caller, number=number, attachment_id=attachment_id
         )
-    path = attachments.content_path(attachments.attachments_dir(_settings(request)), row.sha256)
-    if not path.is_file():
-        raise NotFound(f"the content of attachment {attachment_id} is missing", field="id")
-    return file_download(path, row.content_type, row.file_name)
+    return stored_file(request, row)
 
 
 def file_download(path: Path, media_type: str, name: str) -> FileResponse:

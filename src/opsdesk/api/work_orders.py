@@ -8,7 +8,13 @@ from typing import Annotated
 from fastapi import APIRouter, File, Query, Request, UploadFile
 from fastapi.responses import FileResponse
 
-from opsdesk.api.attachments import AttachmentOut, file_download
+from opsdesk.api.attachments import (
+    AttachmentOut,
+    attachment_at,
+    read_upload,
+    storage_dir,
+    stored_file,
+)
 from opsdesk.api.deps import DB, ClockDep, Rules, StaffCaller
 from opsdesk.collaboration import work_orders
 from opsdesk.collaboration.models import WorkOrder, WorkOrderLog
@@ -23,10 +29,7 @@ from opsdesk.collaboration.work_schemas import (
 from opsdesk.collaboration.work_states import WorkOrderStatus
 from opsdesk.core.bounds import PageNumber, RowId
 from opsdesk.core.clock import Clock
-from opsdesk.core.errors import NotFound, ValidationFailed
 from opsdesk.core.pagination import MAX_PER_PAGE, PageRequest
-from opsdesk.core.settings import Settings
-from opsdesk.incidents import attachments
 from opsdesk.incidents.models import Attachment
 
 incident_router = APIRouter(prefix="/api/v1/incidents", tags=["work orders"])
@@ -52,24 +55,7 @@ def log_out(entry: WorkOrderLog) -> WorkOrderLogOut:
 
 
 def attachment_out(order_id: int, row: Attachment) -> AttachmentOut:
-    return AttachmentOut(
-        id=row.id,
-        file_name=row.file_name,
-        content_type=row.content_type,
-        size=row.size,
-        sha256=row.sha256,
-        context=row.context,
-        conversation_id=row.conversation_id,
-        internal=row.internal,
-        uploader_id=row.uploader_id,
-        created_at=row.created_at,
-        download_url=f"/api/v1/work-orders/{order_id}/attachments/{row.id}",
-    )
-
-
-def _settings(request: Request) -> Settings:
-    settings: Settings = request.app.state.settings
-    return settings
+    return attachment_at(row, f"/api/v1/work-orders/{order_id}/attachments/{row.id}")
 
 
 @incident_router.get("/{number}/work-orders", response_model=list[WorkOrderOut])
@@ -177,21 +163,17 @@ async def upload(
     ] = None,
 ) -> AttachmentOut:
     """Attach one file (JPG, PNG, PDF, DOCX or TXT, checked by content) to the work order."""
-    if file is None:
-        raise ValidationFailed(
-            "file: send the file as the multipart form field 'file'", field="file"
-        )
-    data = await file.read(rules.attachment_max_bytes + 1)
+    file_name, data = await read_upload(file, rules)
     async with db.write() as session:
         row = await work_orders.add_attachment(
             session=session,
             caller=caller,
             order_id=order_id,
-            file_name=file.filename or "",
+            file_name=file_name,
             data=data,
             now=clock.now(),
             rules=rules,
-            storage_dir=attachments.attachments_dir(_settings(request)),
+            storage_dir=storage_dir(request),
         )
         return attachment_out(order_id, row)
 
@@ -212,7 +194,4 @@ async def download(
         row = await work_orders.get_attachment(
             session=session, caller=caller, order_id=order_id, attachment_id=attachment_id
         )
-    path = attachments.content_path(attachments.attachments_dir(_settings(request)), row.sha256)
-    if not path.is_file():
-        raise NotFound(f"the content of attachment {attachment_id} is missing", field="id")
-    return file_download(path, row.content_type, row.file_name)
+    return stored_file(request, row)

@@ -114,20 +114,23 @@ def is_overdue(task: IncidentTask, now: datetime) -> bool:
     return task.status in OPEN_TASK_STATUSES and task.due_at is not None and task.due_at < now
 
 
-async def _write_history(
+async def record_work_change(
     session: AsyncSession,
     *,
     incident: Incident,
+    action: HistoryAction,
     caller: Caller,
     now: datetime,
     changes: list[dict[str, Any]],
     comment: str,
 ) -> None:
+    """A task or work-order change on its incident: touched, an internal history row
+    (``action`` says which kind of item), and an ``updated`` event."""
     touch(incident, now)
     session.add(
         record_history(
             incident=incident,
-            action=HistoryAction.TASK,
+            action=action,
             operator_id=caller.user_id,
             now=now,
             changes=changes,
@@ -167,8 +170,9 @@ async def create_task(
     session.add(task)
     await session.flush()
     incident.open_tasks += 1
-    await _write_history(
+    await record_work_change(
         session,
+        action=HistoryAction.TASK,
         incident=incident,
         caller=caller,
         now=now,
@@ -255,8 +259,9 @@ async def update_task(
     if len(changes) == 1:
         return task  # nothing changed: no history row
     task.updated_at = now
-    await _write_history(
+    await record_work_change(
         session,
+        action=HistoryAction.TASK,
         incident=incident,
         caller=caller,
         now=now,

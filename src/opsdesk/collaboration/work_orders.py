@@ -25,8 +25,8 @@ from opsdesk.collaboration.tasks import (
     check_assignee,
     incident_for_work,
     queue_notice,
+    record_work_change,
     refuse_end_users,
-    touch,
 )
 from opsdesk.collaboration.work_schemas import (
     WorkOrderCreate,
@@ -43,10 +43,9 @@ from opsdesk.collaboration.work_states import (
 from opsdesk.core.errors import Conflict, NotFound, ValidationFailed
 from opsdesk.core.pagination import Page, PageRequest
 from opsdesk.incidents import attachments
-from opsdesk.incidents.events import IncidentEvent, publish
 from opsdesk.incidents.fields import HistoryAction
 from opsdesk.incidents.models import Attachment, Incident
-from opsdesk.incidents.service import IncidentRules, record_history
+from opsdesk.incidents.service import IncidentRules
 
 WHAT = "work orders"
 
@@ -74,36 +73,6 @@ async def _check_member(session: AsyncSession, group: str, user_id: str | None) 
         )
 
 
-async def _write_history(
-    session: AsyncSession,
-    *,
-    incident: Incident,
-    caller: Caller,
-    now: datetime,
-    changes: list[dict[str, Any]],
-    comment: str,
-) -> None:
-    touch(incident, now)
-    session.add(
-        record_history(
-            incident=incident,
-            action=HistoryAction.WORK_ORDER,
-            operator_id=caller.user_id,
-            now=now,
-            changes=changes,
-            comment=comment,
-            internal=True,
-        )
-    )
-    await publish(
-        session,
-        incident_id=incident.id,
-        events=[IncidentEvent.UPDATED],
-        actor_id=caller.user_id,
-        now=now,
-    )
-
-
 async def create_work_order(
     *, session: AsyncSession, caller: Caller, number: str, data: WorkOrderCreate, now: datetime
 ) -> WorkOrder:
@@ -129,8 +98,9 @@ async def create_work_order(
     session.add(order)
     await session.flush()
     incident.open_work_orders += 1
-    await _write_history(
+    await record_work_change(
         session,
+        action=HistoryAction.WORK_ORDER,
         incident=incident,
         caller=caller,
         now=now,
@@ -240,8 +210,9 @@ async def update_work_order(
     if len(changes) == 1:
         return order, incident
     order.updated_at = now
-    await _write_history(
+    await record_work_change(
         session,
+        action=HistoryAction.WORK_ORDER,
         incident=incident,
         caller=caller,
         now=now,
@@ -338,8 +309,9 @@ async def add_log(
     )
     session.add(entry)
     order.updated_at = now
-    await _write_history(
+    await record_work_change(
         session,
+        action=HistoryAction.WORK_ORDER,
         incident=incident,
         caller=caller,
         now=now,
