@@ -10,6 +10,7 @@ from opsdesk.core.database import Base
 from opsdesk.desk import models as desk_models
 from opsdesk.incidents import models as incident_models
 from opsdesk.intake.email import models as inbound_mail_models
+from opsdesk.knowledge import models as knowledge_models
 from opsdesk.notify import models as notify_models
 from opsdesk.relations import models as relation_models
 from opsdesk.sla import models as sla_models
@@ -25,6 +26,7 @@ __all__ = [
     "inbound_mail_models",
     "incident_models",
     "job_models",
+    "knowledge_models",
     "notify_models",
     "relation_models",
     "sla_models",

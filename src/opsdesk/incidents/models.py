@@ -93,6 +93,8 @@ class Incident(Base):
     # resolve action can ask for an override without reading tables above its layer.
     open_tasks: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     open_work_orders: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # The alert conversion rule that opened it (COC's ``forward_rule_id``); None otherwise.
+    forward_rule_id: Mapped[int | None] = mapped_column(BigInteger)
 
 
 class PriorityCell(Base):

@@ -124,6 +124,7 @@ _LIFECYCLE_DEFAULTS: dict[str, Any] = {
     "parent_id": None,
     "open_tasks": 0,
     "open_work_orders": 0,
+    "forward_rule_id": None,
 }
 
 

@@ -1,0 +1,2 @@
+"""Knowledge base: articles with versions and visibility, and suggestions (full-text ranking of
+articles and similar incidents, optionally fused with sentence embeddings)."""
