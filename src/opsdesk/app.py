@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -103,6 +104,12 @@ def create_app(
             )
             in_process.start()
         app.state.worker = in_process
+        if getattr(app.state, "freeze_gc", False):
+            # Everything built so far (routes, models, compiled templates) lives as long as the
+            # process: out of the collector's sight, a full collection scans only what
+            # requests made, a few ms instead of a 100+ ms pause in every request in flight.
+            gc.collect()
+            gc.freeze()
         try:
             yield
         finally:
@@ -198,4 +205,13 @@ def create_app(
         StaticFiles(directory=Path(__file__).resolve().parent / "web" / "static"),
         name="static",
     )
+    return app
+
+
+def serving_app() -> FastAPI:
+    """The app as ``opsdesk serve`` runs it: one per server process, which it owns (so it may
+    freeze the garbage collector's view of everything built at start-up; tests make many apps
+    in one process and must not)."""
+    app = create_app()
+    app.state.freeze_gc = True
     return app

@@ -164,7 +164,7 @@ def serve(
         raise _fail(f"--log-level: {log_level!r} is not one of {', '.join(LOG_LEVELS)}")
     typer.echo(f"opsdesk on http://{host}:{port}  (API docs: http://{host}:{port}/docs)")
     uvicorn.run(
-        "opsdesk.app:create_app",
+        "opsdesk.app:serving_app",
         factory=True,
         host=host,
         port=port,

@@ -12,13 +12,26 @@ import orjson
 from fastapi import APIRouter, Request, Response
 
 from opsdesk.alerts import service
+from opsdesk.alerts.batching import IngestBatcher
 from opsdesk.alerts.payloads import parse_pagerduty
 from opsdesk.api.alerts import rate_limiter
 from opsdesk.api.deps import DB, ClockDep, Rules
+from opsdesk.core.clock import Clock
+from opsdesk.core.database import Database
 from opsdesk.core.errors import Unauthenticated, ValidationFailed
+from opsdesk.incidents.service import IncidentRules
 
 router = APIRouter(tags=["alerts"])
 MAX_BODY = 512 * 1024  # PagerDuty's payload limit
+
+
+def batcher(request: Request, db: Database, clock: Clock, rules: IncidentRules) -> IngestBatcher:
+    """The process's batcher of single events (see alerts/batching.py)."""
+    found: IngestBatcher | None = getattr(request.app.state, "alert_batcher", None)
+    if found is None:
+        found = IngestBatcher(db=db, clock=clock, rules=rules)
+        request.app.state.alert_batcher = found
+    return found
 
 
 def _invalid(*errors: str) -> Response:
@@ -59,9 +72,6 @@ async def enqueue(request: Request, db: DB, clock: ClockDep, rules: Rules) -> Re
             media_type="application/json",
             headers={"Retry-After": str(wait)},
         )
-    async with db.write() as session:
-        await service.ingest(
-            session=session, integration=integration, alerts=[alert], now=clock.now(), rules=rules
-        )
+    await batcher(request, db, clock, rules).submit(integration, alert)
     body = {"status": "success", "message": "Event processed", "dedup_key": alert.dedup_key}
     return Response(orjson.dumps(body), status_code=202, media_type="application/json")
