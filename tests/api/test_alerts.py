@@ -9,7 +9,7 @@ import httpx
 import pytest
 from sqlalchemy import func, select
 
-from opsdesk.alerts.models import Alert, AlertGroup
+from opsdesk.alerts.models import Alert, AlertGroup, ConversionRule
 from opsdesk.core import jobs
 from opsdesk.core.database import Database
 from opsdesk.incidents.events import INCIDENT_CHANGED
@@ -93,6 +93,17 @@ async def test_alertmanager_firing_repeat_resolved(
     assert incident.source == "incident_source_alarm"
     assert incident.channel == "monitoring"
     assert await changed_jobs(db) == before_jobs + 1
+    # COC's forward_rule_id: the integration's default conversion rule opened it.
+    async with db.read() as session:
+        rule_id = await session.scalar(select(ConversionRule.id))
+    assert rule_id is not None and incident.forward_rule_id == rule_id
+    native = await client.get(f"/api/v1/incidents/{incident.number}", headers=desk.admin.headers)
+    assert native.json()["forward_rule_id"] == rule_id
+    listed = await client.post(
+        "/v2/incidents/list", json={"page": 1, "per_page": 10}, headers=desk.admin.headers
+    )
+    tickets = listed.json()["data"]["tickets"]
+    assert [t["forward_rule_id"] for t in tickets] == [str(rule_id)]
 
     again = await client.post(url, json=am_payload([am_alert("DiskFull")]))
     assert again.status_code == 200 and again.json()["incidents"] == []

@@ -286,6 +286,7 @@ async def _open_incidents(
             now=now,
             rules=rules,
             default_channel=Channel.MONITORING,
+            forward_rule_id=rule.id,
         )
         await session.execute(
             statements.link_incident,

@@ -153,6 +153,9 @@ class IncidentOut(BaseModel):
     major: bool
     workgroup: str | None
     assignment_rule_id: int | None
+    forward_rule_id: int | None = Field(
+        default=None, description="The alert conversion rule that opened it (alerts only)"
+    )
     assignment_note: str | None = Field(description="Who or which rule put it where it is")
     level_explicit: bool = Field(description="Level chosen by staff, not by the matrix")
     parent: str | None = Field(

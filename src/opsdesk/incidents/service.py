@@ -275,8 +275,11 @@ async def create_incident(
     now: datetime,
     rules: IncidentRules = IncidentRules(),
     default_channel: Channel = Channel.API,
+    forward_rule_id: int | None = None,
 ) -> Incident:
-    """Record a new incident and its ``create_incident`` history row."""
+    """Record a new incident and its ``create_incident`` history row.
+
+    ``forward_rule_id``: the alert conversion rule opening it (not a client's field)."""
     given = set(data.model_fields_set)
     _refuse_staff_only(caller, given)
     _check_fault_time(data.fault_occurred_at, now=now, rules=rules)
@@ -332,6 +335,7 @@ async def create_incident(
         "major": data.major,
         "level_explicit": data.level is not None,
         "workgroup": data.workgroup,
+        "forward_rule_id": forward_rule_id,
     }
     found = await assigning.by_hand(
         session=session, owner=owner, workgroup=data.workgroup, now=now, who=caller.name

@@ -153,6 +153,10 @@ def detail_of(incident: Incident) -> dict[str, Any]:
     }
 
 
+def _text_id(value: int | None) -> str | None:
+    return None if value is None else str(value)
+
+
 def ticket_of(incident: Incident) -> dict[str, Any]:
     """One ``ListIncidents`` ticket (SDK ``CocIncidentDataV2``): every value a string."""
     return {
@@ -163,7 +167,7 @@ def ticket_of(incident: Incident) -> dict[str, Any]:
         "mtm_type": incident.category,
         "mtm_region": incident.region,
         "source_id": incident.source,
-        "forward_rule_id": None,
+        "forward_rule_id": _text_id(incident.forward_rule_id),
         "enterprise_project_id": incident.enterprise_project,
         "current_cloud_service_id": incident.application,
         "is_service_interrupt": "true" if incident.service_interrupted else "false",
