@@ -169,7 +169,18 @@ def test_main_pages_have_no_serious_accessibility_violations(page: Page) -> None
         ("/admin/rules", "#rules tbody a"),
         ("/admin/sla", "#policies tbody a"),
         ("/admin/sla", "#calendars tbody a"),
+        ("/admin/integrations", "#integrations tbody a"),
     ):
         page.goto(listing)
         page.locator(link).first.click()
         assert_accessible(page)
+    # An integration's page (its conversion rules) and one rule's page, from the last listing.
+    page.goto("/admin/integrations")
+    page.locator("#integrations tbody a").first.click()
+    page.get_by_label("Labels", exact=True).fill("alertname=DiskFull, severity=critical")
+    page.get_by_role("button", name="Try it").click()
+    expect(page.locator("#alert-tester-result")).to_contain_text("matches")
+    screenshot(page, "alert-rules")
+    page.locator("#alert-rules tbody a").first.click()
+    expect(page.locator("#edit-alert-rule")).to_be_visible()
+    assert_accessible(page)

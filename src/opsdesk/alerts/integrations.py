@@ -12,6 +12,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from opsdesk.alerts.models import ConversionRule, Integration
 from opsdesk.alerts.service import KINDS, hash_key
+from opsdesk.assignment.service import check_shift
+from opsdesk.auth.service import caller_by_id
+from opsdesk.catalog.kinds import Kind
+from opsdesk.catalog.service import check_references
 from opsdesk.core.cache import forget
 from opsdesk.core.errors import Conflict, NotFound, ValidationFailed
 
@@ -117,8 +121,12 @@ async def save_rule(
     values: dict[str, Any],
     rule_id: int | None = None,
 ) -> ConversionRule:
-    """Create (``rule_id`` None) or change a conversion rule; values are already validated."""
+    """Create (``rule_id`` None) or change a conversion rule; values are already validated.
+
+    The keys it names are checked now: a rule naming an unknown level or a departed person
+    would otherwise fail every alert it matches, at the worst moment."""
     await get_integration(session=session, integration_id=integration_id)
+    await _check_rule_references(session, values)
     if rule_id is None:
         rule = ConversionRule(integration_id=integration_id, **values)
         session.add(rule)
@@ -141,3 +149,34 @@ async def delete_rule(*, session: AsyncSession, integration_id: int, rule_id: in
     await session.delete(rule)
     await session.flush()
     forget(session, "integrations")
+
+
+async def _check_rule_references(session: AsyncSession, values: dict[str, Any]) -> None:
+    await check_references(
+        session=session,
+        chosen={
+            Kind.LEVEL: values.get("level"),
+            Kind.CATEGORY: values.get("category"),
+            Kind.APPLICATION: values.get("application"),
+        },
+    )
+    assignee = values.get("assignee_id")
+    scene, role = values.get("assignee_scene"), values.get("assignee_role")
+    if assignee and (scene or role):
+        raise ValidationFailed(
+            "assignee_id: choose a person or a shift (assignee_scene + assignee_role), not both",
+            field="assignee_id",
+        )
+    if assignee:
+        staff = await caller_by_id(session=session, user_id=assignee)
+        if staff is None or not staff.is_staff:
+            raise ValidationFailed(
+                f"assignee_id: no active technician {assignee!r}", field="assignee_id"
+            )
+    if bool(scene) != bool(role):
+        raise ValidationFailed(
+            "assignee_scene: a shift needs both assignee_scene and assignee_role",
+            field="assignee_scene",
+        )
+    if scene and role:
+        await check_shift(session=session, scene=scene, role=role)

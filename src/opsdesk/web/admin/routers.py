@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from opsdesk.web.admin import (
+    alert_rules,
     hub,
     matrix,
     notifications,
@@ -28,4 +29,5 @@ ADMIN_ROUTERS: tuple[APIRouter, ...] = (
     rules.router,
     sla.router,
     notifications.router,
+    alert_rules.router,
 )
