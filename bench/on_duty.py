@@ -1,4 +1,4 @@
-"""Benchmark: "who is on duty" (``assignment.service.on_duty``) against loading every override.
+"""Benchmark: "who is on duty" (``assignment.shifts.on_duty``) against loading every override.
 
 The requirement: "who is on duty" answers in < 5 ms for a scenario with 50 people and a
 year of overrides. For each backend (SQLite, PostgreSQL), in one run:
@@ -67,7 +67,7 @@ from machine import on_sigterm as _on_sigterm
 from machine import percentile as _percentile
 from machine import postgres_cpu_s as _postgres_cpu_s
 from opsdesk.assignment import rotation as rotations
-from opsdesk.assignment import service as assignment
+from opsdesk.assignment import shifts as assignment_shifts
 from opsdesk.assignment.models import ShiftOverride, ShiftRole, ShiftRotation, ShiftScene
 from opsdesk.assignment.schemas import OverrideCreate, RoleCreate, RotationCreate, SceneCreate
 from opsdesk.auth import service as auth_service
@@ -91,7 +91,7 @@ ROTATION_START = date(2026, 11, 30)  # a Monday
 OTHER_SCENES = (("bench-eu", TIME_ZONE), ("bench-us", "America/New_York"), ("bench-ap", "UTC"))
 LONG_OVERRIDES = 24  # 1-7 days each, on top of the daily ones
 DUPLICATE_OVERRIDES = 12  # the same range as an earlier one, another person: the later wins
-VIA_SERVICE = 30  # overrides per role that go through assignment.add_override
+VIA_SERVICE = 30  # overrides per role that go through assignment_shifts.add_override
 INSERT_BATCH = 2_000
 EDGE_OVERRIDES = 200  # overrides whose edges are checked (4 moments each)
 BLOCK = 100  # measured calls of one way in a row
@@ -260,7 +260,7 @@ async def _add_overrides(
     """The first VIA_SERVICE through the service, the rest with Core inserts in batches."""
     async with db.write() as session:
         for user_id, starts_at, ends_at, reason in planned[:VIA_SERVICE]:
-            await assignment.add_override(
+            await assignment_shifts.add_override(
                 session=session,
                 caller=caller,
                 scene_key=scene,
@@ -315,13 +315,13 @@ async def build_scenario(
 
     async with db.write() as session:
         for key, time_zone in OTHER_SCENES:
-            await assignment.create_scene(
+            await assignment_shifts.create_scene(
                 session=session,
                 caller=admin,
                 data=SceneCreate(key=key, name=key, time_zone=time_zone, kind="rotating"),
                 now=now,
             )
-        role = await assignment.add_role(
+        role = await assignment_shifts.add_role(
             session=session,
             caller=admin,
             scene_key=SCENE,
@@ -359,7 +359,7 @@ async def build_scenario(
             ),
         ]
         for layer in layers:
-            await assignment.add_rotation(
+            await assignment_shifts.add_rotation(
                 session=session,
                 caller=admin,
                 scene_key=SCENE,
@@ -370,14 +370,14 @@ async def build_scenario(
         others = []
         for number in range(1, other_roles + 1):
             scene_key, time_zone = OTHER_SCENES[number % len(OTHER_SCENES)]
-            other = await assignment.add_role(
+            other = await assignment_shifts.add_role(
                 session=session,
                 caller=admin,
                 scene_key=scene_key,
                 data=RoleCreate(key=f"role{number:02d}", name=f"Role {number:02d}"),
                 now=now,
             )
-            await assignment.add_rotation(
+            await assignment_shifts.add_rotation(
                 session=session,
                 caller=admin,
                 scene_key=scene_key,
@@ -475,7 +475,7 @@ async def naive_on_duty(db: Database, at: datetime) -> rotations.OnDuty:
 
 async def service_on_duty(db: Database, at: datetime) -> rotations.OnDuty:
     async with db.read() as session:
-        return await assignment.on_duty(session=session, scene=SCENE, role=ROLE, at=at)
+        return await assignment_shifts.on_duty(session=session, scene=SCENE, role=ROLE, at=at)
 
 
 def _turn_key(turn: rotations.Turn | None) -> tuple[Any, ...] | None:

@@ -50,7 +50,7 @@ from coc_query import People, Shape, Spreads, add_people
 from machine import chosen_backends, cpu_model, percentile, warn_if_busy
 from machine import log as _log
 from opsdesk.app import create_app
-from opsdesk.assignment import service as assignment_service
+from opsdesk.assignment import workgroups as assignment_workgroups
 from opsdesk.assignment.schemas import WorkgroupCreate
 from opsdesk.auth import service as auth_service
 from opsdesk.auth.roles import Role
@@ -107,7 +107,7 @@ async def shape_the_desk(url: str, people: People) -> str:
                 members = people.technicians[number * 10 : number * 10 + 10]
                 if number == 0:
                     members = [desk.id, *members]
-                await assignment_service.create_workgroup(
+                await assignment_workgroups.create_workgroup(
                     session=session,
                     caller=admin,
                     data=WorkgroupCreate(

@@ -7,7 +7,7 @@ from typing import Any
 
 import httpx
 
-from opsdesk.assignment import service as assignment
+from opsdesk.assignment import shifts as assignment_shifts
 from opsdesk.assignment.schemas import RoleCreate, SceneCreate
 from opsdesk.auth import service as auth_service
 from opsdesk.auth.roles import Caller, Role
@@ -79,14 +79,14 @@ async def make_desk(db: Database, clock: Clock) -> Desk:
     )
     async with db.write() as session:
         for scene, roles in DESK_SHIFTS.items():
-            await assignment.create_scene(
+            await assignment_shifts.create_scene(
                 session=session,
                 caller=desk.admin.caller,
                 data=SceneCreate(key=scene, name=scene),
                 now=clock.now(),
             )
             for role in roles:
-                await assignment.add_role(
+                await assignment_shifts.add_role(
                     session=session,
                     caller=desk.admin.caller,
                     scene_key=scene,

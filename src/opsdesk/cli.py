@@ -413,7 +413,7 @@ def shifts_on_duty(
     """Who is on duty for a shift scene and role: email, user id, and what put them there."""
     from datetime import datetime
 
-    from opsdesk.assignment import service as assignment
+    from opsdesk.assignment import shifts as assignment_shifts
     from opsdesk.auth import service as auth_service
     from opsdesk.core.clock import SystemClock
 
@@ -428,8 +428,8 @@ def shifts_on_duty(
             raise _fail("--at: give a time zone offset, e.g. 2026-12-24T22:00:00Z")
 
     async def work(session: AsyncSession) -> str:
-        await assignment.check_shift(session=session, scene=scene, role=role)
-        duty = await assignment.on_duty(session=session, scene=scene, role=role, at=moment)
+        await assignment_shifts.check_shift(session=session, scene=scene, role=role)
+        duty = await assignment_shifts.on_duty(session=session, scene=scene, role=role, at=moment)
         if duty.user_id is None:
             return f"nobody  ({duty.reason})"
         user = await auth_service.get_user(session=session, user_id=duty.user_id)

@@ -8,7 +8,7 @@ from datetime import timedelta
 import httpx
 import pytest
 
-from opsdesk.assignment import service as assignment_service
+from opsdesk.assignment import shifts as assignment_shifts
 from opsdesk.core.clock import FixedClock
 from opsdesk.core.database import Database
 from tests.api.admin_pages import NOT_ADMINS, as_admin, as_someone, error_beside
@@ -71,7 +71,7 @@ async def test_an_admin_builds_a_rotation_and_the_calendar_shows_who_is_on_duty(
     )
     assert added.status_code == 303
     async with db.read() as session:
-        [row] = await assignment_service.list_rotations(
+        [row] = await assignment_shifts.list_rotations(
             session=session, caller=desk.admin.caller, scene_key="night", role_key="primary"
         )
     assert row.members == [desk.tech2.id, desk.tech.id]

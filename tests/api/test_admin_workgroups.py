@@ -7,7 +7,8 @@ from datetime import UTC, datetime
 import httpx
 import pytest
 
-from opsdesk.assignment import service as assignment_service
+from opsdesk.assignment import technicians as assignment_technicians
+from opsdesk.assignment import workgroups as assignment_workgroups
 from opsdesk.core.clock import FixedClock
 from opsdesk.core.database import Database
 from tests.api.admin_pages import NOT_ADMINS, as_admin, as_someone, error_beside
@@ -48,7 +49,7 @@ async def test_an_admin_creates_a_workgroup_orders_its_members_and_edits_it(
     )
     assert edited.status_code == 303
     async with db.read() as session:
-        group = await assignment_service.get_workgroup(
+        group = await assignment_workgroups.get_workgroup(
             session=session, caller=desk.admin.caller, key="net-ops"
         )
     assert group.members == [desk.tech2.id, desk.tech.id]
@@ -112,10 +113,10 @@ async def test_an_admin_sets_capacity_and_absences_of_a_technician(
     )
     assert added.status_code == 303
     async with db.read() as session:
-        person = await assignment_service.get_technician(
+        person = await assignment_technicians.get_technician(
             session=session, caller=desk.admin.caller, user_id=desk.tech.id, now=clock.now()
         )
-        [absence] = await assignment_service.list_absences(
+        [absence] = await assignment_technicians.list_absences(
             session=session, caller=desk.admin.caller, user_id=desk.tech.id, now=clock.now()
         )
     assert (person.skills, person.max_open, person.available) == (["dba", "linux"], 3, False)

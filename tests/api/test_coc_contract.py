@@ -17,7 +17,7 @@ from typing import Any
 import httpx
 import pytest
 
-from opsdesk.assignment import service as assignment
+from opsdesk.assignment import shifts as assignment_shifts
 from opsdesk.assignment.schemas import RoleCreate, SceneCreate
 from opsdesk.auth.roles import Role
 from opsdesk.core.clock import FixedClock, epoch_ms
@@ -125,10 +125,10 @@ async def desk(db: Database, clock: FixedClock) -> Desk:
     desk = Desk(*actors)
     async with db.write() as session:
         admin = desk.admin.caller
-        await assignment.create_scene(
+        await assignment_shifts.create_scene(
             session=session, caller=admin, data=SceneCreate(key="noc", name="noc"), now=clock.now()
         )
-        await assignment.add_role(
+        await assignment_shifts.add_role(
             session=session,
             caller=admin,
             scene_key="noc",

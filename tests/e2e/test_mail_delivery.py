@@ -26,7 +26,7 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
 from sqlalchemy import func, select
 
-from opsdesk.assignment import service as assignment
+from opsdesk.assignment import workgroups as assignment_workgroups
 from opsdesk.assignment.schemas import WorkgroupCreate
 from opsdesk.core import jobs
 from opsdesk.core.clock import FixedClock, SystemClock
@@ -104,7 +104,7 @@ def mail_settings(settings: Settings, smtp_server: SmtpServer, database_url: str
 
 async def _incident(db: Database, desk: Desk, clock: FixedClock) -> int:
     async with db.write() as session:
-        await assignment.create_workgroup(
+        await assignment_workgroups.create_workgroup(
             session=session,
             caller=desk.admin.caller,
             data=WorkgroupCreate(key="network", name="Network", members=[desk.tech2.id]),

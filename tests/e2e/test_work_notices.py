@@ -8,7 +8,7 @@ from email.message import EmailMessage
 
 import pytest
 
-from opsdesk.assignment import service as assignment
+from opsdesk.assignment import workgroups as assignment_workgroups
 from opsdesk.assignment.schemas import WorkgroupCreate
 from opsdesk.collaboration import tasks, work_orders
 from opsdesk.collaboration.work_schemas import TaskCreate, TaskUpdate, WorkOrderCreate
@@ -63,7 +63,7 @@ async def test_assigned_due_soon_and_overdue_notices_reach_the_people_of_the_wor
 ) -> None:
     now = clock.now()
     async with db.write() as session:
-        await assignment.create_workgroup(
+        await assignment_workgroups.create_workgroup(
             session=session,
             caller=desk.admin.caller,
             data=WorkgroupCreate(

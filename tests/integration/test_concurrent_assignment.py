@@ -60,7 +60,7 @@ async def test_round_robin_survives_a_missing_turn_sequence(
     """A group that arrived without its sequence (a restore, a copy) still takes turns."""
     from sqlalchemy import text
 
-    from opsdesk.assignment.service import _turn_sequence
+    from opsdesk.assignment.workgroups import _turn_sequence
 
     app = create_app(settings, db=db, clock=clock)
     async with httpx.AsyncClient(

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from opsdesk.assignment import service as assignment
+from opsdesk.assignment import workgroups as assignment_workgroups
 from opsdesk.assignment.schemas import WorkgroupCreate
 from opsdesk.auth import service as auth
 from opsdesk.auth.schemas import UserUpdate
@@ -47,7 +47,7 @@ class Case:
 
 async def _case(db: Database, desk: Desk, clock: FixedClock) -> Case:
     async with db.write() as session:
-        await assignment.create_workgroup(
+        await assignment_workgroups.create_workgroup(
             session=session,
             caller=desk.admin.caller,
             data=WorkgroupCreate(

@@ -10,7 +10,7 @@ import httpx
 import pytest
 from sqlalchemy import func, select
 
-from opsdesk.assignment import service as assignment
+from opsdesk.assignment import workgroups as assignment_workgroups
 from opsdesk.assignment.schemas import WorkgroupCreate
 from opsdesk.auth import service as auth
 from opsdesk.auth.schemas import UserUpdate
@@ -250,7 +250,7 @@ async def test_reassign_and_raise_level_actions(
 ) -> None:
     created = clock.now()
     async with db.write() as session:
-        await assignment.create_workgroup(
+        await assignment_workgroups.create_workgroup(
             session=session,
             caller=desk.admin.caller,
             data=WorkgroupCreate(key="network", name="Network", members=[desk.tech.id]),

@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from opsdesk.alerts.models import ConversionRule, Integration
 from opsdesk.alerts.service import KINDS, hash_key
-from opsdesk.assignment.service import check_shift
+from opsdesk.assignment.shifts import check_shift
 from opsdesk.auth.service import caller_by_id
 from opsdesk.catalog.kinds import Kind
 from opsdesk.catalog.service import check_references

@@ -16,6 +16,9 @@ from opsdesk.api.deps import (
     StaffCaller,
 )
 from opsdesk.assignment import service
+from opsdesk.assignment import shifts as assignment_shifts
+from opsdesk.assignment import technicians as assignment_technicians
+from opsdesk.assignment import workgroups as assignment_workgroups
 from opsdesk.assignment.rules import IncidentFacts, Trigger
 from opsdesk.assignment.schemas import (
     AbsenceCreate,
@@ -92,7 +95,7 @@ async def put_matrix(body: MatrixIn, caller: AdminCaller, db: DB, clock: ClockDe
 @router.get("/workgroups", response_model=list[WorkgroupOut])
 async def list_workgroups(caller: StaffCaller, db: DB) -> list[WorkgroupOut]:
     async with db.read() as session:
-        groups = await service.list_workgroups(session=session, caller=caller)
+        groups = await assignment_workgroups.list_workgroups(session=session, caller=caller)
     return [WorkgroupOut.model_validate(group) for group in groups]
 
 
@@ -101,7 +104,7 @@ async def create_workgroup(
     body: WorkgroupCreate, caller: AdminCaller, db: DB, clock: ClockDep, response: Response
 ) -> WorkgroupOut:
     async with db.write() as session:
-        group = await service.create_workgroup(
+        group = await assignment_workgroups.create_workgroup(
             session=session, caller=caller, data=body, now=clock.now()
         )
     response.headers["Location"] = f"/api/v1/workgroups/{group.key}"
@@ -111,7 +114,7 @@ async def create_workgroup(
 @router.get("/workgroups/{key}", response_model=WorkgroupOut)
 async def get_workgroup(key: str, caller: StaffCaller, db: DB) -> WorkgroupOut:
     async with db.read() as session:
-        group = await service.get_workgroup(session=session, caller=caller, key=key)
+        group = await assignment_workgroups.get_workgroup(session=session, caller=caller, key=key)
     return WorkgroupOut.model_validate(group)
 
 
@@ -120,7 +123,7 @@ async def update_workgroup(
     key: str, body: WorkgroupUpdate, caller: AdminCaller, db: DB, clock: ClockDep
 ) -> WorkgroupOut:
     async with db.write() as session:
-        group = await service.update_workgroup(
+        group = await assignment_workgroups.update_workgroup(
             session=session, caller=caller, key=key, data=body, now=clock.now()
         )
     return WorkgroupOut.model_validate(group)
@@ -131,7 +134,7 @@ async def set_members(
     key: str, body: MembersIn, caller: AdminCaller, db: DB, clock: ClockDep
 ) -> WorkgroupOut:
     async with db.write() as session:
-        group = await service.set_members(
+        group = await assignment_workgroups.set_members(
             session=session, caller=caller, key=key, members=body.members, now=clock.now()
         )
     return WorkgroupOut.model_validate(group)
@@ -140,7 +143,7 @@ async def set_members(
 @router.delete("/workgroups/{key}", status_code=204)
 async def delete_workgroup(key: str, caller: AdminCaller, db: DB) -> Response:
     async with db.write() as session:
-        await service.delete_workgroup(session=session, caller=caller, key=key)
+        await assignment_workgroups.delete_workgroup(session=session, caller=caller, key=key)
     return Response(status_code=204)
 
 
@@ -150,7 +153,9 @@ async def delete_workgroup(key: str, caller: AdminCaller, db: DB) -> Response:
 @router.get("/technicians", response_model=list[TechnicianOut])
 async def list_technicians(caller: StaffCaller, db: DB, clock: ClockDep) -> list[TechnicianOut]:
     async with db.read() as session:
-        people = await service.list_technicians(session=session, caller=caller, now=clock.now())
+        people = await assignment_technicians.list_technicians(
+            session=session, caller=caller, now=clock.now()
+        )
     return [TechnicianOut.model_validate(person) for person in people]
 
 
@@ -159,7 +164,7 @@ async def get_technician(
     user_id: str, caller: CurrentCaller, db: DB, clock: ClockDep
 ) -> TechnicianOut:
     async with db.read() as session:
-        person = await service.get_technician(
+        person = await assignment_technicians.get_technician(
             session=session, caller=caller, user_id=user_id, now=clock.now()
         )
     return TechnicianOut.model_validate(person)
@@ -170,7 +175,7 @@ async def update_technician(
     user_id: str, body: TechnicianUpdate, caller: StaffCaller, db: DB, clock: ClockDep
 ) -> TechnicianOut:
     async with db.write() as session:
-        person = await service.update_technician(
+        person = await assignment_technicians.update_technician(
             session=session, caller=caller, user_id=user_id, data=body, now=clock.now()
         )
     return TechnicianOut.model_validate(person)
@@ -181,7 +186,7 @@ async def list_absences(
     user_id: str, caller: StaffCaller, db: DB, clock: ClockDep
 ) -> list[AbsenceOut]:
     async with db.read() as session:
-        rows = await service.list_absences(
+        rows = await assignment_technicians.list_absences(
             session=session, caller=caller, user_id=user_id, now=clock.now()
         )
     return [AbsenceOut.model_validate(row) for row in rows]
@@ -192,7 +197,7 @@ async def add_absence(
     user_id: str, body: AbsenceCreate, caller: StaffCaller, db: DB, clock: ClockDep
 ) -> AbsenceOut:
     async with db.write() as session:
-        row = await service.add_absence(
+        row = await assignment_technicians.add_absence(
             session=session, caller=caller, user_id=user_id, data=body, now=clock.now()
         )
     return AbsenceOut.model_validate(row)
@@ -201,7 +206,7 @@ async def add_absence(
 @router.delete("/technicians/{user_id}/absences/{absence_id}", status_code=204)
 async def delete_absence(user_id: str, absence_id: RowId, caller: StaffCaller, db: DB) -> Response:
     async with db.write() as session:
-        await service.delete_absence(
+        await assignment_technicians.delete_absence(
             session=session, caller=caller, user_id=user_id, absence_id=absence_id
         )
     return Response(status_code=204)
@@ -210,7 +215,7 @@ async def delete_absence(user_id: str, absence_id: RowId, caller: StaffCaller, d
 # Shifts ----------------------------------------------------------------------------------
 
 
-def _scene_out(scene: service.SceneView) -> SceneOut:
+def _scene_out(scene: assignment_shifts.SceneView) -> SceneOut:
     return SceneOut(
         key=scene.key,
         name=scene.name,
@@ -224,7 +229,7 @@ def _scene_out(scene: service.SceneView) -> SceneOut:
 @router.get("/shift-scenes", response_model=list[SceneOut])
 async def list_scenes(caller: StaffCaller, db: DB) -> list[SceneOut]:
     async with db.read() as session:
-        scenes = await service.list_scenes(session=session, caller=caller)
+        scenes = await assignment_shifts.list_scenes(session=session, caller=caller)
     return [_scene_out(scene) for scene in scenes]
 
 
@@ -233,7 +238,7 @@ async def create_scene(
     body: SceneCreate, caller: AdminCaller, db: DB, clock: ClockDep, response: Response
 ) -> SceneOut:
     async with db.write() as session:
-        scene = await service.create_scene(
+        scene = await assignment_shifts.create_scene(
             session=session, caller=caller, data=body, now=clock.now()
         )
     response.headers["Location"] = f"/api/v1/shift-scenes/{scene.key}"
@@ -243,7 +248,7 @@ async def create_scene(
 @router.get("/shift-scenes/{scene}", response_model=SceneOut)
 async def get_scene(scene: str, caller: StaffCaller, db: DB) -> SceneOut:
     async with db.read() as session:
-        found = await service.get_scene(session=session, caller=caller, key=scene)
+        found = await assignment_shifts.get_scene(session=session, caller=caller, key=scene)
     return _scene_out(found)
 
 
@@ -252,7 +257,7 @@ async def update_scene(
     scene: str, body: SceneUpdate, caller: AdminCaller, db: DB, clock: ClockDep
 ) -> SceneOut:
     async with db.write() as session:
-        found = await service.update_scene(
+        found = await assignment_shifts.update_scene(
             session=session, caller=caller, key=scene, data=body, now=clock.now()
         )
     return _scene_out(found)
@@ -263,7 +268,7 @@ async def add_role(
     scene: str, body: RoleCreate, caller: AdminCaller, db: DB, clock: ClockDep
 ) -> RoleOut:
     async with db.write() as session:
-        role = await service.add_role(
+        role = await assignment_shifts.add_role(
             session=session, caller=caller, scene_key=scene, data=body, now=clock.now()
         )
     return RoleOut.model_validate(role)
@@ -272,14 +277,16 @@ async def add_role(
 @router.delete("/shift-scenes/{scene}/roles/{role}", status_code=204)
 async def delete_role(scene: str, role: str, caller: AdminCaller, db: DB) -> Response:
     async with db.write() as session:
-        await service.delete_role(session=session, caller=caller, scene_key=scene, role_key=role)
+        await assignment_shifts.delete_role(
+            session=session, caller=caller, scene_key=scene, role_key=role
+        )
     return Response(status_code=204)
 
 
 @router.get("/shift-scenes/{scene}/roles/{role}/rotations", response_model=list[RotationOut])
 async def list_rotations(scene: str, role: str, caller: StaffCaller, db: DB) -> list[RotationOut]:
     async with db.read() as session:
-        rows = await service.list_rotations(
+        rows = await assignment_shifts.list_rotations(
             session=session, caller=caller, scene_key=scene, role_key=role
         )
     return [RotationOut.model_validate(row) for row in rows]
@@ -292,7 +299,7 @@ async def add_rotation(
     scene: str, role: str, body: RotationCreate, caller: AdminCaller, db: DB, clock: ClockDep
 ) -> RotationOut:
     async with db.write() as session:
-        row = await service.add_rotation(
+        row = await assignment_shifts.add_rotation(
             session=session,
             caller=caller,
             scene_key=scene,
@@ -316,7 +323,7 @@ async def update_rotation(
     clock: ClockDep,
 ) -> RotationOut:
     async with db.write() as session:
-        row = await service.update_rotation(
+        row = await assignment_shifts.update_rotation(
             session=session,
             caller=caller,
             scene_key=scene,
@@ -333,7 +340,7 @@ async def delete_rotation(
     scene: str, role: str, rotation_id: RowId, caller: AdminCaller, db: DB
 ) -> Response:
     async with db.write() as session:
-        await service.delete_rotation(
+        await assignment_shifts.delete_rotation(
             session=session, caller=caller, scene_key=scene, role_key=role, rotation_id=rotation_id
         )
     return Response(status_code=204)
@@ -352,7 +359,7 @@ async def list_overrides(
     start = _aware(since, "from") or clock.now()
     end = _aware(until, "to") or start + timedelta(days=31)
     async with db.read() as session:
-        rows = await service.list_overrides(
+        rows = await assignment_shifts.list_overrides(
             session=session, caller=caller, scene_key=scene, role_key=role, since=start, until=end
         )
     return [OverrideOut.model_validate(row) for row in rows]
@@ -365,7 +372,7 @@ async def add_override(
     scene: str, role: str, body: OverrideCreate, caller: ManagerCaller, db: DB, clock: ClockDep
 ) -> OverrideOut:
     async with db.write() as session:
-        row = await service.add_override(
+        row = await assignment_shifts.add_override(
             session=session,
             caller=caller,
             scene_key=scene,
@@ -381,7 +388,7 @@ async def delete_override(
     scene: str, role: str, override_id: RowId, caller: ManagerCaller, db: DB
 ) -> Response:
     async with db.write() as session:
-        await service.delete_override(
+        await assignment_shifts.delete_override(
             session=session, caller=caller, scene_key=scene, role_key=role, override_id=override_id
         )
     return Response(status_code=204)
@@ -407,8 +414,8 @@ async def who_is_on_duty(
     """Who is on duty for the role at ``at`` (default: now), and what put them there."""
     moment = _aware(at, "at") or clock.now()
     async with db.read() as session:
-        await service.check_shift(session=session, scene=scene, role=role)
-        duty = await service.on_duty(session=session, scene=scene, role=role, at=moment)
+        await assignment_shifts.check_shift(session=session, scene=scene, role=role)
+        duty = await assignment_shifts.on_duty(session=session, scene=scene, role=role, at=moment)
     return OnDutyOut(
         scene=scene,
         role=role,

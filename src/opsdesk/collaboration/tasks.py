@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from opsdesk.assignment import service as assignment
+from opsdesk.assignment import workgroups as assignment_workgroups
 from opsdesk.auth import service as auth
 from opsdesk.auth.roles import Caller
 from opsdesk.collaboration.models import IncidentTask
@@ -154,7 +154,7 @@ async def create_task(
     incident = await incident_for_work(session=session, caller=caller, number=number, what="tasks")
     await check_assignee(session, data.assignee_id)
     if data.workgroup is not None:
-        await assignment.check_workgroup(session=session, key=data.workgroup)
+        await assignment_workgroups.check_workgroup(session=session, key=data.workgroup)
     task = IncidentTask(
         incident_id=incident.id,
         title=data.title,
@@ -229,7 +229,7 @@ async def update_task(
     if sent.get("assignee_id") is not None:
         await check_assignee(session, sent["assignee_id"])
     if sent.get("workgroup") is not None:
-        await assignment.check_workgroup(session=session, key=sent["workgroup"])
+        await assignment_workgroups.check_workgroup(session=session, key=sent["workgroup"])
     changes: list[dict[str, Any]] = [change("task", None, f"#{task.id} {task.title}")]
     status = sent.pop("status", None)
     if status is not None:

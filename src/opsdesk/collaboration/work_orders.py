@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from opsdesk.assignment import service as assignment
+from opsdesk.assignment import workgroups as assignment_workgroups
 from opsdesk.auth.roles import Caller
 from opsdesk.collaboration.models import WorkOrder, WorkOrderLog
 from opsdesk.collaboration.tasks import (
@@ -67,7 +67,7 @@ async def _check_member(session: AsyncSession, group: str, user_id: str | None) 
     if user_id is None:
         return
     await check_assignee(session, user_id)
-    if not await assignment.is_member(session=session, key=group, user_id=user_id):
+    if not await assignment_workgroups.is_member(session=session, key=group, user_id=user_id):
         raise ValidationFailed(
             f"assignee_id: {user_id} is not a member of workgroup {group}", field="assignee_id"
         )
@@ -78,7 +78,7 @@ async def create_work_order(
 ) -> WorkOrder:
     """Add a new work order for a work-order workgroup; its members are told."""
     incident = await incident_for_work(session=session, caller=caller, number=number, what=WHAT)
-    await assignment.check_work_order_group(session=session, key=data.workgroup)
+    await assignment_workgroups.check_work_order_group(session=session, key=data.workgroup)
     await _check_member(session, data.workgroup, data.assignee_id)
     _check_window(data.planned_start, data.planned_end)
     order = WorkOrder(
@@ -172,7 +172,7 @@ async def update_work_order(
             raise ValidationFailed(f"{field}: cannot be null", field=field)
     group = sent.get("workgroup") or order.workgroup
     if "workgroup" in sent:
-        await assignment.check_work_order_group(session=session, key=group)
+        await assignment_workgroups.check_work_order_group(session=session, key=group)
     assignee = sent.get("assignee_id", order.assignee_id)
     if "assignee_id" in sent or "workgroup" in sent:
         await _check_member(session, group, assignee)
@@ -272,7 +272,7 @@ async def list_work_orders(
     if status is not None:
         query = query.where(WorkOrder.status == str(status))
     if mine:
-        groups = await assignment.member_groups(session=session, user_id=caller.user_id)
+        groups = await assignment_workgroups.member_groups(session=session, user_id=caller.user_id)
         query = query.where(
             WorkOrder.workgroup.in_(groups) | (WorkOrder.assignee_id == caller.user_id)
         )

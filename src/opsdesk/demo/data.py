@@ -8,6 +8,8 @@ from datetime import datetime, time, timedelta
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from opsdesk.assignment import service as assignment
+from opsdesk.assignment import shifts as assignment_shifts
+from opsdesk.assignment import workgroups as assignment_workgroups
 from opsdesk.assignment.rules import Strategy, TargetType
 from opsdesk.assignment.schemas import (
     ConditionsIn,
@@ -395,7 +397,7 @@ async def _load_assignment(
     now: datetime,
 ) -> None:
     """Two workgroups, a weekly service-desk rotation, and rules that route by category."""
-    await assignment.create_workgroup(
+    await assignment_workgroups.create_workgroup(
         session=session,
         caller=admin,
         data=WorkgroupCreate(
@@ -407,7 +409,7 @@ async def _load_assignment(
         ),
         now=now,
     )
-    await assignment.create_workgroup(
+    await assignment_workgroups.create_workgroup(
         session=session,
         caller=admin,
         data=WorkgroupCreate(
@@ -419,7 +421,7 @@ async def _load_assignment(
         ),
         now=now,
     )
-    await assignment.create_workgroup(
+    await assignment_workgroups.create_workgroup(
         session=session,
         caller=admin,
         data=WorkgroupCreate(
@@ -433,14 +435,14 @@ async def _load_assignment(
         ),
         now=now,
     )
-    await assignment.create_scene(
+    await assignment_shifts.create_scene(
         session=session,
         caller=admin,
         data=SceneCreate(key="service-desk", name="Service desk", time_zone="Europe/Berlin"),
         now=now,
     )
     for role, name in (("l1-analyst", "L1 analyst"), ("incident-manager", "Incident manager")):
-        await assignment.add_role(
+        await assignment_shifts.add_role(
             session=session,
             caller=admin,
             scene_key="service-desk",
@@ -449,7 +451,7 @@ async def _load_assignment(
         )
     # Started a week ago, so that somebody is on duty whenever the demo is loaded.
     monday = (now - timedelta(days=now.weekday() + 7)).date()
-    await assignment.add_rotation(
+    await assignment_shifts.add_rotation(
         session=session,
         caller=admin,
         scene_key="service-desk",
@@ -459,7 +461,7 @@ async def _load_assignment(
         ),
         now=now,
     )
-    await assignment.add_rotation(
+    await assignment_shifts.add_rotation(
         session=session,
         caller=admin,
         scene_key="service-desk",

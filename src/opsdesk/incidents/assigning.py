@@ -15,8 +15,10 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from opsdesk.assignment import service as assignment
+from opsdesk.assignment import shifts as assignment_shifts
+from opsdesk.assignment import workgroups as assignment_workgroups
+from opsdesk.assignment.people import Assignment, OpenCounts
 from opsdesk.assignment.rules import IncidentFacts, Trigger
-from opsdesk.assignment.service import Assignment, OpenCounts
 from opsdesk.core.errors import ValidationFailed
 from opsdesk.incidents.changes import diff
 from opsdesk.incidents.fields import HistoryAction, OwnerType, Status
@@ -111,10 +113,10 @@ async def by_hand(
     be one of its members.
     """
     if workgroup is not None:
-        await assignment.check_workgroup(session=session, key=workgroup)
+        await assignment_workgroups.check_workgroup(session=session, key=workgroup)
     by = f"by {who}"
     if owner.get("owner_type") == OwnerType.SHIFT:
-        found = await assignment.to_shift(
+        found = await assignment_shifts.to_shift(
             session=session, scene=owner["assignee_scene"], role=owner["assignee_role"], now=now
         )
         return Assignment(
@@ -126,7 +128,7 @@ async def by_hand(
         )
     user_id = owner.get("assignee_id")
     if user_id is not None:
-        if workgroup is not None and not await assignment.is_member(
+        if workgroup is not None and not await assignment_workgroups.is_member(
             session=session, key=workgroup, user_id=user_id
         ):
             raise ValidationFailed(
@@ -136,7 +138,7 @@ async def by_hand(
         group = f" in workgroup {workgroup}" if workgroup is not None else ""
         return Assignment(workgroup=workgroup, user_id=user_id, note=f"{by}: to {user_id}{group}")
     if workgroup is not None:
-        found = await assignment.to_workgroup(
+        found = await assignment_workgroups.to_workgroup(
             session=session, key=workgroup, now=now, open_counts=open_counter(session)
         )
         return Assignment(workgroup=workgroup, user_id=found.user_id, note=f"{by}: {found.note}")
@@ -144,7 +146,7 @@ async def by_hand(
 
 
 async def check_workgroup(*, session: AsyncSession, key: str) -> None:
-    await assignment.check_workgroup(session=session, key=key)
+    await assignment_workgroups.check_workgroup(session=session, key=key)
 
 
 def assign_row_values(

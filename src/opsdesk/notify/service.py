@@ -18,7 +18,7 @@ import orjson
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from opsdesk.assignment import service as assignment
+from opsdesk.assignment import workgroups as assignment_workgroups
 from opsdesk.auth import service as auth
 from opsdesk.auth.models import User
 from opsdesk.auth.roles import Caller, Role
@@ -257,7 +257,7 @@ async def _recipients(
             ids = [incident.assignee_id]
         elif kind == RecipientKind.GROUP and incident.workgroup is not None:
             try:
-                group = await assignment.get_workgroup(
+                group = await assignment_workgroups.get_workgroup(
                     session=session, caller=_NOTIFIER, key=incident.workgroup
                 )
             except NotFound:

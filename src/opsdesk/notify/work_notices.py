@@ -14,7 +14,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from opsdesk.assignment import service as assignment
+from opsdesk.assignment import workgroups as assignment_workgroups
 from opsdesk.auth import service as auth
 from opsdesk.collaboration import tasks, work_orders
 from opsdesk.collaboration.work_states import (
@@ -39,7 +39,9 @@ async def _people(session: AsyncSession, assignee_id: str | None, group: str | N
     if group is None:
         return []
     try:
-        view = await assignment.get_workgroup(session=session, caller=_NOTIFIER, key=group)
+        view = await assignment_workgroups.get_workgroup(
+            session=session, caller=_NOTIFIER, key=group
+        )
     except NotFound:
         return []
     return list(view.members)

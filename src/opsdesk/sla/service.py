@@ -26,7 +26,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from opsdesk.assignment import service as assignment
+from opsdesk.assignment import workgroups as assignment_workgroups
 from opsdesk.auth import service as auth
 from opsdesk.auth.roles import Caller, Role
 from opsdesk.core import jobs
@@ -1039,7 +1039,9 @@ async def put_policy(
                 raise _invalid(exc, where) from None
             if action.workgroup is not None:
                 try:
-                    await assignment.check_workgroup(session=session, key=action.workgroup)
+                    await assignment_workgroups.check_workgroup(
+                        session=session, key=action.workgroup
+                    )
                 except (NotFound, ValidationFailed):
                     raise ValidationFailed(
                         f"{where}workgroup: no workgroup {action.workgroup!r}",

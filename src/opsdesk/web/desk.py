@@ -18,7 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.datastructures import FormData
 
-from opsdesk.assignment import service as assignment_service
+from opsdesk.assignment import shifts as assignment_shifts
 from opsdesk.assignment.models import Workgroup
 from opsdesk.auth import service as auth_service
 from opsdesk.auth.models import User
@@ -278,7 +278,7 @@ async def _state(session: AsyncSession, caller: Caller, params: dict[str, str]) 
 async def _options(session: AsyncSession, caller: Caller) -> dict[str, list[tuple[str, str]]]:
     names = await _catalog_names(session, (Kind.CATEGORY, Kind.APPLICATION))
     staff = await auth_service.active_staff(session=session)
-    scenes = await assignment_service.list_scenes(session=session, caller=caller)
+    scenes = await assignment_shifts.list_scenes(session=session, caller=caller)
     return {
         "assignee": [(user.id, user.name) for user in staff],
         "workgroup": [(group.key, group.name) for group in await _all_groups(session)],

@@ -17,7 +17,8 @@ from pydantic import ValidationError
 from starlette.datastructures import FormData
 
 from opsdesk.alerts import queries as alert_queries
-from opsdesk.assignment import service as assignment
+from opsdesk.assignment import shifts as assignment_shifts
+from opsdesk.assignment import workgroups as assignment_workgroups
 from opsdesk.auth import service as auth_service
 from opsdesk.auth.roles import Caller
 from opsdesk.catalog.kinds import Kind
@@ -217,9 +218,15 @@ async def incident_page(
         )
         staff = await auth_service.active_staff(session=session) if staff_view else []
         groups = (
-            await assignment.list_workgroups(session=session, caller=caller) if staff_view else []
+            await assignment_workgroups.list_workgroups(session=session, caller=caller)
+            if staff_view
+            else []
         )
-        scenes = await assignment.list_scenes(session=session, caller=caller) if staff_view else []
+        scenes = (
+            await assignment_shifts.list_scenes(session=session, caller=caller)
+            if staff_view
+            else []
+        )
         alert_groups = (
             await alert_queries.list_groups(session=session, incident_id=incident.id, limit=20)
             if staff_view

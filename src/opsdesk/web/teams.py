@@ -7,7 +7,9 @@ from dataclasses import dataclass
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from opsdesk.assignment import service as assignment
+from opsdesk.assignment import shifts as assignment_shifts
+from opsdesk.assignment import technicians as assignment_technicians
+from opsdesk.assignment import workgroups as assignment_workgroups
 from opsdesk.assignment.schemas import TechnicianUpdate
 from opsdesk.incidents.assigning import open_counter
 from opsdesk.web.common import (
@@ -75,12 +77,14 @@ async def teams_page(request: Request) -> Response:
         now = _clock(request).now()
         people = {
             person.user_id: person
-            for person in await assignment.list_technicians(session=session, caller=caller, now=now)
+            for person in await assignment_technicians.list_technicians(
+                session=session, caller=caller, now=now
+            )
         }
         duty_rows = []
-        for scene in await assignment.list_scenes(session=session, caller=caller):
+        for scene in await assignment_shifts.list_scenes(session=session, caller=caller):
             for role in scene.roles:
-                duty = await assignment.on_duty(
+                duty = await assignment_shifts.on_duty(
                     session=session, scene=scene.key, role=role.key, at=now
                 )
                 person = people.get(duty.user_id or "")
@@ -96,7 +100,7 @@ async def teams_page(request: Request) -> Response:
                         until=_format_time(until),
                     )
                 )
-        groups = await assignment.list_workgroups(session=session, caller=caller)
+        groups = await assignment_workgroups.list_workgroups(session=session, caller=caller)
         counts = await open_counter(session)(list(people))
         group_rows = [
             GroupRow(
@@ -154,7 +158,7 @@ async def set_my_availability(request: Request) -> Response:
                 message="Only staff take incidents, so only staff have an availability.",
             )
         available = form.get("available") == "yes"
-        await assignment.update_technician(
+        await assignment_technicians.update_technician(
             session=session,
             caller=caller,
             user_id=caller.user_id,

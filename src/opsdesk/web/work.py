@@ -13,7 +13,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from pydantic import ValidationError
 
-from opsdesk.assignment import service as assignment
+from opsdesk.assignment import workgroups as assignment_workgroups
 from opsdesk.auth.roles import Caller
 from opsdesk.collaboration import tasks, work_orders
 from opsdesk.collaboration.work_schemas import (
@@ -250,7 +250,9 @@ async def _order_page(
         )
         groups, order_groups = await group_names(session, caller)
         members = (
-            await assignment.get_workgroup(session=session, caller=caller, key=order.workgroup)
+            await assignment_workgroups.get_workgroup(
+                session=session, caller=caller, key=order.workgroup
+            )
         ).members
     return _render(
         request,

@@ -9,7 +9,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from opsdesk.assignment import service as assignment
+from opsdesk.assignment import workgroups as assignment_workgroups
 from opsdesk.auth.roles import Caller
 from opsdesk.collaboration import tasks, work_orders
 from opsdesk.collaboration.models import IncidentTask, WorkOrder
@@ -157,7 +157,7 @@ def open_work_of(task_rows: list[TaskRow], order_rows: list[OrderRow]) -> OpenWo
 async def group_names(
     session: AsyncSession, caller: Caller
 ) -> tuple[dict[str, str], list[tuple[str, str]]]:
-    groups = await assignment.list_workgroups(session=session, caller=caller)
+    groups = await assignment_workgroups.list_workgroups(session=session, caller=caller)
     names = {group.key: group.name for group in groups}
     order_groups = [(g.key, g.name) for g in groups if g.does_work_orders and g.enabled]
     return names, order_groups

@@ -15,7 +15,7 @@ from opsdesk.alerts import integrations as integration_service
 from opsdesk.alerts.models import ConversionRule, Integration
 from opsdesk.alerts.rules import OPERATORS, RuleView, first_match, level_for, title_for
 from opsdesk.alerts.schemas import IntegrationUpdate, RuleIn
-from opsdesk.assignment import service as assignment_service
+from opsdesk.assignment import shifts as assignment_shifts
 from opsdesk.auth import service as auth_service
 from opsdesk.auth.roles import Caller
 from opsdesk.catalog.kinds import Kind
@@ -143,7 +143,7 @@ def _values_of(rule: ConversionRule) -> dict[str, Any]:
 
 async def _options(session: AsyncSession, caller: Caller) -> dict[str, Any]:
     catalog = await _catalog_names(session, (Kind.LEVEL, Kind.CATEGORY, Kind.APPLICATION))
-    scenes = await assignment_service.list_scenes(session=session, caller=caller)
+    scenes = await assignment_shifts.list_scenes(session=session, caller=caller)
     staff = await auth_service.active_staff(session=session)
     return {
         "level": [("", "From the alert's severity"), *sorted(catalog[Kind.LEVEL].items())],

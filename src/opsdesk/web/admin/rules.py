@@ -10,6 +10,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.datastructures import FormData, QueryParams
 
 from opsdesk.assignment import service as assignment_service
+from opsdesk.assignment import shifts as assignment_shifts
+from opsdesk.assignment import workgroups as assignment_workgroups
 from opsdesk.assignment.models import AssignmentRule
 from opsdesk.assignment.rules import IncidentFacts, Strategy, TargetType, Trigger
 from opsdesk.assignment.schemas import RuleCreate, RuleUpdate
@@ -134,8 +136,8 @@ def _values_of(rule: AssignmentRule) -> dict[str, Any]:
 
 async def _options(session: AsyncSession, caller: Caller) -> dict[str, Any]:
     catalog = await _catalog_names(session, CATALOG_CONDITIONS.values())
-    groups = await assignment_service.list_workgroups(session=session, caller=caller)
-    scenes = await assignment_service.list_scenes(session=session, caller=caller)
+    groups = await assignment_workgroups.list_workgroups(session=session, caller=caller)
+    scenes = await assignment_shifts.list_scenes(session=session, caller=caller)
     staff = await auth_service.active_staff(session=session)
     return {
         **{name: sorted(catalog[kind].items()) for name, kind in CATALOG_CONDITIONS.items()},

@@ -10,7 +10,7 @@ from fastapi.responses import Response
 from starlette.datastructures import FormData
 
 from opsdesk.assignment import rotation as rotations
-from opsdesk.assignment import service as assignment_service
+from opsdesk.assignment import shifts as assignment_shifts
 from opsdesk.assignment.schemas import (
     OverrideCreate,
     RoleCreate,
@@ -85,7 +85,7 @@ async def _scenes_page(
     values: dict[str, Any] | None = None,
 ) -> Response:
     async with _db(request).read() as session:
-        scenes = await assignment_service.list_scenes(session=session, caller=caller)
+        scenes = await assignment_shifts.list_scenes(session=session, caller=caller)
     return render_admin(
         request,
         "admin/shifts.html",
@@ -117,7 +117,7 @@ async def create_scene(request: Request) -> Response:
             return caller
         try:
             data = validated(SceneCreate, values)
-            scene = await assignment_service.create_scene(
+            scene = await assignment_shifts.create_scene(
                 session=session, caller=caller, data=data, now=_clock(request).now()
             )
         except FormInvalid as exc:
@@ -139,7 +139,7 @@ async def _scene_page(
 ) -> Response:
     async with _db(request).read() as session:
         try:
-            scene = await assignment_service.get_scene(session=session, caller=caller, key=key)
+            scene = await assignment_shifts.get_scene(session=session, caller=caller, key=key)
         except NotFound:
             return _missing(request, caller)
     return render_admin(
@@ -172,7 +172,7 @@ async def update_scene(request: Request, scene: str) -> Response:
             return caller
         try:
             data = validated(SceneUpdate, values)
-            await assignment_service.update_scene(
+            await assignment_shifts.update_scene(
                 session=session, caller=caller, key=scene, data=data, now=_clock(request).now()
             )
         except NotFound:
@@ -199,7 +199,7 @@ async def add_role(request: Request, scene: str) -> Response:
             data = validated(
                 RoleCreate, {"key": values["role_key"], "name": values["role_name"]}, names
             )
-            role = await assignment_service.add_role(
+            role = await assignment_shifts.add_role(
                 session=session,
                 caller=caller,
                 scene_key=scene,
@@ -225,7 +225,7 @@ async def delete_role(request: Request, scene: str, role: str) -> Response:
         if not isinstance(caller, Caller):
             return caller
         try:
-            await assignment_service.delete_role(
+            await assignment_shifts.delete_role(
                 session=session, caller=caller, scene_key=scene, role_key=role
             )
         except NotFound:
@@ -251,9 +251,7 @@ async def _calendar(
         for offset in range(CALENDAR_DAYS):
             day = monday + timedelta(days=offset)
             noon = datetime.combine(day, time(12, 0), tzinfo=tz).astimezone(UTC)
-            duty = await assignment_service.on_duty(
-                session=session, scene=scene, role=role, at=noon
-            )
+            duty = await assignment_shifts.on_duty(session=session, scene=scene, role=role, at=noon)
             if offset % 7 == 0:
                 weeks.append([])
             weeks[-1].append(
@@ -280,13 +278,11 @@ async def _role_page(
     now = _clock(request).now()
     async with _db(request).read() as session:
         try:
-            scene = await assignment_service.get_scene(
-                session=session, caller=caller, key=scene_key
-            )
-            rows = await assignment_service.list_rotations(
+            scene = await assignment_shifts.get_scene(session=session, caller=caller, key=scene_key)
+            rows = await assignment_shifts.list_rotations(
                 session=session, caller=caller, scene_key=scene_key, role_key=role_key
             )
-            overrides = await assignment_service.list_overrides(
+            overrides = await assignment_shifts.list_overrides(
                 session=session,
                 caller=caller,
                 scene_key=scene_key,
@@ -391,7 +387,7 @@ async def add_rotation(request: Request, scene: str, role: str) -> Response:
                     "weekdays": weekdays,
                 },
             )
-            await assignment_service.add_rotation(
+            await assignment_shifts.add_rotation(
                 session=session,
                 caller=caller,
                 scene_key=scene,
@@ -420,7 +416,7 @@ async def delete_rotation(request: Request, scene: str, role: str, rotation_id: 
         if not isinstance(caller, Caller):
             return caller
         try:
-            await assignment_service.delete_rotation(
+            await assignment_shifts.delete_rotation(
                 session=session,
                 caller=caller,
                 scene_key=scene,
@@ -450,7 +446,7 @@ async def add_override(request: Request, scene: str, role: str) -> Response:
                     "reason": values["reason"],
                 },
             )
-            await assignment_service.add_override(
+            await assignment_shifts.add_override(
                 session=session,
                 caller=caller,
                 scene_key=scene,
@@ -479,7 +475,7 @@ async def delete_override(request: Request, scene: str, role: str, override_id: 
         if not isinstance(caller, Caller):
             return caller
         try:
-            await assignment_service.delete_override(
+            await assignment_shifts.delete_override(
                 session=session,
                 caller=caller,
                 scene_key=scene,

@@ -7,7 +7,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from opsdesk.assignment import service as assignment_service
+from opsdesk.assignment import technicians as assignment_technicians
 from opsdesk.assignment.schemas import AbsenceCreate, TechnicianUpdate
 from opsdesk.auth.roles import Caller
 from opsdesk.core.errors import NotFound, OpsdeskError
@@ -42,7 +42,7 @@ async def technicians_page(request: Request) -> Response:
         caller = await admin_for_page(request, session)
         if not isinstance(caller, Caller):
             return caller
-        people = await assignment_service.list_technicians(
+        people = await assignment_technicians.list_technicians(
             session=session, caller=caller, now=_clock(request).now()
         )
     return render_admin(request, "admin/technicians.html", {"people": people}, caller=caller)
@@ -59,12 +59,12 @@ async def _person_page(
     now = _clock(request).now()
     async with _db(request).read() as session:
         try:
-            person = await assignment_service.get_technician(
+            person = await assignment_technicians.get_technician(
                 session=session, caller=caller, user_id=user_id, now=now
             )
         except NotFound:
             return _missing(request, caller)
-        absences = await assignment_service.list_absences(
+        absences = await assignment_technicians.list_absences(
             session=session, caller=caller, user_id=user_id, now=now
         )
     return render_admin(
@@ -124,7 +124,7 @@ async def update_technician(request: Request, user_id: str) -> Response:
                     "max_open": whole_number(max_open),
                 },
             )
-            await assignment_service.update_technician(
+            await assignment_technicians.update_technician(
                 session=session,
                 caller=caller,
                 user_id=user_id,
@@ -159,7 +159,7 @@ async def add_absence(request: Request, user_id: str) -> Response:
                     "reason": values["reason"],
                 },
             )
-            await assignment_service.add_absence(
+            await assignment_technicians.add_absence(
                 session=session,
                 caller=caller,
                 user_id=user_id,
@@ -183,7 +183,7 @@ async def delete_absence(request: Request, user_id: str, absence_id: int) -> Res
         if not isinstance(caller, Caller):
             return caller
         try:
-            await assignment_service.delete_absence(
+            await assignment_technicians.delete_absence(
                 session=session, caller=caller, user_id=user_id, absence_id=absence_id
             )
         except NotFound:

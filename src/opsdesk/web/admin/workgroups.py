@@ -8,7 +8,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from starlette.datastructures import FormData
 
-from opsdesk.assignment import service as assignment_service
+from opsdesk.assignment import workgroups as assignment_workgroups
 from opsdesk.assignment.rules import STRATEGIES_FOR, Strategy, TargetType
 from opsdesk.assignment.schemas import WorkgroupCreate, WorkgroupUpdate
 from opsdesk.auth import service as auth_service
@@ -86,7 +86,7 @@ async def _list_page(
     values: dict[str, Any] | None = None,
 ) -> Response:
     async with _db(request).read() as session:
-        groups = await assignment_service.list_workgroups(session=session, caller=caller)
+        groups = await assignment_workgroups.list_workgroups(session=session, caller=caller)
         names = await auth_service.display_names(
             session=session, user_ids={uid for group in groups for uid in group.members}
         )
@@ -129,7 +129,7 @@ async def create_workgroup(request: Request) -> Response:
             return caller
         try:
             data = validated(WorkgroupCreate, _group_data(values))
-            group = await assignment_service.create_workgroup(
+            group = await assignment_workgroups.create_workgroup(
                 session=session, caller=caller, data=data, now=_clock(request).now()
             )
         except FormInvalid as exc:
@@ -153,7 +153,9 @@ async def _group_page(
 ) -> Response:
     async with _db(request).read() as session:
         try:
-            group = await assignment_service.get_workgroup(session=session, caller=caller, key=key)
+            group = await assignment_workgroups.get_workgroup(
+                session=session, caller=caller, key=key
+            )
         except NotFound:
             return _missing(request, caller)
         names = await auth_service.display_names(session=session, user_ids=group.members)
@@ -201,7 +203,7 @@ async def update_workgroup(request: Request, key: str) -> Response:
             return caller
         try:
             data = validated(WorkgroupUpdate, _group_data(values))
-            await assignment_service.update_workgroup(
+            await assignment_workgroups.update_workgroup(
                 session=session, caller=caller, key=key, data=data, now=_clock(request).now()
             )
         except NotFound:
@@ -235,7 +237,7 @@ async def set_members(request: Request, key: str) -> Response:
             return caller
         if not errors:
             try:
-                await assignment_service.set_members(
+                await assignment_workgroups.set_members(
                     session=session,
                     caller=caller,
                     key=key,
@@ -261,7 +263,7 @@ async def delete_workgroup(request: Request, key: str) -> Response:
         if not isinstance(caller, Caller):
             return caller
         try:
-            await assignment_service.delete_workgroup(session=session, caller=caller, key=key)
+            await assignment_workgroups.delete_workgroup(session=session, caller=caller, key=key)
         except NotFound:
             return _missing(request, caller)
         except OpsdeskError as exc:
