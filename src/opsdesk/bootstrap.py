@@ -10,7 +10,7 @@ from opsdesk.core.clock import SystemClock
 from opsdesk.core.database import Database, ensure_sqlite_directory
 from opsdesk.core.migrate import current_revision, upgrade
 from opsdesk.incidents.priority import seed_matrix
-from opsdesk.sla.service import seed_sla_defaults
+from opsdesk.sla.configuration import seed_sla_defaults
 
 
 async def _seed(url: str) -> int:

@@ -51,7 +51,9 @@ from opsdesk.notify.service import notify_incident_event
 from opsdesk.notify.templates import EVENTS as NOTIFY_EVENTS
 from opsdesk.notify.webhooks import WEBHOOK_JOB, WebhookSender
 from opsdesk.notify.work_notices import send_work_notice
-from opsdesk.sla import service as sla
+from opsdesk.sla import clocks as sla_clocks
+from opsdesk.sla import configuration as sla_configuration
+from opsdesk.sla import sweep as sla_sweep
 
 log = logging.getLogger(__name__)
 
@@ -458,7 +460,7 @@ def default_handlers(settings: Settings) -> dict[str, HandlerSpec]:
     async def incident_changed(payload: dict[str, Any], ctx: JobContext) -> None:
         # One transaction: the clocks it stores and the mails and webhook deliveries it
         # queues commit with this job's completion, so a retried event never does twice.
-        await sla.refresh_incident_sla(
+        await sla_clocks.refresh_incident_sla(
             ctx.session, incident_id=int(payload["incident_id"]), now=ctx.clock.now()
         )
         for event in payload["events"]:
@@ -488,25 +490,30 @@ def default_handlers(settings: Settings) -> dict[str, HandlerSpec]:
 
     async def sweep_sla(_payload: dict[str, Any], ctx: JobContext) -> None:
         now = ctx.clock.now()
-        result = await sla.sweep_sla(ctx.session, now=now, limit=SWEEP_BATCH)
+        result = await sla_sweep.sweep_sla(ctx.session, now=now, limit=SWEEP_BATCH)
         if result.claimed >= SWEEP_BATCH:
             ctx.again_at(now)  # a full batch: more is due, go on at once
 
     async def refresh_sla(payload: dict[str, Any], ctx: JobContext) -> None:
-        await sla.refresh_incident_sla(
+        await sla_clocks.refresh_incident_sla(
             ctx.session, incident_id=int(payload["incident_id"]), now=ctx.clock.now()
         )
 
     async def recompute_sla(payload: dict[str, Any], ctx: JobContext) -> None:
         now = ctx.clock.now()
-        last = await sla.recompute_batch(ctx.session, after_id=int(payload["after_id"]), now=now)
+        last = await sla_clocks.recompute_batch(
+            ctx.session, after_id=int(payload["after_id"]), now=now
+        )
         if last is not None:  # the next batch is its own job: each commits on its own
             await jobs.enqueue(
-                ctx.session, kind=sla.RECOMPUTE_JOB, payload={"after_id": last}, now=now
+                ctx.session,
+                kind=sla_configuration.RECOMPUTE_JOB,
+                payload={"after_id": last},
+                now=now,
             )
 
     async def notify_sla(payload: dict[str, Any], ctx: JobContext) -> None:
-        await sla.send_notification(
+        await sla_sweep.send_notification(
             ctx.session, payload=payload, now=ctx.clock.now(), settings=ctx.settings
         )
 
@@ -566,10 +573,14 @@ def default_handlers(settings: Settings) -> dict[str, HandlerSpec]:
         **imap,
         MAIL_PROCESS_KIND: HandlerSpec(process_mail, every_s=MAIL_PROCESS_EVERY_S),
         PURGE_KIND: HandlerSpec(purge_jobs, transactional=True, every_s=PURGE_EVERY_S),
-        sla.SWEEP_JOB: HandlerSpec(sweep_sla, transactional=True, every_s=settings.sla_sweep_s),
-        sla.REFRESH_JOB: HandlerSpec(refresh_sla, transactional=True, max_attempts=8),
-        sla.RECOMPUTE_JOB: HandlerSpec(recompute_sla, transactional=True, max_attempts=8),
-        sla.NOTIFY_JOB: HandlerSpec(notify_sla, transactional=True, max_attempts=8),
+        sla_sweep.SWEEP_JOB: HandlerSpec(
+            sweep_sla, transactional=True, every_s=settings.sla_sweep_s
+        ),
+        sla_clocks.REFRESH_JOB: HandlerSpec(refresh_sla, transactional=True, max_attempts=8),
+        sla_configuration.RECOMPUTE_JOB: HandlerSpec(
+            recompute_sla, transactional=True, max_attempts=8
+        ),
+        sla_sweep.NOTIFY_JOB: HandlerSpec(notify_sla, transactional=True, max_attempts=8),
         INCIDENT_CHANGED: HandlerSpec(incident_changed, transactional=True),
         CONFIRM_REMINDER_JOB: HandlerSpec(confirm_reminder, transactional=True, max_attempts=8),
         tasks.WORK_NOTICE_JOB: HandlerSpec(work_notice, transactional=True, max_attempts=8),

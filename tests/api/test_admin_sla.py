@@ -9,7 +9,7 @@ import pytest
 
 from opsdesk.core.clock import FixedClock
 from opsdesk.core.database import Database
-from opsdesk.sla import service as sla_service
+from opsdesk.sla import configuration as sla_configuration
 from tests.api.admin_pages import NOT_ADMINS, as_admin, as_someone, error_beside
 from tests.factories import Desk
 
@@ -91,7 +91,9 @@ async def test_an_admin_makes_a_calendar_imports_holidays_and_a_policy_uses_it(
     )
     assert edited.status_code == 303
     async with db.read() as session:
-        row = await sla_service.get_policy(session=session, caller=desk.admin.caller, key="vip")
+        row = await sla_configuration.get_policy(
+            session=session, caller=desk.admin.caller, key="vip"
+        )
     assert (row.response_s, row.resolution_s, row.calendar, row.active) == (
         900,
         28800,

@@ -11,7 +11,7 @@ from sqlalchemy import select
 from opsdesk.core.clock import FixedClock
 from opsdesk.core.database import Database
 from opsdesk.incidents.models import Incident
-from opsdesk.sla import service as sla
+from opsdesk.sla import clocks as sla_clocks
 from tests.factories import Desk, create_incident
 
 SLA_FIELDS = {
@@ -43,7 +43,7 @@ END:VCALENDAR
 async def _refresh_all(db: Database, clock: FixedClock) -> None:
     async with db.write() as session:
         for incident_id in await session.scalars(select(Incident.id)):
-            await sla.refresh_incident_sla(session, incident_id=incident_id, now=clock.now())
+            await sla_clocks.refresh_incident_sla(session, incident_id=incident_id, now=clock.now())
 
 
 def _error(response: httpx.Response, status: int) -> dict[str, Any]:
@@ -254,6 +254,6 @@ async def test_a_policy_change_recomputes_open_incidents_in_a_job(
     detail = (await client.get(f"/api/v1/incidents/{number}", headers=desk.tech.headers)).json()
     assert [(c["target"], c["policy"]) for c in detail["sla"]] == [("response", "fast-p3")]
     async with db.write() as session:
-        assert await sla.recompute_batch(session, after_id=0, now=clock.now()) is not None
+        assert await sla_clocks.recompute_batch(session, after_id=0, now=clock.now()) is not None
     listed = (await client.get("/api/v1/incidents", headers=desk.tech.headers)).json()
     assert [c["policy"] for c in listed["items"][0]["sla"]] == ["fast-p3"]

@@ -19,7 +19,7 @@ from opsdesk.core.database import Database
 from opsdesk.core.settings import Settings
 from opsdesk.demo.data import load_demo
 from opsdesk.incidents.models import Incident
-from opsdesk.sla import service as sla_service
+from opsdesk.sla import clocks as sla_clocks
 
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 
@@ -348,7 +348,7 @@ async def test_sla_clocks_show_on_the_incident_and_filter_the_list(
         async with db.write() as session:
             ids = list(await session.scalars(select(Incident.id)))
             for incident_id in ids:
-                await sla_service.refresh_incident_sla(
+                await sla_clocks.refresh_incident_sla(
                     session, incident_id=incident_id, now=datetime.now(UTC)
                 )
     finally:

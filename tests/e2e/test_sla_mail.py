@@ -13,7 +13,8 @@ from opsdesk.core.settings import Settings
 from opsdesk.incidents import service as incidents
 from opsdesk.incidents.models import IncidentHistory
 from opsdesk.incidents.schemas import IncidentCreate
-from opsdesk.sla import service as sla
+from opsdesk.sla import clocks as sla_clocks
+from opsdesk.sla import configuration as sla_configuration
 from opsdesk.sla.models import IncidentSla
 from opsdesk.sla.schemas import CalendarIn, PolicyIn, SpanIn
 from opsdesk.worker import Worker, default_handlers
@@ -59,7 +60,7 @@ async def test_friday_evening_p2_is_due_monday_and_each_mail_arrives_once(
 ) -> None:
     clock.set(FRIDAY_1755 - timedelta(hours=1))
     async with db.write() as session:
-        await sla.put_calendar(
+        await sla_configuration.put_calendar(
             session=session,
             caller=desk.admin.caller,
             key="office",
@@ -69,7 +70,7 @@ async def test_friday_evening_p2_is_due_monday_and_each_mail_arrives_once(
             ),
             now=clock.now(),
         )
-        await sla.put_policy(
+        await sla_configuration.put_policy(
             session=session,
             caller=desk.admin.caller,
             key="p2-office",
@@ -99,7 +100,7 @@ async def test_friday_evening_p2_is_due_monday_and_each_mail_arrives_once(
             now=clock.now(),
         )
         # What the incident-changed event does: recompute the clocks in a job.
-        await sla.enqueue_refresh(session, incident_id=incident.id, now=clock.now())
+        await sla_clocks.enqueue_refresh(session, incident_id=incident.id, now=clock.now())
     await _drain(worker)
     async with db.read() as session:
         row = await session.get(IncidentSla, (incident.id, "response"))

@@ -20,7 +20,9 @@ from opsdesk.core.jobs import Job
 from opsdesk.incidents.lifecycle import Action
 from opsdesk.incidents.models import Incident, IncidentHistory
 from opsdesk.notify.mail import MAIL_JOB
-from opsdesk.sla import service as sla
+from opsdesk.sla import clocks as sla_clocks
+from opsdesk.sla import configuration as sla_configuration
+from opsdesk.sla import sweep as sla_sweep
 from opsdesk.sla.models import IncidentSla
 from opsdesk.sla.schemas import ActionIn, PolicyIn, ThresholdIn
 from tests.api.test_lifecycle_actions import ok, sample_params
@@ -44,13 +46,13 @@ async def _new(
 
 async def _refresh(db: Database, incident_id: int, now: datetime) -> dict[str, IncidentSla]:
     async with db.write() as session:
-        rows = await sla.refresh_incident_sla(session, incident_id=incident_id, now=now)
+        rows = await sla_clocks.refresh_incident_sla(session, incident_id=incident_id, now=now)
     return {row.target: row for row in rows}
 
 
-async def _sweep(db: Database, now: datetime) -> sla.SweepResult:
+async def _sweep(db: Database, now: datetime) -> sla_sweep.SweepResult:
     async with db.write() as session:
-        return await sla.sweep_sla(session, now=now)
+        return await sla_sweep.sweep_sla(session, now=now)
 
 
 async def _history(db: Database, incident_id: int) -> list[IncidentHistory]:
@@ -192,12 +194,12 @@ async def test_the_sweep_escalates_each_threshold_exactly_once(
     ]
     # Each crossing queued one notification job; run them: the assignee (tech2) is mailed.
     async with db.write() as session:
-        notices = list(await session.scalars(select(Job).where(Job.kind == sla.NOTIFY_JOB)))
+        notices = list(await session.scalars(select(Job).where(Job.kind == sla_sweep.NOTIFY_JOB)))
         assert [j.payload["event"] for j in notices] == ["sla_warning", "sla_warning", "sla_breach"]
         for job in notices:
-            await sla.send_notification(session, payload=job.payload, now=clock.now())
+            await sla_sweep.send_notification(session, payload=job.payload, now=clock.now())
             # A repeated job (a retry) queues nothing more.
-            await sla.send_notification(session, payload=job.payload, now=clock.now())
+            await sla_sweep.send_notification(session, payload=job.payload, now=clock.now())
     mails = [j for j in await _mail_jobs(db) if j.payload["event"].startswith("sla_")]
     # Whom each threshold's actions name: 50 % the assignee; 75 % and 100 % the assignee
     # and the incident managers (no workgroup here, so "group" is nobody).
@@ -227,7 +229,9 @@ async def test_two_concurrent_sweeps_escalate_each_crossing_once(
 
         async def sweep(database: Database) -> int:
             async with database.write() as session:
-                return (await sla.sweep_sla(session, now=created + 8 * MIN, limit=5)).escalations
+                return (
+                    await sla_sweep.sweep_sla(session, now=created + 8 * MIN, limit=5)
+                ).escalations
 
         totals = 0
         for _ in range(4):
@@ -256,7 +260,7 @@ async def test_reassign_and_raise_level_actions(
             data=WorkgroupCreate(key="network", name="Network", members=[desk.tech.id]),
             now=created,
         )
-        await sla.put_policy(
+        await sla_configuration.put_policy(
             session=session,
             caller=desk.admin.caller,
             key="p4-escalating",
@@ -288,7 +292,7 @@ async def test_reassign_and_raise_level_actions(
     async with db.read() as session:
         incident = await session.get(Incident, incident_id)
         assert incident is not None and incident.level == "level_30"
-        refresh = await session.scalar(select(Job).where(Job.kind == sla.REFRESH_JOB))
+        refresh = await session.scalar(select(Job).where(Job.kind == sla_clocks.REFRESH_JOB))
         assert refresh is not None and refresh.payload == {"incident_id": incident_id}
     keys = [r.action for r in await _history(db, incident_id)]
     assert keys.count("incident_assign") >= 1
@@ -318,7 +322,7 @@ async def test_a_policy_naming_an_organisation_matches_its_reporters_incidents_o
             data=UserUpdate(organisation="Other Corp"),
             now=created,
         )
-        await sla.put_policy(
+        await sla_configuration.put_policy(
             session=session,
             caller=desk.admin.caller,
             key="acme-gold",
@@ -345,7 +349,7 @@ async def test_a_policy_naming_an_organisation_matches_its_reporters_incidents_o
     # The sweep and a full recompute match on the organisation too (loaded per batch).
     await _sweep(db, created + 11 * MIN)
     async with db.write() as session:
-        await sla.recompute_batch(session, after_id=0, now=created + 12 * MIN)
+        await sla_clocks.recompute_batch(session, after_id=0, now=created + 12 * MIN)
     async with db.read() as session:
         acme = await session.get(IncidentSla, (acme_id, "response"))
         other = await session.get(IncidentSla, (other_id, "response"))

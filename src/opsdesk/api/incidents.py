@@ -34,8 +34,8 @@ from opsdesk.incidents.schemas import IncidentOut as IncidentFields
 from opsdesk.incidents.search import NATIVE_NAMES, parse_search, search_incidents
 from opsdesk.incidents.service import EnumNames
 from opsdesk.relations import links
+from opsdesk.sla import display as sla_display
 from opsdesk.sla import queries as sla_queries
-from opsdesk.sla import service as sla_service
 from opsdesk.sla.schemas import SlaOut
 
 router = APIRouter(prefix="/api/v1/incidents", tags=["incidents"])
@@ -62,7 +62,7 @@ class IncidentPage(BaseModel):
 
 def incident_out(
     incident: Incident,
-    sla: Sequence[sla_service.ClockView] = (),
+    sla: Sequence[sla_display.ClockView] = (),
     merged_into: str | None = None,
     parent: str | None = None,
 ) -> IncidentOut:
@@ -134,7 +134,7 @@ async def create_incident(
         incident = await service.create_incident(
             session=session, caller=caller, data=body, now=clock.now(), rules=rules
         )
-        clocks = await sla_service.current_clocks(
+        clocks = await sla_display.current_clocks(
             session, incident, now=clock.now(), just_created=True
         )
     response.headers["Location"] = f"/api/v1/incidents/{incident.number}"
@@ -152,7 +152,7 @@ async def list_incidents(request: Request, caller: CurrentCaller, db: DB) -> Inc
     spec = sla_queries.narrow(parse_list_params(params), sla_params)
     async with db.read() as session:
         page = await service.list_incidents(session=session, caller=caller, spec=spec)
-        clocks = await sla_service.stored_clocks(session, [item.id for item in page.items])
+        clocks = await sla_display.stored_clocks(session, [item.id for item in page.items])
         merged = await service.merged_into_numbers(session, page.items)
         parents = await links.parent_numbers(session=session, caller=caller, incidents=page.items)
     return IncidentPage(
@@ -253,7 +253,7 @@ async def get_incident(
 ) -> IncidentOut:
     async with db.read() as session:
         incident = await service.access_incident(session=session, caller=caller, number=number)
-        clocks = await sla_service.current_clocks(session, incident, now=clock.now())
+        clocks = await sla_display.current_clocks(session, incident, now=clock.now())
         merged_into = await service.merged_into_number(session, incident)
         parents = await links.parent_numbers(session=session, caller=caller, incidents=[incident])
     response.headers["ETag"] = incident_etag(incident)
@@ -281,7 +281,7 @@ async def update_incident(
             rules=rules,
             expected_version=expected_version(if_match),
         )
-        clocks = await sla_service.current_clocks(session, incident, now=clock.now())
+        clocks = await sla_display.current_clocks(session, incident, now=clock.now())
         parents = await links.parent_numbers(session=session, caller=caller, incidents=[incident])
     response.headers["ETag"] = incident_etag(incident)
     return incident_out(incident, clocks, parent=parents.get(incident.id))

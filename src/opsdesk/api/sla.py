@@ -9,7 +9,7 @@ from pydantic import BaseModel, Field, ValidationError
 
 from opsdesk.api.deps import ADMIN_ONLY, DB, ClockDep, CurrentCaller
 from opsdesk.core.errors import ValidationFailed
-from opsdesk.sla import service
+from opsdesk.sla import configuration as sla_configuration
 from opsdesk.sla.models import SlaCalendarRow, SlaPolicyRow
 from opsdesk.sla.schemas import (
     CalendarIn,
@@ -68,14 +68,16 @@ def policy_out(row: SlaPolicyRow) -> PolicyOut:
 @router.get("/calendars", response_model=list[CalendarOut])
 async def list_calendars(caller: CurrentCaller, db: DB) -> list[CalendarOut]:
     async with db.read() as session:
-        rows = await service.list_calendars(session=session, caller=caller)
+        rows = await sla_configuration.list_calendars(session=session, caller=caller)
         return [calendar_out(row) for row in rows]
 
 
 @router.get("/calendars/{key}", response_model=CalendarOut)
 async def get_calendar(key: str, caller: CurrentCaller, db: DB) -> CalendarOut:
     async with db.read() as session:
-        return calendar_out(await service.get_calendar(session=session, caller=caller, key=key))
+        return calendar_out(
+            await sla_configuration.get_calendar(session=session, caller=caller, key=key)
+        )
 
 
 @router.put("/calendars/{key}", response_model=CalendarOut)
@@ -83,7 +85,7 @@ async def put_calendar(
     key: str, body: CalendarIn, caller: CurrentCaller, db: DB, clock: ClockDep
 ) -> CalendarOut:
     async with db.write() as session:
-        row = await service.put_calendar(
+        row = await sla_configuration.put_calendar(
             session=session, caller=caller, key=key, data=body, now=clock.now()
         )
         return calendar_out(row)
@@ -92,7 +94,7 @@ async def put_calendar(
 @router.delete("/calendars/{key}", status_code=204)
 async def delete_calendar(key: str, caller: CurrentCaller, db: DB) -> Response:
     async with db.write() as session:
-        await service.delete_calendar(session=session, caller=caller, key=key)
+        await sla_configuration.delete_calendar(session=session, caller=caller, key=key)
     return Response(status_code=204)
 
 
@@ -120,7 +122,7 @@ async def import_holidays(
             name = ".".join(str(part) for part in first["loc"]) or "body"
             raise ValidationFailed(f"{name}: {first['msg']}", field=name) from None
     async with db.write() as session:
-        row, added = await service.import_holidays(
+        row, added = await sla_configuration.import_holidays(
             session=session,
             caller=caller,
             key=key,
@@ -136,14 +138,16 @@ async def import_holidays(
 @router.get("/policies", response_model=list[PolicyOut])
 async def list_policies(caller: CurrentCaller, db: DB) -> list[PolicyOut]:
     async with db.read() as session:
-        rows = await service.list_policies(session=session, caller=caller)
+        rows = await sla_configuration.list_policies(session=session, caller=caller)
         return [policy_out(row) for row in rows]
 
 
 @router.get("/policies/{key}", response_model=PolicyOut)
 async def get_policy(key: str, caller: CurrentCaller, db: DB) -> PolicyOut:
     async with db.read() as session:
-        return policy_out(await service.get_policy(session=session, caller=caller, key=key))
+        return policy_out(
+            await sla_configuration.get_policy(session=session, caller=caller, key=key)
+        )
 
 
 @router.put("/policies/{key}", response_model=PolicyOut)
@@ -151,7 +155,7 @@ async def put_policy(
     key: str, body: PolicyIn, caller: CurrentCaller, db: DB, clock: ClockDep
 ) -> PolicyOut:
     async with db.write() as session:
-        row = await service.put_policy(
+        row = await sla_configuration.put_policy(
             session=session, caller=caller, key=key, data=body, now=clock.now()
         )
         return policy_out(row)
@@ -160,7 +164,9 @@ async def put_policy(
 @router.delete("/policies/{key}", status_code=204)
 async def delete_policy(key: str, caller: CurrentCaller, db: DB, clock: ClockDep) -> Response:
     async with db.write() as session:
-        await service.delete_policy(session=session, caller=caller, key=key, now=clock.now())
+        await sla_configuration.delete_policy(
+            session=session, caller=caller, key=key, now=clock.now()
+        )
     return Response(status_code=204)
 
 
@@ -170,7 +176,7 @@ async def reorder_policies(
 ) -> list[PolicyOut]:
     """Try the named policies first, in this order; the others keep theirs after them."""
     async with db.write() as session:
-        rows = await service.reorder_policies(
+        rows = await sla_configuration.reorder_policies(
             session=session, caller=caller, keys=body.keys, now=clock.now()
         )
         return [policy_out(row) for row in rows]

@@ -32,7 +32,7 @@ from opsdesk.incidents.actions import phase_of_incident
 from opsdesk.incidents.fields import CHANNEL_LABELS, LEVEL_LABELS
 from opsdesk.incidents.lifecycle import PHASE_LABELS, Phase
 from opsdesk.incidents.models import Incident
-from opsdesk.sla import service as sla_service
+from opsdesk.sla import display as sla_display
 from opsdesk.web.common import (
     _caller,
     _catalog_names,
@@ -104,7 +104,7 @@ async def _rows(session: AsyncSession, items: list[Incident]) -> list[QueueRow]:
     wanted = {item.workgroup for item in items if item.workgroup}
     query = select(Workgroup.key, Workgroup.name).where(Workgroup.key.in_(wanted))
     groups = {row[0]: row[1] for row in (await session.execute(query)).all()}
-    clocks = await sla_service.stored_clocks(session, [item.id for item in items])
+    clocks = await sla_display.stored_clocks(session, [item.id for item in items])
     rows = []
     for item in items:
         phase = _phase(item)

@@ -33,7 +33,7 @@ from opsdesk.incidents.fields import LEVEL_LABELS, SCALE_LABELS, Status, history
 from opsdesk.incidents.lifecycle import HISTORY_KEYS, PUBLIC_ACTIONS, Action
 from opsdesk.incidents.models import Incident
 from opsdesk.relations import merging
-from opsdesk.sla import service as sla_service
+from opsdesk.sla import display as sla_display
 from opsdesk.web import link_view, portal, work_section
 from opsdesk.web.common import (
     CATALOG_FIELDS,
@@ -205,7 +205,7 @@ async def incident_page(
         link_section = await link_view.section(session, caller, incident)
         staff_view = caller.is_staff
         clocks = (
-            await sla_service.current_clocks_labelled(session, incident, now=_clock(request).now())
+            await sla_display.current_clocks_labelled(session, incident, now=_clock(request).now())
             if staff_view
             else []
         )

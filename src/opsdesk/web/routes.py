@@ -35,8 +35,8 @@ from opsdesk.incidents.fields import (
 )
 from opsdesk.incidents.queries import parse_list_params
 from opsdesk.incidents.schemas import IncidentCreate
+from opsdesk.sla import display as sla_display
 from opsdesk.sla import queries as sla_queries
-from opsdesk.sla import service as sla_service
 from opsdesk.web.common import (
     LIST_FILTERS,
     NEW_FORM_FIELDS,
@@ -285,7 +285,7 @@ async def incident_list(request: Request) -> Response:
             total, page, per_page = result.total, result.page, result.per_page
             names = await _catalog_names(session, (Kind.CATEGORY, Kind.APPLICATION))
             users = await _user_names(session, (item.assignee_id for item in result.items))
-            clocks = await sla_service.stored_clocks(session, [item.id for item in result.items])
+            clocks = await sla_display.stored_clocks(session, [item.id for item in result.items])
             rows = [
                 IncidentRow(
                     number=item.number,

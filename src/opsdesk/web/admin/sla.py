@@ -11,7 +11,7 @@ from starlette.datastructures import FormData, UploadFile
 from opsdesk.auth.roles import Caller
 from opsdesk.catalog.kinds import Kind
 from opsdesk.core.errors import NotFound, OpsdeskError, ValidationFailed
-from opsdesk.sla import service as sla_service
+from opsdesk.sla import configuration as sla_configuration
 from opsdesk.sla.models import SlaCalendarRow, SlaPolicyRow
 from opsdesk.sla.schemas import CalendarIn, PolicyIn
 from opsdesk.web.admin.base import (
@@ -103,8 +103,8 @@ async def _sla_page(
     values: dict[str, Any] | None = None,
 ) -> Response:
     async with _db(request).read() as session:
-        policies = await sla_service.list_policies(session=session, caller=caller)
-        calendars = await sla_service.list_calendars(session=session, caller=caller)
+        policies = await sla_configuration.list_policies(session=session, caller=caller)
+        calendars = await sla_configuration.list_calendars(session=session, caller=caller)
     return render_admin(
         request,
         "admin/sla.html",
@@ -193,10 +193,10 @@ async def _policy_page(
 ) -> Response:
     async with _db(request).read() as session:
         try:
-            row = await sla_service.get_policy(session=session, caller=caller, key=key)
+            row = await sla_configuration.get_policy(session=session, caller=caller, key=key)
         except NotFound:
             return _missing(request, caller)
-        calendars = await sla_service.list_calendars(session=session, caller=caller)
+        calendars = await sla_configuration.list_calendars(session=session, caller=caller)
         catalog = await _catalog_names(session, MATCHES.values())
     match = row.match or {}
     return render_admin(
@@ -235,14 +235,16 @@ async def _save_policy(request: Request, key: str, *, creating: bool) -> Respons
         try:
             existing: SlaPolicyRow | None = None
             try:
-                existing = await sla_service.get_policy(session=session, caller=caller, key=key)
+                existing = await sla_configuration.get_policy(
+                    session=session, caller=caller, key=key
+                )
             except NotFound:
                 if not creating:
                     return _missing(request, caller)
             if creating and existing is not None:
                 raise ValidationFailed(f"key: a policy {key} already exists", field="key")
             data = validated(PolicyIn, _policy_data(values, existing), POLICY_INPUTS)
-            await sla_service.put_policy(
+            await sla_configuration.put_policy(
                 session=session, caller=caller, key=key, data=data, now=_clock(request).now()
             )
         except FormInvalid as exc:
@@ -283,7 +285,7 @@ async def delete_policy(request: Request, key: str) -> Response:
         if not isinstance(caller, Caller):
             return caller
         try:
-            await sla_service.delete_policy(
+            await sla_configuration.delete_policy(
                 session=session, caller=caller, key=key, now=_clock(request).now()
             )
         except NotFound:
@@ -312,7 +314,7 @@ async def _calendar_page(
 ) -> Response:
     async with _db(request).read() as session:
         try:
-            row = await sla_service.get_calendar(session=session, caller=caller, key=key)
+            row = await sla_configuration.get_calendar(session=session, caller=caller, key=key)
         except NotFound:
             return _missing(request, caller)
     return render_admin(
@@ -342,7 +344,7 @@ async def _save_calendar(request: Request, key: str, *, creating: bool) -> Respo
             return caller
         try:
             try:
-                await sla_service.get_calendar(session=session, caller=caller, key=key)
+                await sla_configuration.get_calendar(session=session, caller=caller, key=key)
                 if creating:
                     raise ValidationFailed(f"key: a calendar {key} already exists", field="key")
             except NotFound:
@@ -359,7 +361,7 @@ async def _save_calendar(request: Request, key: str, *, creating: bool) -> Respo
                 },
                 CALENDAR_INPUTS,
             )
-            await sla_service.put_calendar(
+            await sla_configuration.put_calendar(
                 session=session, caller=caller, key=key, data=data, now=_clock(request).now()
             )
         except FormInvalid as exc:
@@ -420,7 +422,7 @@ async def import_holidays(request: Request, key: str) -> Response:
                 years.append(int(word))
             if ical is None and country and not years:
                 raise ValidationFailed("years: name at least one year, e.g. 2026", field="years")
-            _row, added = await sla_service.import_holidays(
+            _row, added = await sla_configuration.import_holidays(
                 session=session,
                 caller=caller,
                 key=key,
@@ -447,7 +449,7 @@ async def delete_calendar(request: Request, key: str) -> Response:
         if not isinstance(caller, Caller):
             return caller
         try:
-            await sla_service.delete_calendar(session=session, caller=caller, key=key)
+            await sla_configuration.delete_calendar(session=session, caller=caller, key=key)
         except NotFound:
             return _missing(request, caller)
         except OpsdeskError as exc:
