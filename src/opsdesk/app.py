@@ -38,6 +38,9 @@ from opsdesk.api import relations as api_relations
 from opsdesk.api import views as api_views
 from opsdesk.api.body_limits import BodyLimits
 from opsdesk.api.coc import alarms as coc_alarms
+from opsdesk.api.coc import attachments as coc_attachments
+from opsdesk.api.coc import handling as coc_handling
+from opsdesk.api.coc import histories as coc_histories
 from opsdesk.api.coc import incidents as coc_incidents
 from opsdesk.api.docs import install_docs
 from opsdesk.api.error_boundary import ErrorBoundary
@@ -179,6 +182,9 @@ def create_app(
     app.include_router(notifications.router)
     app.include_router(sla.router)
     app.include_router(coc_incidents.router)
+    app.include_router(coc_histories.router)
+    app.include_router(coc_handling.router)
+    app.include_router(coc_attachments.router)
     app.include_router(api_views.router)
     app.include_router(coc_alarms.router)
     for router in catalog.routers:
