@@ -58,8 +58,7 @@ def check_transition(previous: UpdateState | None, new: UpdateState) -> str | No
     """
     if previous is UpdateState.RESOLVED and new is not UpdateState.INVESTIGATING:
         return (
-            "the incident was already communicated as resolved; post 'investigating' "
-            "to reopen it"
+            "the incident was already communicated as resolved; post 'investigating' to reopen it"
         )
     return None
 
@@ -147,6 +146,16 @@ def unknown_placeholders(text: str) -> list[str]:
 
 def fill(text: str, values: Mapping[str, str]) -> str:
     """``text`` with each known ``{name}`` replaced; other braces are left as they are."""
-    return _PLACEHOLDER.sub(
-        lambda match: values.get(match.group(1), match.group(0)), text
-    )
+    return _PLACEHOLDER.sub(lambda match: values.get(match.group(1), match.group(0)), text)
+
+
+_EMAIL = re.compile(r"^[^@\s<>,;:\"()\[\]\\]+@[^@\s<>,;:\"()\[\]\\]+\.[^@\s<>,;:\"()\[\]\\]+$")
+EMAIL_MAX = 254
+
+
+def normal_email(value: str) -> str | None:
+    """The address in lower case, or None when it is not a plain ``name@domain.tld``."""
+    address = value.strip().lower()
+    if len(address) > EMAIL_MAX or not _EMAIL.match(address):
+        return None
+    return address

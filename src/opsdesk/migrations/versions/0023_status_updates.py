@@ -21,9 +21,7 @@ MOMENT = sa.DateTime(timezone=True)
 
 def _fk(table: str, column: str, target: str) -> sa.ForeignKeyConstraint:
     other, _dot, _key = target.partition(".")
-    return sa.ForeignKeyConstraint(
-        [column], [target], name=op.f(f"fk_{table}_{column}_{other}")
-    )
+    return sa.ForeignKeyConstraint([column], [target], name=op.f(f"fk_{table}_{column}_{other}"))
 
 
 def upgrade() -> None:
@@ -42,9 +40,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_status_audiences")),
         sa.UniqueConstraint("name", name=op.f("uq_status_audiences_name")),
     )
-    op.create_index(
-        op.f("ix_status_audiences_application"), "status_audiences", ["application"]
-    )
+    op.create_index(op.f("ix_status_audiences_application"), "status_audiences", ["application"])
     op.create_table(
         "status_templates",
         sa.Column("state", sa.String(length=16), nullable=False),
@@ -86,13 +82,9 @@ def upgrade() -> None:
         sa.UniqueConstraint("incident_id", name=op.f("uq_status_incidents_incident_id")),
         sa.UniqueConstraint("public_id", name=op.f("uq_status_incidents_public_id")),
     )
-    op.create_index(
-        op.f("ix_status_incidents_application"), "status_incidents", ["application"]
-    )
+    op.create_index(op.f("ix_status_incidents_application"), "status_incidents", ["application"])
     op.create_index(op.f("ix_status_incidents_updated_at"), "status_incidents", ["updated_at"])
-    op.create_index(
-        "ix_status_incidents_public_state", "status_incidents", ["public", "state"]
-    )
+    op.create_index("ix_status_incidents_public_state", "status_incidents", ["public", "state"])
     op.create_table(
         "status_updates",
         sa.Column("id", BIG_ID, autoincrement=True, nullable=False),
