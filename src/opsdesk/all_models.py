@@ -30,6 +30,6 @@ __all__ = [
     "knowledge_models",
     "notify_models",
     "relation_models",
-    "status_models",
     "sla_models",
+    "status_models",
 ]

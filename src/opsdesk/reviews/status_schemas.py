@@ -94,3 +94,10 @@ class ComponentOut(BaseModel):
     override: ComponentState | None
     sort_order: int
     state: ComponentState
+
+
+class StatusUpdatePage(BaseModel):
+    items: list[StatusUpdateOut]
+    total: int
+    page: int
+    per_page: int
