@@ -12,6 +12,7 @@ from opsdesk.web.admin import (
     rules,
     shifts,
     sla,
+    status,
     technicians,
     users,
     workgroups,
@@ -28,4 +29,5 @@ ADMIN_ROUTERS: tuple[APIRouter, ...] = (
     rules.router,
     sla.router,
     notifications.router,
+    status.router,
 )
