@@ -291,7 +291,7 @@ async def _components(session: AsyncSession, *, public_only: bool) -> list[Compo
         query = query.where(StatusComponent.public.is_(True))
     impacts = await _open_impacts(session)
     views = []
-    for application, component in (await session.execute(query)).tuples():
+    for application, component in await session.execute(query):
         override = (
             ComponentState(component.override)
             if component is not None and component.override
@@ -630,7 +630,7 @@ async def list_updates(
         .offset(page.offset)
         .limit(page.per_page)
     )
-    items = [_view(update, number, public_id) for update, number, public_id in rows.tuples()]
+    items = [_view(update, number, public_id) for update, number, public_id in rows]
     return Page(items=items, total=total, page=page.page, per_page=page.per_page)
 
 
@@ -646,7 +646,7 @@ async def get_update(*, session: AsyncSession, caller: Caller, update_id: int) -
     ).first()
     if row is None:
         raise NotFound(f"no status update {update_id}", field="update_id")
-    update, number, public_id = row.tuple()
+    update, number, public_id = row
     return _view(update, number, public_id)
 
 
@@ -768,7 +768,7 @@ async def _public_updates(
         .where(StatusUpdate.status_incident_id.in_(status_ids), StatusUpdate.is_public.is_(True))
         .order_by(StatusUpdate.posted_at.desc(), StatusUpdate.id.desc())
     )
-    for update_id, status_id, state, message, posted_at in rows.tuples():
+    for update_id, status_id, state, message, posted_at in rows:
         found.setdefault(status_id, []).append(
             PublicUpdate(
                 id=update_id, state=UpdateState(state), message=message, posted_at=posted_at
@@ -856,7 +856,7 @@ async def feed_entries(*, session: AsyncSession, limit: int = 50) -> list[Entry]
             message=message,
             posted_at=posted_at,
         )
-        for update_id, public_id, title, state, message, posted_at in rows.tuples()
+        for update_id, public_id, title, state, message, posted_at in rows
     ]
 
 

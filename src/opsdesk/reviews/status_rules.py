@@ -63,11 +63,16 @@ def check_transition(previous: UpdateState | None, new: UpdateState) -> str | No
     return None
 
 
+# The stored level keys (``level_10`` is P1) and their P-names.
+_P1 = ("P1", "level_10")
+_HIGH = ("P1", "P2", "level_10", "level_20")
+
+
 def impact_of(level: str, service_interrupted: bool) -> ComponentState:
     """What one open incident does to its application: P1 with the service interrupted is a
     major outage; P1/P2 or an interruption a partial outage; anything else degraded."""
-    high = level in ("P1", "P2")
-    if level == "P1" and service_interrupted:
+    high = level in _HIGH
+    if level in _P1 and service_interrupted:
         return ComponentState.MAJOR_OUTAGE
     if high or service_interrupted:
         return ComponentState.PARTIAL_OUTAGE
