@@ -39,6 +39,10 @@ def test_post_an_update_from_the_incident_page_and_read_it_on_status(
     expect(page.locator("#status-update-message")).to_have_value(
         "A fix has been implemented and we are monitoring the results."
     )
+    # Another state, another starting text (the text was not edited yet).
+    page.locator("#status-update-state").select_option("resolved")
+    expect(page.locator("#status-update-message")).to_have_value("This incident has been resolved.")
+    page.locator("#status-update-state").select_option("monitoring")
     page.locator("#status-update-message").fill(message)
     section.get_by_label("Service owners (internal)").check()
     section.get_by_role("button", name="Post update").click()

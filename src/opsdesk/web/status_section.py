@@ -69,6 +69,12 @@ async def status_context(
             "states": [(state.value, STATE_LABELS[state]) for state in UpdateState],
             "suggested": suggested.value,
             "message": await status.prefill(session=session, incident=incident, state=suggested),
+            # Each state's starting text: the composer swaps it in when the state changes
+            # and the text was not edited (web/static/status.js).
+            "prefills": {
+                state.value: await status.prefill(session=session, incident=incident, state=state)
+                for state in UpdateState
+            },
             "audiences": [AudienceChoice(row.id, f"{row.name} ({row.kind})") for row in audiences],
             "updates": [
                 PostedUpdate(
