@@ -35,6 +35,7 @@ from opsdesk.api import (
 )
 from opsdesk.api import links as api_links
 from opsdesk.api import relations as api_relations
+from opsdesk.api import status as api_status
 from opsdesk.api import views as api_views
 from opsdesk.api.body_limits import BodyLimits
 from opsdesk.api.coc import alarms as coc_alarms
@@ -68,6 +69,8 @@ from opsdesk.web import links as web_links
 from opsdesk.web import live as web_live
 from opsdesk.web import relations_merge as web_relations_merge
 from opsdesk.web import routes as web_routes
+from opsdesk.web import status_page as web_status_page
+from opsdesk.web import status_updates as web_status_updates
 from opsdesk.web import teams as web_teams
 from opsdesk.web import work as web_work
 from opsdesk.web.admin.routers import ADMIN_ROUTERS
@@ -187,8 +190,11 @@ def create_app(
     app.include_router(coc_attachments.router)
     app.include_router(api_views.router)
     app.include_router(coc_alarms.router)
+    for status_router in api_status.routers:
+        app.include_router(status_router)
     for router in catalog.routers:
         app.include_router(router)
+    app.include_router(web_status_page.router)
     app.include_router(web_routes.router)
     app.include_router(web_incident_page.router)
     app.include_router(web_relations_merge.router)
@@ -196,6 +202,7 @@ def create_app(
     app.include_router(web_links.router)
     app.include_router(web_teams.router)
     app.include_router(web_work.router)
+    app.include_router(web_status_updates.router)
     app.include_router(web_jobs.router)
     app.include_router(web_inbound_mail.router)
     app.include_router(web_alerts.router)

@@ -22,6 +22,11 @@ STAFF_ONLY_PREFIXES = (
     "/api/v1/assignment-rules",
     "/api/v1/users",
     "/api/v1/work-orders",
+    # Stakeholder communication (the public page itself is /status, outside the API).
+    "/api/v1/status-updates",
+    "/api/v1/status-audiences",
+    "/api/v1/status-templates",
+    "/api/v1/status-components",
 )
 # Staff work inside an incident: tasks and work orders.
 STAFF_ONLY_INCIDENT_PARTS = ("/tasks", "/tasks/{task_id}", "/work-orders")

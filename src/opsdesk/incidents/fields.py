@@ -172,6 +172,8 @@ class HistoryAction(StrEnum):
     SPLIT_FROM = "incident_split_from"  # on the new incident
     LINK = "incident_link"
     UNLINK = "incident_unlink"
+    # A stakeholder update posted (reviews/status.py): internal, the text itself is public.
+    STATUS_UPDATE = "incident_status_update"
 
 
 HISTORY_ACTION_LABELS: dict[str, Label] = {
@@ -212,6 +214,7 @@ HISTORY_ACTION_LABELS: dict[str, Label] = {
     HistoryAction.SPLIT_FROM: Label("split from another incident", "从其他事件单拆分"),
     HistoryAction.LINK: Label("link incident", "关联事件单"),
     HistoryAction.UNLINK: Label("remove link", "取消关联"),
+    HistoryAction.STATUS_UPDATE: Label("status update", "发布状态通告"),
 }
 
 # Keys of the ``changes`` entries that describe an automation step on its history row.

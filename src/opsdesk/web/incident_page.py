@@ -34,7 +34,7 @@ from opsdesk.incidents.lifecycle import HISTORY_KEYS, PUBLIC_ACTIONS, Action
 from opsdesk.incidents.models import Incident
 from opsdesk.relations import merging
 from opsdesk.sla import display as sla_display
-from opsdesk.web import link_view, portal, work_section
+from opsdesk.web import link_view, portal, status_section, work_section
 from opsdesk.web.common import (
     CATALOG_FIELDS,
     FIELD_LABELS,
@@ -233,6 +233,7 @@ async def incident_page(
             else []
         )
         work = await work_section.work_context(session, caller, incident, _clock(request).now())
+        stakeholder = await status_section.status_context(session, caller, incident)
         merge_state = await merging.merge_state(
             session,
             incident=incident,
@@ -306,6 +307,7 @@ async def incident_page(
         "ratings": list(range(RATING_MIN, RATING_MAX + 1)),
         "watching": watchers.watching,
         **work,
+        **stakeholder,
         "links": link_section,
         "merge_state": merge_state,
     }

@@ -45,6 +45,11 @@ AREAS = (
         "Who is mailed about what, mail templates with a preview, webhooks.",
     ),
     Area(
+        "Status page",
+        "/admin/status",
+        "Applications on the public status page, stakeholder audiences, update templates.",
+    ),
+    Area(
         "Monitoring integrations",
         "/admin/integrations",
         "Alert sources, their keys, rate limits and conversion rules.",

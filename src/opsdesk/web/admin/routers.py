@@ -13,6 +13,7 @@ from opsdesk.web.admin import (
     rules,
     shifts,
     sla,
+    status,
     technicians,
     users,
     workgroups,
@@ -30,4 +31,5 @@ ADMIN_ROUTERS: tuple[APIRouter, ...] = (
     sla.router,
     notifications.router,
     alert_rules.router,
+    status.router,
 )

@@ -1,0 +1,122 @@
+"""A stakeholder update reaches every address of the chosen audiences through the outbox,
+the worker and a real SMTP server: one message per recipient, nobody sees the others."""
+
+from __future__ import annotations
+
+from email.message import EmailMessage
+
+import pytest
+
+from opsdesk.core.clock import FixedClock
+from opsdesk.core.database import Database
+from opsdesk.core.settings import Settings
+from opsdesk.incidents import service as incidents
+from opsdesk.incidents.schemas import IncidentCreate
+from opsdesk.reviews import status
+from opsdesk.reviews.status_rules import AudienceKind, UpdateState
+from opsdesk.reviews.status_schemas import AudienceIn, StatusUpdateCreate
+from opsdesk.worker import Worker, default_handlers
+from tests.e2e.test_mail_delivery import (  # noqa: F401 - fixtures
+    SmtpServer,
+    mail_settings,
+    smtp_server,
+)
+from tests.factories import Desk
+
+pytestmark = pytest.mark.e2e
+
+
+async def _deliver(db: Database, clock: FixedClock, settings: Settings) -> None:
+    worker = Worker(db=db, clock=clock, handlers=default_handlers(settings), settings=settings)
+    try:
+        while await worker.run_once():
+            pass
+    finally:
+        await worker.close()
+
+
+@pytest.mark.parametrize("backend", ["sqlite"])  # the database plays no part here
+async def test_two_updates_reach_the_stakeholder_list_one_mail_each(
+    db: Database,
+    desk: Desk,
+    clock: FixedClock,
+    mail_settings: Settings,  # noqa: F811
+    smtp_server: SmtpServer,  # noqa: F811
+) -> None:
+    now = clock.now()
+    async with db.write() as session:
+        owners = await status.create_audience(
+            session=session,
+            caller=desk.manager.caller,
+            data=AudienceIn(
+                name="Owners",
+                kind=AudienceKind.INTERNAL,
+                emails=["owner@corp.test"],
+                user_ids=[desk.manager.id],
+            ),
+            now=now,
+        )
+        customers = await status.create_audience(
+            session=session,
+            caller=desk.manager.caller,
+            data=AudienceIn(
+                name="Customers",
+                kind=AudienceKind.CUSTOMERS,
+                emails=["alice@cust-a.test", "bob@cust-b.test", "owner@corp.test"],
+            ),
+            now=now,
+        )
+        incident = await incidents.create_incident(
+            session=session,
+            caller=desk.tech.caller,
+            data=IncidentCreate(title="SECRET db-7", application="app_website"),
+            now=now,
+        )
+    for state, message in (
+        (UpdateState.INVESTIGATING, "Checkout fails for some customers."),
+        (UpdateState.IDENTIFIED, "A faulty update; rolling back."),
+    ):
+        async with db.write() as session:
+            await status.post_update(
+                session=session,
+                caller=desk.tech.caller,
+                data=StatusUpdateCreate(
+                    incident=incident.number,
+                    state=state,
+                    title="Checkout problems",
+                    message=message,
+                    audience_ids=[owners.id, customers.id],
+                ),
+                now=now,
+                settings=mail_settings,
+            )
+    await _deliver(db, clock, mail_settings)
+
+    with smtp_server.mailbox.lock:
+        received = list(smtp_server.mailbox.received)
+    status_mails = []
+    for recipients, message in received:
+        assert isinstance(message, EmailMessage)
+        if message["X-Opsdesk-Event"] == "status_update":
+            status_mails.append((recipients, message))
+    expected = sorted(
+        ["owner@corp.test", "manager@desk.test", "alice@cust-a.test", "bob@cust-b.test"]
+    )
+    assert len(status_mails) == 8
+    for recipients, message in status_mails:
+        # Each message is addressed to its one recipient only: no list, no Cc, no Bcc leak.
+        assert len(recipients) == 1
+        assert str(message["To"]) == recipients[0]
+        assert message["Cc"] is None
+        body = message.get_body(preferencelist=("plain",))
+        assert body is not None
+        text = body.get_content()
+        assert "SECRET" not in text + str(message["Subject"])
+        assert incident.number not in text + str(message["Subject"])
+    assert sorted({r[0] for r, _m in status_mails}) == expected
+    subjects = sorted({str(m["Subject"]) for _r, m in status_mails})
+    assert subjects == ["[Identified] Checkout problems", "[Investigating] Checkout problems"]
+    identified = next(m for _r, m in status_mails if "Identified" in str(m["Subject"]))
+    body = identified.get_body(preferencelist=("plain",))
+    assert body is not None and "A faulty update; rolling back." in body.get_content()
+    assert "/status/incidents/" in body.get_content()
