@@ -33,6 +33,7 @@ from opsdesk.api import (
     work_orders,
 )
 from opsdesk.api import links as api_links
+from opsdesk.api import pir as api_pir
 from opsdesk.api import relations as api_relations
 from opsdesk.api import views as api_views
 from opsdesk.api.body_limits import BodyLimits
@@ -174,6 +175,7 @@ def create_app(
     app.include_router(coc_incidents.router)
     app.include_router(api_views.router)
     app.include_router(coc_alarms.router)
+    app.include_router(api_pir.router)
     for router in catalog.routers:
         app.include_router(router)
     app.include_router(web_routes.router)
