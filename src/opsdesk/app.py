@@ -63,6 +63,7 @@ from opsdesk.web import incident_page as web_incident_page
 from opsdesk.web import jobs as web_jobs
 from opsdesk.web import links as web_links
 from opsdesk.web import live as web_live
+from opsdesk.web import pir as web_pir
 from opsdesk.web import relations_merge as web_relations_merge
 from opsdesk.web import routes as web_routes
 from opsdesk.web import teams as web_teams
@@ -185,6 +186,7 @@ def create_app(
     app.include_router(web_links.router)
     app.include_router(web_teams.router)
     app.include_router(web_work.router)
+    app.include_router(web_pir.router)
     app.include_router(web_jobs.router)
     app.include_router(web_inbound_mail.router)
     app.include_router(web_alerts.router)
