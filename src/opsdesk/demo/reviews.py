@@ -123,7 +123,7 @@ async def load_demo_reviews(*, session: AsyncSession, clock: Clock) -> None:
         ),
         now=at,
     )
-    for action, owner, priority, days in (
+    for item, owner, priority, days in (
         ("Alert when the log archive job fails", "Database team", Priority.HIGH, 7),
         ("Lower the volume alarm to 80 %", "Monitoring team", Priority.MEDIUM, 14),
     ):
@@ -132,7 +132,7 @@ async def load_demo_reviews(*, session: AsyncSession, clock: Clock) -> None:
             caller=manager,
             review_id=review.id,
             data=ActionItemCreate(
-                action=action,
+                action=item,
                 responsibility=owner,
                 assignee_id=tech2.user_id,
                 priority=priority,
