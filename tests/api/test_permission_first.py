@@ -22,6 +22,7 @@ STAFF_ONLY_PREFIXES = (
     "/api/v1/assignment-rules",
     "/api/v1/users",
     "/api/v1/work-orders",
+    "/api/v1/reviews",
 )
 # Staff work inside an incident: tasks and work orders.
 STAFF_ONLY_INCIDENT_PARTS = ("/tasks", "/tasks/{task_id}", "/work-orders")

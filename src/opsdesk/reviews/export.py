@@ -151,8 +151,10 @@ def build_report(data: ReviewBundle, *, now: datetime) -> Report:
         entry = review.time_summary.get(key) or {}
         value = _parse(entry.get("value"))
         values[key] = value
+        action = str(entry.get("source_action") or "")
+        named = HISTORY_ACTION_LABELS[action].en if action in HISTORY_ACTION_LABELS else action
         source = (
-            f"history #{entry['source_id']} ({entry.get('source_action', '')})"
+            f"history #{entry['source_id']} ({named})"
             if entry.get("source_id")
             else "not in the history"
         )
@@ -209,13 +211,14 @@ def build_report(data: ReviewBundle, *, now: datetime) -> Report:
         ("Review status", data.status_label),
         ("Author", who(review.author_id)),
     ]
+
+    def signed(user_id: str | None, at: datetime | None) -> str:
+        return f"{who(user_id)}, {_when(at)}" if user_id and at else "pending"
+
     approvals = [
-        ("Submitted", _when(review.submitted_at)),
-        (
-            "Reviewed by the assistant director",
-            f"{who(review.reviewed_by)}, {_when(review.reviewed_at)}",
-        ),
-        ("Approved by the director", f"{who(review.approved_by)}, {_when(review.approved_at)}"),
+        ("Submitted", _when(review.submitted_at) if review.submitted_at else "not yet"),
+        ("Reviewed by the assistant director", signed(review.reviewed_by, review.reviewed_at)),
+        ("Approved by the director", signed(review.approved_by, review.approved_at)),
     ]
     return Report(
         review_id=review.id,

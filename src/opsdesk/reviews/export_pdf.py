@@ -12,6 +12,7 @@ from pathlib import Path
 
 from fpdf import FPDF
 from fpdf.enums import XPos, YPos
+from fpdf.fonts import FontFace
 
 from opsdesk.reviews.export import Report
 
@@ -72,7 +73,9 @@ def _heading(pdf: _Pdf, text: str) -> None:
 
 def _paragraph(pdf: _Pdf, text: str) -> None:
     pdf.set_font(pdf.family, "", 10)
-    pdf.multi_cell(0, 5, pdf.text_of(text.strip() or "—"), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+    pdf.multi_cell(
+        0, 5, pdf.text_of(text.strip() or "—"), align="L", new_x=XPos.LMARGIN, new_y=YPos.NEXT
+    )
 
 
 def _table(
@@ -96,9 +99,7 @@ def _table(
                 row.cell(pdf.text_of(text))
 
 
-def _heading_style(pdf: _Pdf):  # type: ignore[no-untyped-def]
-    from fpdf.fonts import FontFace
-
+def _heading_style(pdf: _Pdf) -> FontFace:
     return FontFace(emphasis="BOLD", fill_color=HEAD_FILL, color=INK)
 
 
@@ -135,6 +136,7 @@ def to_pdf(report: Report, *, headings: dict[str, str], font: str = "") -> bytes
         0,
         5,
         pdf.text_of(f"Duration (failure occurred to services restored): {report.impact}"),
+        align="L",
         new_x=XPos.LMARGIN,
         new_y=YPos.NEXT,
     )
