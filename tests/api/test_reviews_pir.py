@@ -380,3 +380,54 @@ async def test_a_major_incident_needs_a_review_and_the_roles_are_configurable(
     assert low
     review = listed["items"][0]
     assert review["required"]
+
+
+async def test_action_items_change_and_cancel_their_tasks(
+    client: httpx.AsyncClient, desk: Desk, clock: FixedClock
+) -> None:
+    number = (await create_incident(client, desk.tech, level="P3"))["number"]
+    review = await post(client, desk.tech, "/api/v1/reviews", {"incident_number": number})
+    rid = review["id"]
+    first = await post(client, desk.tech, f"/api/v1/reviews/{rid}/items", {"action": "Patch it"})
+    second = await post(
+        client, desk.tech, f"/api/v1/reviews/{rid}/items", {"action": "Document it"}
+    )
+    one, two = second["action_items"]
+    assert [one["position"], two["position"]] == [1, 2] and first["action_items"][0]["id"] == one[
+        "id"
+    ]
+    changed = await client.patch(
+        f"/api/v1/reviews/{rid}/items/{one['id']}",
+        json={"action": "Patch the relay", "assignee_id": desk.tech2.id, "priority": "low"},
+        headers=desk.tech.headers,
+    )
+    assert changed.status_code == 200, changed.text
+    item = changed.json()["action_items"][0]
+    assert item["action"] == "Patch the relay" and item["priority"] == "low"
+    tasks_url = f"/api/v1/incidents/{number}/tasks"
+    tasks = {t["id"]: t for t in (await client.get(tasks_url, headers=desk.tech.headers)).json()}
+    assert tasks[one["task_id"]]["title"] == "Patch the relay"
+    assert tasks[one["task_id"]]["assignee_id"] == desk.tech2.id
+    null = await client.patch(
+        f"/api/v1/reviews/{rid}/items/{one['id']}", json={"action": None}, headers=desk.tech.headers
+    )
+    assert null.status_code == 422 and null.json()["error"]["field"] == "action"
+    removed = await client.delete(
+        f"/api/v1/reviews/{rid}/items/{two['id']}", headers=desk.tech.headers
+    )
+    assert removed.status_code == 204
+    tasks = {t["id"]: t for t in (await client.get(tasks_url, headers=desk.tech.headers)).json()}
+    assert tasks[two["task_id"]]["status"] == "cancelled"
+    gone = await client.delete(
+        f"/api/v1/reviews/{rid}/items/{two['id']}", headers=desk.tech.headers
+    )
+    assert gone.status_code == 404 and gone.json()["error"]["field"] == "item_id"
+    after = (await client.get(f"/api/v1/reviews/{rid}", headers=desk.tech.headers)).json()
+    assert [i["id"] for i in after["action_items"]] == [one["id"]]
+    assert [row["action"] for row in after["history"]] == [
+        "created",
+        "item_added",
+        "item_added",
+        "item_changed",
+        "item_removed",
+    ]

@@ -456,7 +456,7 @@ async def add_item(
         session=session, caller=caller, review_id=review_id, for_update=True
     )
     _check_editable(review, "action items", ITEMS_EDITABLE)
-    position = len(await items_of(session, review.id)) + 1
+    position = max((item.position for item in await items_of(session, review.id)), default=0) + 1
     item = ReviewActionItem(
         review_id=review.id,
         position=position,
