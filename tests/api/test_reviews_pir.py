@@ -431,3 +431,38 @@ async def test_action_items_change_and_cancel_their_tasks(
         "item_changed",
         "item_removed",
     ]
+
+
+async def test_resolving_again_refreshes_the_times_nobody_edited(
+    client: httpx.AsyncClient, desk: Desk, db: Database, clock: FixedClock, settings: Settings
+) -> None:
+    number = await resolved_incident(client, desk, clock)
+    await run_events(db, clock, settings)
+    review = await review_of(client, desk, number)
+    rid = review["id"]
+    edited = await client.patch(
+        f"/api/v1/reviews/{rid}/times/operations_on_site",
+        json={"value": None, "reason": "nobody was on site"},
+        headers=desk.tech.headers,
+    )
+    assert edited.status_code == 200
+    base = f"/api/v1/incidents/{number}/actions"
+    clock.advance(timedelta(hours=1))
+    await post(client, desk.tech2, f"{base}/reopen", {"reason": "mail stuck again"})
+    clock.advance(timedelta(minutes=30))
+    await post(
+        client,
+        desk.tech2,
+        f"{base}/resolve",
+        {
+            "cause": "full disk",
+            "solution": "grew the volume",
+            "fault_recovery_time": clock.now().isoformat(),
+        },
+    )
+    await run_events(db, clock, settings)
+    again = (await client.get(f"/api/v1/reviews/{rid}", headers=desk.tech.headers)).json()
+    times = {entry["key"]: entry for entry in again["time_summary"]}
+    assert times["services_restored"]["value"] == clock.now().isoformat().replace("+00:00", "Z")
+    assert times["operations_on_site"]["value"] is None  # the hand edit stays
+    assert again["history"][-1]["action"] == "times_refreshed"
