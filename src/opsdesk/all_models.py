@@ -13,6 +13,7 @@ from opsdesk.intake.email import models as inbound_mail_models
 from opsdesk.knowledge import models as knowledge_models
 from opsdesk.notify import models as notify_models
 from opsdesk.relations import models as relation_models
+from opsdesk.reviews import pir_models as review_models
 from opsdesk.reviews import status_models
 from opsdesk.sla import models as sla_models
 
@@ -30,6 +31,7 @@ __all__ = [
     "knowledge_models",
     "notify_models",
     "relation_models",
+    "review_models",
     "sla_models",
     "status_models",
 ]

@@ -34,6 +34,7 @@ from opsdesk.api import (
     work_orders,
 )
 from opsdesk.api import links as api_links
+from opsdesk.api import pir as api_pir
 from opsdesk.api import relations as api_relations
 from opsdesk.api import status as api_status
 from opsdesk.api import views as api_views
@@ -67,6 +68,7 @@ from opsdesk.web import incident_page as web_incident_page
 from opsdesk.web import jobs as web_jobs
 from opsdesk.web import links as web_links
 from opsdesk.web import live as web_live
+from opsdesk.web import pir as web_pir
 from opsdesk.web import relations_merge as web_relations_merge
 from opsdesk.web import routes as web_routes
 from opsdesk.web import status_page as web_status_page
@@ -192,6 +194,7 @@ def create_app(
     app.include_router(coc_alarms.router)
     for status_router in api_status.routers:
         app.include_router(status_router)
+    app.include_router(api_pir.router)
     for router in catalog.routers:
         app.include_router(router)
     app.include_router(web_status_page.router)
@@ -203,6 +206,7 @@ def create_app(
     app.include_router(web_teams.router)
     app.include_router(web_work.router)
     app.include_router(web_status_updates.router)
+    app.include_router(web_pir.router)
     app.include_router(web_jobs.router)
     app.include_router(web_inbound_mail.router)
     app.include_router(web_alerts.router)

@@ -51,6 +51,7 @@ from opsdesk.notify.service import notify_incident_event
 from opsdesk.notify.templates import EVENTS as NOTIFY_EVENTS
 from opsdesk.notify.webhooks import WEBHOOK_JOB, WebhookSender
 from opsdesk.notify.work_notices import send_work_notice
+from opsdesk.reviews.pir_service import ensure_review_on_resolve
 from opsdesk.sla import clocks as sla_clocks
 from opsdesk.sla import configuration as sla_configuration
 from opsdesk.sla import sweep as sla_sweep
@@ -481,6 +482,15 @@ def default_handlers(settings: Settings) -> dict[str, HandlerSpec]:
                 incident_id=int(payload["incident_id"]),
                 now=ctx.clock.now(),
                 after=timedelta(days=settings.confirm_reminder_days),
+            )
+        if "resolved" in payload["events"]:
+            # A required post-incident review starts when its incident resolves (reviews/
+            # sits above incidents, so it hears of the resolve through this event).
+            await ensure_review_on_resolve(
+                ctx.session,
+                incident_id=int(payload["incident_id"]),
+                now=ctx.clock.now(),
+                settings=settings,
             )
 
     async def confirm_reminder(payload: dict[str, Any], ctx: JobContext) -> None:

@@ -27,6 +27,7 @@ STAFF_ONLY_PREFIXES = (
     "/api/v1/status-audiences",
     "/api/v1/status-templates",
     "/api/v1/status-components",
+    "/api/v1/reviews",
 )
 # Staff work inside an incident: tasks and work orders.
 STAFF_ONLY_INCIDENT_PARTS = ("/tasks", "/tasks/{task_id}", "/work-orders")

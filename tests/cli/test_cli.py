@@ -136,13 +136,14 @@ def test_demo_loads_once(cli: Cli) -> None:
 
 def test_sweep_completes_what_is_due_once(cli: Cli) -> None:
     assert cli("demo", "load").exit_code == 0
-    # The demo's resolved printer incident waits for its reporter: not due within 7 days.
+    # The demo's resolved incidents (the printer, the payroll outage of the review demo) wait
+    # for their reporters: not due within 7 days.
     waiting = cli("incidents", "sweep")
     assert waiting.exit_code == 0, waiting.output
     assert waiting.output.strip() == "0 incidents auto-completed, 0 pauses ended"
     cli.env["OPSDESK_AUTO_COMPLETE_DAYS"] = "0"
     due = cli("incidents", "sweep")
-    assert due.output.strip() == "1 incidents auto-completed, 0 pauses ended"
+    assert due.output.strip() == "2 incidents auto-completed, 0 pauses ended"
     again = cli("incidents", "sweep")
     assert again.output.strip() == "0 incidents auto-completed, 0 pauses ended"
 

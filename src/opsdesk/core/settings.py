@@ -118,6 +118,27 @@ class Settings(BaseSettings):
         default="", description="Move processed mail here; empty: mark it seen instead"
     )
     imap_interval_s: float = Field(default=60, gt=0, description="How often the worker polls")
+    # Post-incident reviews (reviews/): which incidents need one, who reviews and approves.
+    pir_required_levels: str = Field(
+        default="P1,P2", description="Levels whose resolve creates a required review"
+    )
+    pir_for_major: bool = Field(default=True, description="Every major incident needs a review")
+    pir_reviewer_role: Literal["technician", "incident_manager", "admin"] = Field(
+        default="incident_manager", description="Assistant director: least role (no list)"
+    )
+    pir_reviewers: str = Field(
+        default="", description="Assistant directors: user ids or emails, comma-separated"
+    )
+    pir_approver_role: Literal["technician", "incident_manager", "admin"] = Field(
+        default="admin", description="Director: least role (no list)"
+    )
+    pir_approvers: str = Field(
+        default="", description="Directors: user ids or emails, comma-separated"
+    )
+    pir_pdf_font: str = Field(
+        default="/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf",
+        description="A TrueType font for PDF exports (Unicode); missing: Helvetica, Latin-1",
+    )
 
     def resolved_database_url(self) -> str:
         if self.database_url:

@@ -35,6 +35,7 @@ from opsdesk.collaboration.work_states import TaskStatus, WorkOrderStatus
 from opsdesk.core.clock import Clock
 from opsdesk.core.errors import NotFound
 from opsdesk.demo.mail import load_demo_mail
+from opsdesk.demo.reviews import load_demo_reviews
 from opsdesk.demo.status import load_demo_status
 from opsdesk.incidents import actions as action_service
 from opsdesk.incidents import service as incident_service
@@ -204,6 +205,7 @@ async def load_demo(*, session: AsyncSession, clock: Clock) -> bool:
         session=session, tech=tech, end_user=end_user, primary=mailbox.number, now=now
     )
     await load_demo_mail(session=session, clock=clock)
+    await load_demo_reviews(session=session, clock=clock)
     await _load_alerts(session=session, admin_id=users[DEMO_ADMIN.email].id, now=now)
     await load_demo_status(
         session=session,

@@ -39,6 +39,13 @@ DEFAULT_RULES: dict[str, tuple[RecipientKind, ...]] = {
     "work_assigned": (R.ASSIGNEE, R.GROUP),
     "work_due_soon": (R.ASSIGNEE, R.GROUP),
     "work_overdue": (R.ASSIGNEE, R.GROUP),
+    # Post-incident reviews (reviews.pir_notices): ASSIGNEE means the people the step is
+    # for: the reviewers when submitted, the approvers when reviewed, the author when
+    # returned or approved.
+    "review_submitted": (R.ASSIGNEE,),
+    "review_reviewed": (R.ASSIGNEE,),
+    "review_returned": (R.ASSIGNEE,),
+    "review_approved": (R.ASSIGNEE,),
 }
 
 

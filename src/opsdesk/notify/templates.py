@@ -32,6 +32,10 @@ EVENTS = (
     "work_assigned",
     "work_due_soon",
     "work_overdue",
+    "review_submitted",
+    "review_reviewed",
+    "review_returned",
+    "review_approved",
 )
 EVENT_LABELS = {
     "created": "Incident recorded",
@@ -47,6 +51,10 @@ EVENT_LABELS = {
     "work_assigned": "Task or work order assigned",
     "work_due_soon": "Task due soon",
     "work_overdue": "Task or work order overdue",
+    "review_submitted": "Post-incident review submitted",
+    "review_reviewed": "Post-incident review reviewed",
+    "review_returned": "Post-incident review returned",
+    "review_approved": "Post-incident review approved",
 }
 PARTS = ("subject", "text_body", "html_body")
 _SUFFIX = {"subject": "subject", "text_body": "txt", "html_body": "html"}

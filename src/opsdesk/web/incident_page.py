@@ -34,7 +34,7 @@ from opsdesk.incidents.lifecycle import HISTORY_KEYS, PUBLIC_ACTIONS, Action
 from opsdesk.incidents.models import Incident
 from opsdesk.relations import merging
 from opsdesk.sla import display as sla_display
-from opsdesk.web import link_view, portal, status_section, work_section
+from opsdesk.web import link_view, pir_section, portal, status_section, work_section
 from opsdesk.web.common import (
     CATALOG_FIELDS,
     FIELD_LABELS,
@@ -234,6 +234,9 @@ async def incident_page(
         )
         work = await work_section.work_context(session, caller, incident, _clock(request).now())
         stakeholder = await status_section.status_context(session, caller, incident)
+        review_section = await pir_section.review_context(
+            session, caller, incident, request.app.state.settings
+        )
         merge_state = await merging.merge_state(
             session,
             incident=incident,
@@ -308,6 +311,7 @@ async def incident_page(
         "watching": watchers.watching,
         **work,
         **stakeholder,
+        **review_section,
         "links": link_section,
         "merge_state": merge_state,
     }

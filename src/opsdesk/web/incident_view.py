@@ -139,6 +139,7 @@ class HistoryView:
     internal: bool
     changes: list[ChangeView]
     kind: str  # the stored action key, for styling and for the portal's choice of words
+    id: int = 0  # the row's id: the anchor a review's time summary links its sources to
 
 
 def _sla_title(row: IncidentHistory) -> str | None:
@@ -158,6 +159,7 @@ def history_view(row: IncidentHistory, names: Names) -> HistoryView:
     sla_title = _sla_title(row)
     changes = [] if sla_title is not None else row.changes
     return HistoryView(
+        id=row.id,
         time=row.start_time,
         operator=_name(names.users, row.operator_id) if row.operator_id else "System",
         action=sla_title or history_row_label(row.action, row.changes).en,
