@@ -32,6 +32,7 @@ from opsdesk.api import (
     users,
     work_orders,
 )
+from opsdesk.api import articles as api_articles
 from opsdesk.api import links as api_links
 from opsdesk.api import relations as api_relations
 from opsdesk.api import views as api_views
@@ -163,6 +164,8 @@ def create_app(
     app.include_router(tasks.router)
     app.include_router(work_orders.incident_router)
     app.include_router(work_orders.router)
+    app.include_router(api_articles.router)
+    app.include_router(api_articles.incident_router)
     app.include_router(api_links.router)
     app.include_router(api_relations.router)
     app.include_router(assignment.router)
