@@ -32,6 +32,7 @@ from opsdesk.collaboration.work_schemas import (
 from opsdesk.collaboration.work_states import TaskStatus, WorkOrderStatus
 from opsdesk.core.clock import Clock
 from opsdesk.core.errors import NotFound
+from opsdesk.demo.knowledge import load_demo_knowledge
 from opsdesk.demo.mail import load_demo_mail
 from opsdesk.incidents import actions as action_service
 from opsdesk.incidents import service as incident_service
@@ -202,6 +203,14 @@ async def load_demo(*, session: AsyncSession, clock: Clock) -> bool:
     )
     await load_demo_mail(session=session, clock=clock)
     await _load_alerts(session=session, admin_id=users[DEMO_ADMIN.email].id, now=now)
+    await load_demo_knowledge(
+        session=session,
+        tech=tech,
+        manager=auth_service.caller_of(users["manager@example.com"]),
+        readers=[end_user, auth_service.caller_of(users["tech2@example.com"])],
+        printer=printer.number,
+        now=now,
+    )
     return True
 
 
