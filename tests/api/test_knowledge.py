@@ -235,6 +235,10 @@ async def test_search_matches_words_in_title_body_workaround_and_keywords(
     assert await ids("100%") == {b["id"]}
     assert await ids("outlook_") == {c["id"]}
     assert await ids("outlook restart") == {c["id"]}
+    d = await write(
+        client, desk.tech, title="Drucker", body="", workaround="", keywords=["Störung"]
+    )
+    assert await ids("störung") == {d["id"]}
 
 
 async def test_feedback_is_one_vote_per_person_and_the_counters_stay_exact(

@@ -8,6 +8,7 @@ in the caller's transaction; services flush and never commit.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
@@ -104,12 +105,16 @@ async def list_articles(
         query = query.where(Article.application == application)
     for word in (q or "").split()[:10]:
         needle = f"%{_escape(word)}%"
+        # Keywords are stored as JSON text, where letters beyond ASCII are \\u escapes.
+        stored = f"%{_escape(json.dumps(word)[1:-1])}%"
+        keywords = cast(Article.keywords, String)
         query = query.where(
             or_(
                 Article.title.ilike(needle, escape="\\"),
                 Article.body.ilike(needle, escape="\\"),
                 Article.workaround.ilike(needle, escape="\\"),
-                cast(Article.keywords, String).ilike(needle, escape="\\"),
+                keywords.ilike(needle, escape="\\"),
+                keywords.ilike(stored, escape="\\"),
             )
         )
     total = await session.scalar(select(func.count()).select_from(query.subquery()))
