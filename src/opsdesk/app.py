@@ -62,6 +62,7 @@ from opsdesk.web import incident_edit as web_incident_edit
 from opsdesk.web import incident_page as web_incident_page
 from opsdesk.web import jobs as web_jobs
 from opsdesk.web import knowledge as web_knowledge
+from opsdesk.web import knowledge_incident as web_knowledge_incident
 from opsdesk.web import links as web_links
 from opsdesk.web import live as web_live
 from opsdesk.web import relations_merge as web_relations_merge
@@ -188,6 +189,7 @@ def create_app(
     app.include_router(web_teams.router)
     app.include_router(web_work.router)
     app.include_router(web_knowledge.router)
+    app.include_router(web_knowledge_incident.router)
     app.include_router(web_jobs.router)
     app.include_router(web_inbound_mail.router)
     app.include_router(web_alerts.router)

@@ -1,6 +1,6 @@
 """Knowledge base pages: the staff list, article page, new and edit forms (``/knowledge``),
-the end users' read-only help pages at the same addresses, and the incident page's
-knowledge forms (draft from the solution, apply an article).
+the end users' read-only help pages at the same addresses (the incident page's
+knowledge forms are in ``knowledge_incident``).
 
 Routes only translate between HTML forms and the services in ``knowledge``.
 """
@@ -47,7 +47,6 @@ from opsdesk.web.common import (
     _uploads,
     _user_names,
 )
-from opsdesk.web.incident_page import refused
 from opsdesk.web.incident_view import plain_message, status_of_error
 from opsdesk.web.work import _done, _posted
 
@@ -553,66 +552,3 @@ async def give_feedback(request: Request, article_id: RowId) -> Response:
     except OpsdeskError as exc:
         return await _article_refused(request, caller, article_id, "feedback", exc)
     return _done(request, f"/knowledge/{article_id}#feedback", "Thank you for your answer.")
-
-
-# --- the incident page's forms -----------------------------------------------------------
-
-
-@router.post("/incidents/{number}/article")
-async def draft_from_incident(request: Request, number: str) -> Response:
-    caller, form = await _posted(request)
-    if isinstance(form, Response):
-        return form
-    assert caller is not None
-    try:
-        async with _db(request).write() as session:
-            article, _incident = await articles.create_from_incident(
-                session=session, caller=caller, number=number, now=_clock(request).now()
-            )
-    except OpsdeskError as exc:
-        return await refused(request, caller, number, "kb-draft", form, exc)
-    return _done(
-        request,
-        f"/knowledge/{article.id}/edit",
-        f"Draft article #{article.id} created from {number}; check it and submit it for review.",
-    )
-
-
-async def _apply(request: Request, number: str, article_id: int | None) -> Response:
-    caller, form = await _posted(request)
-    if isinstance(form, Response):
-        return form
-    assert caller is not None
-    try:
-        if article_id is None:
-            raw = _text(form, "article_id").strip().lstrip("#")
-            if not raw.isdigit() or len(raw) > 18 or int(raw) < 1:
-                raise ValidationFailed("article_id: choose an article", field="article_id")
-            article_id = int(raw)
-        async with _db(request).write() as session:
-            applied = await usage.apply_article(
-                session=session,
-                caller=caller,
-                number=number,
-                article_id=article_id,
-                now=_clock(request).now(),
-            )
-    except OpsdeskError as exc:
-        return await refused(request, caller, number, "kb-apply", form, exc)
-    return _done(
-        request,
-        f"/incidents/{applied.number}#knowledge",
-        f"Article #{applied.article.id} applied: its workaround was sent to the requester.",
-    )
-
-
-@router.post("/incidents/{number}/articles/apply")
-async def apply_picked_article(request: Request, number: str) -> Response:
-    """The incident page's picker: the article comes in the form field ``article_id``."""
-    return await _apply(request, number, None)
-
-
-@router.post("/incidents/{number}/articles/{article_id}/apply")
-async def apply_article(request: Request, number: str, article_id: RowId) -> Response:
-    """Apply one article (the suggestion panel's buttons post here)."""
-    return await _apply(request, number, article_id)
