@@ -10,6 +10,7 @@ from opsdesk.core.database import Base
 from opsdesk.desk import models as desk_models
 from opsdesk.incidents import models as incident_models
 from opsdesk.intake.email import models as inbound_mail_models
+from opsdesk.knowledge import article_models as article_models
 from opsdesk.knowledge import models as knowledge_models
 from opsdesk.notify import models as notify_models
 from opsdesk.relations import models as relation_models
@@ -20,6 +21,7 @@ from opsdesk.sla import models as sla_models
 __all__ = [
     "Base",
     "alert_models",
+    "article_models",
     "assignment_models",
     "auth_models",
     "catalog_models",

@@ -33,6 +33,7 @@ from opsdesk.api import (
     users,
     work_orders,
 )
+from opsdesk.api import articles as api_articles
 from opsdesk.api import links as api_links
 from opsdesk.api import pir as api_pir
 from opsdesk.api import relations as api_relations
@@ -66,6 +67,8 @@ from opsdesk.web import inbound_mail as web_inbound_mail
 from opsdesk.web import incident_edit as web_incident_edit
 from opsdesk.web import incident_page as web_incident_page
 from opsdesk.web import jobs as web_jobs
+from opsdesk.web import knowledge as web_knowledge
+from opsdesk.web import knowledge_incident as web_knowledge_incident
 from opsdesk.web import links as web_links
 from opsdesk.web import live as web_live
 from opsdesk.web import pir as web_pir
@@ -178,6 +181,8 @@ def create_app(
     app.include_router(tasks.router)
     app.include_router(work_orders.incident_router)
     app.include_router(work_orders.router)
+    app.include_router(api_articles.router)
+    app.include_router(api_articles.incident_router)
     app.include_router(api_links.router)
     app.include_router(api_relations.router)
     app.include_router(assignment.router)
@@ -207,6 +212,8 @@ def create_app(
     app.include_router(web_work.router)
     app.include_router(web_status_updates.router)
     app.include_router(web_pir.router)
+    app.include_router(web_knowledge.router)
+    app.include_router(web_knowledge_incident.router)
     app.include_router(web_jobs.router)
     app.include_router(web_inbound_mail.router)
     app.include_router(web_alerts.router)

@@ -29,8 +29,14 @@ STAFF_ONLY_PREFIXES = (
     "/api/v1/status-components",
     "/api/v1/reviews",
 )
-# Staff work inside an incident: tasks and work orders.
-STAFF_ONLY_INCIDENT_PARTS = ("/tasks", "/tasks/{task_id}", "/work-orders")
+# Staff work inside an incident: tasks, work orders, knowledge articles.
+STAFF_ONLY_INCIDENT_PARTS = (
+    "/tasks",
+    "/tasks/{task_id}",
+    "/work-orders",
+    "/article",
+    "/apply-article",
+)
 # Reference data: everyone reads it, only admins change it.
 READ_BY_ALL = (
     *(f"/api/v1/{kind.value}" for kind in Kind),

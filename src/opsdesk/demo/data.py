@@ -34,6 +34,7 @@ from opsdesk.collaboration.work_schemas import (
 from opsdesk.collaboration.work_states import TaskStatus, WorkOrderStatus
 from opsdesk.core.clock import Clock
 from opsdesk.core.errors import NotFound
+from opsdesk.demo.knowledge import load_demo_knowledge
 from opsdesk.demo.mail import load_demo_mail
 from opsdesk.demo.reviews import load_demo_reviews
 from opsdesk.demo.status import load_demo_status
@@ -212,6 +213,14 @@ async def load_demo(*, session: AsyncSession, clock: Clock) -> bool:
         admin=auth_service.caller_of(users[DEMO_ADMIN.email]),
         manager=auth_service.caller_of(users["manager@example.com"]),
         tech=tech,
+        now=now,
+    )
+    await load_demo_knowledge(
+        session=session,
+        tech=tech,
+        manager=auth_service.caller_of(users["manager@example.com"]),
+        readers=[end_user, auth_service.caller_of(users["tech2@example.com"])],
+        printer=printer.number,
         now=now,
     )
     return True

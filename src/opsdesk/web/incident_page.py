@@ -34,7 +34,14 @@ from opsdesk.incidents.lifecycle import HISTORY_KEYS, PUBLIC_ACTIONS, Action
 from opsdesk.incidents.models import Incident
 from opsdesk.relations import merging
 from opsdesk.sla import display as sla_display
-from opsdesk.web import link_view, pir_section, portal, status_section, work_section
+from opsdesk.web import (
+    knowledge_section,
+    link_view,
+    pir_section,
+    portal,
+    status_section,
+    work_section,
+)
 from opsdesk.web.common import (
     CATALOG_FIELDS,
     FIELD_LABELS,
@@ -237,6 +244,7 @@ async def incident_page(
         review_section = await pir_section.review_context(
             session, caller, incident, request.app.state.settings
         )
+        knowledge = await knowledge_section.knowledge_context(session, caller, incident)
         merge_state = await merging.merge_state(
             session,
             incident=incident,
@@ -312,6 +320,7 @@ async def incident_page(
         **work,
         **stakeholder,
         **review_section,
+        **knowledge,
         "links": link_section,
         "merge_state": merge_state,
     }
