@@ -24,7 +24,7 @@ from opsdesk.core.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from opsdesk.core.ids import new_id
 from opsdesk.core.settings import Settings
 from opsdesk.incidents.fields import HistoryAction, Status
-from opsdesk.incidents.filetypes import FileRefused, check_file
+from opsdesk.incidents.filetypes import CheckedFile, FileRefused, check_file
 from opsdesk.incidents.models import Attachment, Incident, PendingUpload
 from opsdesk.incidents.service import IncidentRules, access_incident, record_history
 
@@ -58,6 +58,26 @@ def _write_once(storage_dir: Path, sha256: str, data: bytes) -> None:
 
 def _megabytes(size: int) -> str:
     return f"{size / (1024 * 1024):g} MB"
+
+
+async def check_and_keep(
+    *, file_name: str, data: bytes, rules: IncidentRules, storage_dir: Path
+) -> tuple[CheckedFile, str]:
+    """The checks every upload passes (size, then content), then the bytes kept once by their
+    SHA-256 in the content store; the checked file and its hash, for the caller's row."""
+    if len(data) > rules.attachment_max_bytes:
+        raise ValidationFailed(
+            f"file: {file_name!r} is larger than {_megabytes(rules.attachment_max_bytes)} "
+            f"({rules.attachment_max_bytes} bytes), the most allowed per file",
+            field="file",
+        )
+    try:
+        checked = check_file(file_name, data)
+    except FileRefused as exc:
+        raise ValidationFailed(f"file: {exc}", field="file") from None
+    sha256 = hashlib.sha256(data).hexdigest()
+    await asyncio.to_thread(_write_once, storage_dir, sha256, data)
+    return checked, sha256
 
 
 async def store_attachment(
@@ -96,18 +116,9 @@ async def store_attachment(
             f"({rules.attachment_max_count}); {file_name!r} was not attached",
             field="file",
         )
-    if len(data) > rules.attachment_max_bytes:
-        raise ValidationFailed(
-            f"file: {file_name!r} is larger than {_megabytes(rules.attachment_max_bytes)} "
-            f"({rules.attachment_max_bytes} bytes), the most allowed per file",
-            field="file",
-        )
-    try:
-        checked = check_file(file_name, data)
-    except FileRefused as exc:
-        raise ValidationFailed(f"file: {exc}", field="file") from None
-    sha256 = hashlib.sha256(data).hexdigest()
-    await asyncio.to_thread(_write_once, storage_dir, sha256, data)
+    checked, sha256 = await check_and_keep(
+        file_name=file_name, data=data, rules=rules, storage_dir=storage_dir
+    )
     attachment = Attachment(
         incident_id=incident.id,
         uploader_id=caller.user_id,
@@ -222,18 +233,9 @@ async def store_pending_upload(
     storage_dir: Path,
 ) -> PendingUpload:
     """Check and keep a file that is not yet on an incident; the same checks as any upload."""
-    if len(data) > rules.attachment_max_bytes:
-        raise ValidationFailed(
-            f"file: {file_name!r} is larger than {_megabytes(rules.attachment_max_bytes)} "
-            f"({rules.attachment_max_bytes} bytes), the most allowed per file",
-            field="file",
-        )
-    try:
-        checked = check_file(file_name, data)
-    except FileRefused as exc:
-        raise ValidationFailed(f"file: {exc}", field="file") from None
-    sha256 = hashlib.sha256(data).hexdigest()
-    await asyncio.to_thread(_write_once, storage_dir, sha256, data)
+    checked, sha256 = await check_and_keep(
+        file_name=file_name, data=data, rules=rules, storage_dir=storage_dir
+    )
     upload = PendingUpload(
         id=new_id(),
         uploader_id=caller.user_id,

@@ -3,8 +3,6 @@ kept in the same content store (stored once by SHA-256)."""
 
 from __future__ import annotations
 
-import asyncio
-import hashlib
 from datetime import datetime
 from pathlib import Path
 
@@ -13,8 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from opsdesk.auth.roles import Caller
 from opsdesk.core.errors import NotFound, ValidationFailed
-from opsdesk.incidents.attachments import _megabytes, _write_once
-from opsdesk.incidents.filetypes import FileRefused, check_file
+from opsdesk.incidents.attachments import check_and_keep
 from opsdesk.incidents.service import IncidentRules
 from opsdesk.knowledge.article_models import ArticleAttachment, ArticleEvent
 from opsdesk.knowledge.articles import access_article, refuse_end_users
@@ -47,18 +44,9 @@ async def store_file(
             f"({rules.attachment_max_count})",
             field="file",
         )
-    if len(data) > rules.attachment_max_bytes:
-        raise ValidationFailed(
-            f"file: {file_name!r} is larger than {_megabytes(rules.attachment_max_bytes)} "
-            f"({rules.attachment_max_bytes} bytes), the most allowed per file",
-            field="file",
-        )
-    try:
-        checked = check_file(file_name, data)
-    except FileRefused as exc:
-        raise ValidationFailed(f"file: {exc}", field="file") from None
-    sha256 = hashlib.sha256(data).hexdigest()
-    await asyncio.to_thread(_write_once, storage_dir, sha256, data)
+    checked, sha256 = await check_and_keep(
+        file_name=file_name, data=data, rules=rules, storage_dir=storage_dir
+    )
     row = ArticleAttachment(
         article_id=article.id,
         uploader_id=caller.user_id,
