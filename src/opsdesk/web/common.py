@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hmac
 import secrets
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -465,3 +465,12 @@ def _size(size: int) -> str:
     if size < 1024 * 1024:
         return f"{size / 1024:.1f} KB"
     return f"{size / (1024 * 1024):.1f} MB"
+
+
+def page_links(url: Callable[[int], str], page: int, per_page: int, total: int) -> dict[str, Any]:
+    """What templates/_pager.html needs: this page and the links to its neighbours, if any."""
+    return {
+        "page": page,
+        "previous_url": url(page - 1) if page > 1 else None,
+        "next_url": url(page + 1) if page * per_page < total else None,
+    }

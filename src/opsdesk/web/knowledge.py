@@ -46,6 +46,7 @@ from opsdesk.web.common import (
     _to_login,
     _uploads,
     _user_names,
+    page_links,
 )
 from opsdesk.web.incident_view import plain_message, status_of_error
 from opsdesk.web.work import _done, _posted
@@ -157,9 +158,7 @@ async def knowledge_list(request: Request) -> Response:
             "statuses": [(str(s), STATUS_LABELS[s]) for s in ArticleStatus],
             "visibilities": [(str(v), VISIBILITY_LABELS[v]) for v in Visibility],
             **_catalog_choices(names),
-            "page": page,
-            "previous_url": url(page=str(page - 1)) if page > 1 else None,
-            "next_url": url(page=str(page + 1)) if page * PER_PAGE < found.total else None,
+            **page_links(lambda n: url(page=str(n)), page, PER_PAGE, found.total),
         },
         caller=caller,
     )

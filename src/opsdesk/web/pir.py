@@ -43,6 +43,7 @@ from opsdesk.web.common import (
     _signed_in,
     _text,
     _to_login,
+    page_links,
 )
 from opsdesk.web.incident_page import refused
 from opsdesk.web.incident_view import plain_message, status_of_error
@@ -137,9 +138,7 @@ async def review_list(request: Request) -> Response:
             "total": found.total,
             "status": status_raw if status else "",
             "statuses": [(s.value, label) for s, label in STATUS_LABELS.items()],
-            "page": page,
-            "previous_url": url(page=str(page - 1)) if page > 1 else None,
-            "next_url": url(page=str(page + 1)) if page * PER_PAGE < found.total else None,
+            **page_links(lambda n: url(page=str(n)), page, PER_PAGE, found.total),
         },
         caller=caller,
     )

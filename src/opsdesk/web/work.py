@@ -50,6 +50,7 @@ from opsdesk.web.common import (
     _to_login,
     _uploads,
     _user_names,
+    page_links,
 )
 from opsdesk.web.incident_page import refused
 from opsdesk.web.incident_view import plain_message, status_of_error
@@ -210,9 +211,7 @@ async def work_order_list(request: Request) -> Response:
             "scope": scope,
             "statuses": [(str(s), WORK_ORDER_LABELS[s]) for s in WorkOrderStatus],
             "scope_urls": {"mine": url(scope="mine", page=""), "all": url(scope="all", page="")},
-            "page": page,
-            "previous_url": url(page=str(page - 1)) if page > 1 else None,
-            "next_url": url(page=str(page + 1)) if page * PER_PAGE < found.total else None,
+            **page_links(lambda n: url(page=str(n)), page, PER_PAGE, found.total),
         },
         caller=caller,
     )
