@@ -13,6 +13,7 @@ from opsdesk.intake.email import models as inbound_mail_models
 from opsdesk.knowledge import models as knowledge_models
 from opsdesk.notify import models as notify_models
 from opsdesk.relations import models as relation_models
+from opsdesk.reviews import major_models
 from opsdesk.sla import models as sla_models
 
 __all__ = [
@@ -27,6 +28,7 @@ __all__ = [
     "incident_models",
     "job_models",
     "knowledge_models",
+    "major_models",
     "notify_models",
     "relation_models",
     "sla_models",

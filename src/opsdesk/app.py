@@ -33,11 +33,13 @@ from opsdesk.api import (
     work_orders,
 )
 from opsdesk.api import links as api_links
+from opsdesk.api import major as api_major
 from opsdesk.api import relations as api_relations
 from opsdesk.api import views as api_views
 from opsdesk.api.body_limits import BodyLimits
 from opsdesk.api.coc import alarms as coc_alarms
 from opsdesk.api.coc import incidents as coc_incidents
+from opsdesk.api.coc import war_rooms as coc_war_rooms
 from opsdesk.api.docs import install_docs
 from opsdesk.api.error_boundary import ErrorBoundary
 from opsdesk.api.errors import install_error_handlers
@@ -174,6 +176,8 @@ def create_app(
     app.include_router(coc_incidents.router)
     app.include_router(api_views.router)
     app.include_router(coc_alarms.router)
+    app.include_router(coc_war_rooms.router)
+    app.include_router(api_major.router)
     for router in catalog.routers:
         app.include_router(router)
     app.include_router(web_routes.router)

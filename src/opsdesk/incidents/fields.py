@@ -172,6 +172,11 @@ class HistoryAction(StrEnum):
     SPLIT_FROM = "incident_split_from"  # on the new incident
     LINK = "incident_link"
     UNLINK = "incident_unlink"
+    # Major incidents (reviews/): declared, downgraded, the team and the war room.
+    MAJOR_DECLARE = "incident_major_declare"
+    MAJOR_DOWNGRADE = "incident_major_downgrade"
+    MAJOR_TEAM = "incident_major_team"
+    WAR_ROOM = "incident_war_room"
 
 
 HISTORY_ACTION_LABELS: dict[str, Label] = {
@@ -212,6 +217,10 @@ HISTORY_ACTION_LABELS: dict[str, Label] = {
     HistoryAction.SPLIT_FROM: Label("split from another incident", "从其他事件单拆分"),
     HistoryAction.LINK: Label("link incident", "关联事件单"),
     HistoryAction.UNLINK: Label("remove link", "取消关联"),
+    HistoryAction.MAJOR_DECLARE: Label("declare major incident", "升级为重大事件"),
+    HistoryAction.MAJOR_DOWNGRADE: Label("downgrade major incident", "取消重大事件"),
+    HistoryAction.MAJOR_TEAM: Label("response team", "响应团队"),
+    HistoryAction.WAR_ROOM: Label("war room", "WarRoom"),
 }
 
 # Keys of the ``changes`` entries that describe an automation step on its history row.

@@ -39,6 +39,10 @@ DEFAULT_RULES: dict[str, tuple[RecipientKind, ...]] = {
     "work_assigned": (R.ASSIGNEE, R.GROUP),
     "work_due_soon": (R.ASSIGNEE, R.GROUP),
     "work_overdue": (R.ASSIGNEE, R.GROUP),
+    # Major incidents (reviews/major_service.py): ASSIGNEE means the person paged to the
+    # response team, or the major incident's manager for the update reminder.
+    "major_paged": (R.ASSIGNEE,),
+    "major_update_due": (R.ASSIGNEE,),
 }
 
 
