@@ -770,7 +770,7 @@ async def sweep(session: AsyncSession, *, now: datetime, settings: Settings) -> 
         .order_by(MajorIncident.incident_id)
         .limit(SWEEP_BATCH)
     )
-    for major, incident in rows.tuples().all():
+    for major, incident in rows.all():
         reminded += int(await _remind(session, incident, major, now, settings))
     return SweepResult(declared=declared, reminded=reminded)
 

@@ -346,7 +346,7 @@ async def list_rooms(
         result = await session.execute(
             base.order_by(WarRoom.created_at.desc(), WarRoom.id.desc()).offset(offset).limit(limit)
         )
-        rows = [(room, incident) for room, incident in result.tuples().all()]
+        rows = [(room, incident) for room, incident in result.all()]
     return RoomPage(rows=rows, total=total, running=total - closed, closed=closed)
 
 
