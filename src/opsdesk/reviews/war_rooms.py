@@ -13,7 +13,8 @@ from datetime import datetime
 from typing import Any
 from uuid import uuid4
 
-from sqlalchemy import func, select
+import orjson
+from sqlalchemy import String, cast, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from opsdesk.auth.roles import Caller
@@ -274,6 +275,13 @@ class RoomFilter:
     created_to: datetime | None = None
 
 
+def _in_json(column: Any, codes: Sequence[str]) -> Any:
+    """The JSON list of {code|id, name} holds one of ``codes`` (as a quoted string: the same
+    text on both backends, and a code is never a part of another quoted one)."""
+    text = cast(column, String)
+    return or_(*(text.contains(orjson.dumps(code).decode()) for code in codes))
+
+
 def _where(filters: RoomFilter) -> list[Any]:
     if filters.numbers:
         return [WarRoom.number.in_(list(filters.numbers))]
@@ -290,9 +298,9 @@ def _where(filters: RoomFilter) -> list[Any]:
     if filters.levels:
         where.append(Incident.level.in_(list(filters.levels)))
     if filters.regions:
-        where.append(Incident.region.in_(list(filters.regions)))
+        where.append(_in_json(WarRoom.regions, filters.regions))
     if filters.applications:
-        where.append(Incident.application.in_(list(filters.applications)))
+        where.append(_in_json(WarRoom.applications, filters.applications))
     if filters.enterprise_projects:
         where.append(WarRoom.enterprise_project.in_(list(filters.enterprise_projects)))
     if filters.members:
