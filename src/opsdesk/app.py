@@ -67,6 +67,7 @@ from opsdesk.web import live as web_live
 from opsdesk.web import relations_merge as web_relations_merge
 from opsdesk.web import routes as web_routes
 from opsdesk.web import teams as web_teams
+from opsdesk.web import war_rooms as web_war_rooms
 from opsdesk.web import work as web_work
 from opsdesk.web.admin.routers import ADMIN_ROUTERS
 from opsdesk.worker import InProcessWorker, Worker, default_handlers
@@ -187,6 +188,7 @@ def create_app(
     app.include_router(web_links.router)
     app.include_router(web_teams.router)
     app.include_router(web_work.router)
+    app.include_router(web_war_rooms.router)
     app.include_router(web_jobs.router)
     app.include_router(web_inbound_mail.router)
     app.include_router(web_alerts.router)

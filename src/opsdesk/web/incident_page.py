@@ -33,7 +33,7 @@ from opsdesk.incidents.lifecycle import HISTORY_KEYS, PUBLIC_ACTIONS, Action
 from opsdesk.incidents.models import Incident
 from opsdesk.relations import merging
 from opsdesk.sla import service as sla_service
-from opsdesk.web import link_view, portal, work_section
+from opsdesk.web import link_view, major_section, portal, work_section
 from opsdesk.web.common import (
     CATALOG_FIELDS,
     FIELD_LABELS,
@@ -226,6 +226,9 @@ async def incident_page(
             else []
         )
         work = await work_section.work_context(session, caller, incident, _clock(request).now())
+        major_context = await major_section.section(
+            session, caller, incident, request.app.state.settings
+        )
         merge_state = await merging.merge_state(
             session,
             incident=incident,
@@ -299,6 +302,7 @@ async def incident_page(
         "ratings": list(range(RATING_MIN, RATING_MAX + 1)),
         "watching": watchers.watching,
         **work,
+        **major_context,
         "links": link_section,
         "merge_state": merge_state,
     }
