@@ -33,6 +33,7 @@ from opsdesk.collaboration.work_states import TaskStatus, WorkOrderStatus
 from opsdesk.core.clock import Clock
 from opsdesk.core.errors import NotFound
 from opsdesk.demo.mail import load_demo_mail
+from opsdesk.demo.major import load_demo_major
 from opsdesk.incidents import actions as action_service
 from opsdesk.incidents import service as incident_service
 from opsdesk.incidents.fields import Channel, Ownership, Source
@@ -101,7 +102,7 @@ async def load_demo(*, session: AsyncSession, clock: Clock) -> bool:
         ),
         now=now - timedelta(hours=3),
     )
-    await incident_service.create_incident(
+    checkout = await incident_service.create_incident(
         session=session,
         caller=tech,
         data=IncidentCreate(
@@ -202,6 +203,14 @@ async def load_demo(*, session: AsyncSession, clock: Clock) -> bool:
     )
     await load_demo_mail(session=session, clock=clock)
     await _load_alerts(session=session, admin_id=users[DEMO_ADMIN.email].id, now=now)
+    await load_demo_major(
+        session=session,
+        manager=auth_service.caller_of(users["manager@example.com"]),
+        tech=tech,
+        end_user=end_user,
+        number=checkout.number,
+        now=now,
+    )
     return True
 
 
