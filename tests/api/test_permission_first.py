@@ -22,9 +22,18 @@ STAFF_ONLY_PREFIXES = (
     "/api/v1/assignment-rules",
     "/api/v1/users",
     "/api/v1/work-orders",
+    "/api/v1/war-rooms",
 )
 # Staff work inside an incident: tasks and work orders.
-STAFF_ONLY_INCIDENT_PARTS = ("/tasks", "/tasks/{task_id}", "/work-orders")
+STAFF_ONLY_INCIDENT_PARTS = (
+    "/tasks",
+    "/tasks/{task_id}",
+    "/work-orders",
+    "/major",
+    "/major/team",
+    "/major/team/{member_id}",
+    "/major/team/{member_id}/ack",
+)
 # Reference data: everyone reads it, only admins change it.
 READ_BY_ALL = (
     *(f"/api/v1/{kind.value}" for kind in Kind),
