@@ -33,7 +33,7 @@ def _take(smtp: SmtpServer) -> list[tuple[str, str]]:
     with smtp.mailbox.lock:
         received = list(smtp.mailbox.received)
         smtp.mailbox.received.clear()
-    found = []
+    found: list[tuple[str, str]] = []
     for recipients, message in received:
         assert isinstance(message, EmailMessage)
         subject = str(message["Subject"])
