@@ -14,8 +14,8 @@ from opsdesk.knowledge import article_models as article_models
 from opsdesk.knowledge import models as knowledge_models
 from opsdesk.notify import models as notify_models
 from opsdesk.relations import models as relation_models
+from opsdesk.reviews import major_models, status_models
 from opsdesk.reviews import pir_models as review_models
-from opsdesk.reviews import status_models
 from opsdesk.sla import models as sla_models
 
 __all__ = [
@@ -31,6 +31,7 @@ __all__ = [
     "incident_models",
     "job_models",
     "knowledge_models",
+    "major_models",
     "notify_models",
     "relation_models",
     "review_models",

@@ -35,6 +35,7 @@ from opsdesk.api import (
 )
 from opsdesk.api import articles as api_articles
 from opsdesk.api import links as api_links
+from opsdesk.api import major as api_major
 from opsdesk.api import pir as api_pir
 from opsdesk.api import relations as api_relations
 from opsdesk.api import status as api_status
@@ -45,6 +46,7 @@ from opsdesk.api.coc import attachments as coc_attachments
 from opsdesk.api.coc import handling as coc_handling
 from opsdesk.api.coc import histories as coc_histories
 from opsdesk.api.coc import incidents as coc_incidents
+from opsdesk.api.coc import war_rooms as coc_war_rooms
 from opsdesk.api.docs import install_docs
 from opsdesk.api.error_boundary import ErrorBoundary
 from opsdesk.api.errors import install_error_handlers
@@ -77,6 +79,7 @@ from opsdesk.web import routes as web_routes
 from opsdesk.web import status_page as web_status_page
 from opsdesk.web import status_updates as web_status_updates
 from opsdesk.web import teams as web_teams
+from opsdesk.web import war_rooms as web_war_rooms
 from opsdesk.web import work as web_work
 from opsdesk.web.admin.routers import ADMIN_ROUTERS
 from opsdesk.worker import InProcessWorker, Worker, default_handlers
@@ -200,6 +203,8 @@ def create_app(
     for status_router in api_status.routers:
         app.include_router(status_router)
     app.include_router(api_pir.router)
+    app.include_router(coc_war_rooms.router)
+    app.include_router(api_major.router)
     for router in catalog.routers:
         app.include_router(router)
     app.include_router(web_status_page.router)
@@ -214,6 +219,7 @@ def create_app(
     app.include_router(web_pir.router)
     app.include_router(web_knowledge.router)
     app.include_router(web_knowledge_incident.router)
+    app.include_router(web_war_rooms.router)
     app.include_router(web_jobs.router)
     app.include_router(web_inbound_mail.router)
     app.include_router(web_alerts.router)

@@ -51,6 +51,7 @@ from opsdesk.notify.service import notify_incident_event
 from opsdesk.notify.templates import EVENTS as NOTIFY_EVENTS
 from opsdesk.notify.webhooks import WEBHOOK_JOB, WebhookSender
 from opsdesk.notify.work_notices import send_work_notice
+from opsdesk.reviews import major_service
 from opsdesk.reviews.pir_service import ensure_review_on_resolve
 from opsdesk.sla import clocks as sla_clocks
 from opsdesk.sla import configuration as sla_configuration
@@ -476,6 +477,13 @@ def default_handlers(settings: Settings) -> dict[str, HandlerSpec]:
                     extra={"event_key": f"job-{ctx.job_id}"},
                     settings=settings,
                 )
+        # Major-incident rules (P1, interrupted critical application) after every change.
+        await major_service.apply_rules(
+            ctx.session,
+            incident_id=int(payload["incident_id"]),
+            now=ctx.clock.now(),
+            settings=settings,
+        )
         if "resolved" in payload["events"] and settings.confirm_reminder_days > 0:
             await schedule_confirm_reminder(
                 ctx.session,
@@ -549,6 +557,9 @@ def default_handlers(settings: Settings) -> dict[str, HandlerSpec]:
         if purged >= PURGE_BATCH:
             ctx.again_at(now)  # a full batch may leave more: go on at once
 
+    async def sweep_major(_payload: dict[str, Any], ctx: JobContext) -> None:
+        await major_service.sweep(ctx.session, now=ctx.clock.now(), settings=settings)
+
     async def work_notice(payload: dict[str, Any], ctx: JobContext) -> None:
         await send_work_notice(
             ctx.session, payload=payload, now=ctx.clock.now(), settings=ctx.settings
@@ -596,6 +607,9 @@ def default_handlers(settings: Settings) -> dict[str, HandlerSpec]:
         tasks.WORK_NOTICE_JOB: HandlerSpec(work_notice, transactional=True, max_attempts=8),
         tasks.DUE_SWEEP_JOB: HandlerSpec(
             sweep_work_due, transactional=True, every_s=WORK_DUE_SWEEP_S
+        ),
+        major_service.SWEEP_JOB: HandlerSpec(
+            sweep_major, transactional=True, every_s=settings.major_sweep_s
         ),
         SWEEP_KIND: HandlerSpec(
             sweep_incidents, transactional=True, every_s=settings.lifecycle_sweep_s

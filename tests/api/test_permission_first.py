@@ -28,14 +28,19 @@ STAFF_ONLY_PREFIXES = (
     "/api/v1/status-templates",
     "/api/v1/status-components",
     "/api/v1/reviews",
+    "/api/v1/war-rooms",
 )
-# Staff work inside an incident: tasks, work orders, knowledge articles.
+# Staff work inside an incident: tasks, work orders, knowledge articles, major incidents.
 STAFF_ONLY_INCIDENT_PARTS = (
     "/tasks",
     "/tasks/{task_id}",
     "/work-orders",
     "/article",
     "/apply-article",
+    "/major",
+    "/major/team",
+    "/major/team/{member_id}",
+    "/major/team/{member_id}/ack",
 )
 # Reference data: everyone reads it, only admins change it.
 READ_BY_ALL = (

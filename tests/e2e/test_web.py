@@ -86,12 +86,17 @@ def test_admin_lists_filters_and_opens_an_incident(page: Page) -> None:
     expect(fields.locator("dt", has_text="Source").locator("+ dd")).to_have_text("Alarm")
     history = page.locator("#history")
     # The demo's P1 has waited longer than its 15-minute response goal: the in-process
-    # worker may already have escalated it by the time the page is read.
+    # worker may already have escalated it by the time the page is read. It is the demo's
+    # major incident too (demo/major.py): declared, its war room, team and children.
     expect(history.locator(".timeline-action").last).to_have_text("create incident")
     assert set(history.locator(".timeline-action").all_inner_texts()) <= {
         "create incident",
         "SLA response breached",
         "SLA resolution breached",
+        "declare major incident",
+        "war room",
+        "response team",
+        "link incident",
     }
     expect(page.locator("#sla [data-target=response] .sla-label")).to_contain_text("Response:")
     expect(history).to_contain_text("by Tess Technician")

@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from opsdesk.alerts.models import Alert, AlertGroup, Integration
 from opsdesk.alerts.payloads import FIRING
 from opsdesk.core.errors import NotFound
+from opsdesk.incidents.fields import Status
 from opsdesk.incidents.models import Incident
 
 
@@ -101,3 +102,24 @@ async def alerts_of(*, session: AsyncSession, group_id: int, limit: int = 500) -
         .limit(limit)
     )
     return list(rows)
+
+
+async def storming_incidents(
+    *, session: AsyncSession, threshold: int, limit: int = 100
+) -> list[tuple[int, int]]:
+    """(incident id, alert count) of open, not yet major incidents with an open alert group
+    of at least ``threshold`` alerts: the alert-storm rule of major incidents."""
+    rows = await session.execute(
+        select(AlertGroup.incident_id, func.max(AlertGroup.alert_count))
+        .join(Incident, Incident.id == AlertGroup.incident_id)
+        .where(
+            AlertGroup.closed_at.is_(None),
+            AlertGroup.alert_count >= threshold,
+            Incident.major.is_(False),
+            Incident.status.in_((Status.TRIGGERED.value, Status.ACKNOWLEDGED.value)),
+        )
+        .group_by(AlertGroup.incident_id)
+        .order_by(AlertGroup.incident_id)
+        .limit(limit)
+    )
+    return [(int(incident_id), int(count)) for incident_id, count in rows if incident_id]

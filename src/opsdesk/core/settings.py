@@ -140,6 +140,41 @@ class Settings(BaseSettings):
         description="A TrueType font for PDF exports (Unicode); missing: Helvetica, Latin-1",
     )
 
+    # Major incidents (reviews/major*.py, docs/major-incidents.md).
+    major_auto_levels: str = Field(
+        default="P1",
+        pattern=r"^\s*((?i:P[1-5]|level_[1-5]0)\s*(,\s*(?i:P[1-5]|level_[1-5]0)\s*)*)?$",
+        description="Levels that declare a major incident by themselves (comma list; empty: none)",
+    )
+    major_critical_applications: str = Field(
+        default="",
+        max_length=4000,
+        description="Application keys whose service interruption declares a major incident",
+    )
+    major_alert_storm: int = Field(
+        default=50, ge=0, description="Alerts in one group that declare its incident major; 0: off"
+    )
+    major_update_minutes: str = Field(
+        default="P1=15,P2=30,*=60",
+        pattern=r"^\s*(((?i:P[1-5]|level_[1-5]0)|\*)\s*=\s*\d+\s*"
+        r"(,\s*((?i:P[1-5]|level_[1-5]0)|\*)\s*=\s*\d+\s*)*)?$",
+        description="Remind the incident manager when no update was posted for N minutes, "
+        "per level (P1=15,P2=30,*=60; 0: never)",
+    )
+    major_manager_shift: str = Field(
+        default="",
+        pattern=r"^([\w.-]+/[\w.-]+)?$",
+        description="scene/role whose person on duty manages a rule-declared major incident",
+    )
+    major_comms_shift: str = Field(
+        default="",
+        pattern=r"^([\w.-]+/[\w.-]+)?$",
+        description="scene/role whose person on duty leads communications of a major incident",
+    )
+    major_sweep_s: float = Field(
+        default=60, gt=0, description="How often the worker checks alert storms and reminders"
+    )
+
     def resolved_database_url(self) -> str:
         if self.database_url:
             return self.database_url

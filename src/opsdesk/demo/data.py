@@ -36,6 +36,7 @@ from opsdesk.core.clock import Clock
 from opsdesk.core.errors import NotFound
 from opsdesk.demo.knowledge import load_demo_knowledge
 from opsdesk.demo.mail import load_demo_mail
+from opsdesk.demo.major import load_demo_major
 from opsdesk.demo.reviews import load_demo_reviews
 from opsdesk.demo.status import load_demo_status
 from opsdesk.incidents import actions as action_service
@@ -106,7 +107,7 @@ async def load_demo(*, session: AsyncSession, clock: Clock) -> bool:
         ),
         now=now - timedelta(hours=3),
     )
-    await incident_service.create_incident(
+    checkout = await incident_service.create_incident(
         session=session,
         caller=tech,
         data=IncidentCreate(
@@ -221,6 +222,14 @@ async def load_demo(*, session: AsyncSession, clock: Clock) -> bool:
         manager=auth_service.caller_of(users["manager@example.com"]),
         readers=[end_user, auth_service.caller_of(users["tech2@example.com"])],
         printer=printer.number,
+        now=now,
+    )
+    await load_demo_major(
+        session=session,
+        manager=auth_service.caller_of(users["manager@example.com"]),
+        tech=tech,
+        end_user=end_user,
+        number=checkout.number,
         now=now,
     )
     return True

@@ -52,6 +52,7 @@ class Queue(StrEnum):
     BREACHED = "breached"
     APPROVAL = "approval"
     WAITING = "waiting"
+    MAJOR = "major"
     ALL = "all"
 
 
@@ -64,6 +65,7 @@ QUEUE_LABELS: dict[Queue, str] = {
     Queue.BREACHED: "Breached",
     Queue.APPROVAL: "Awaiting approval",
     Queue.WAITING: "Waiting for the requester",
+    Queue.MAJOR: "Major incidents",
     Queue.ALL: "All incidents",
 }
 
@@ -237,6 +239,8 @@ def queue_conditions(queue: Queue, caller: Caller, now: datetime) -> list[Column
             ]
         case Queue.WAITING:
             return [Incident.status == Status.RESOLVED.value]
+        case Queue.MAJOR:
+            return [Incident.major.is_(True), _open()]
         case Queue.ALL:
             return []
 

@@ -174,6 +174,11 @@ class HistoryAction(StrEnum):
     UNLINK = "incident_unlink"
     # A stakeholder update posted (reviews/status.py): internal, the text itself is public.
     STATUS_UPDATE = "incident_status_update"
+    # Major incidents (reviews/): declared, downgraded, the team and the war room.
+    MAJOR_DECLARE = "incident_major_declare"
+    MAJOR_DOWNGRADE = "incident_major_downgrade"
+    MAJOR_TEAM = "incident_major_team"
+    WAR_ROOM = "incident_war_room"
 
 
 HISTORY_ACTION_LABELS: dict[str, Label] = {
@@ -215,6 +220,10 @@ HISTORY_ACTION_LABELS: dict[str, Label] = {
     HistoryAction.LINK: Label("link incident", "关联事件单"),
     HistoryAction.UNLINK: Label("remove link", "取消关联"),
     HistoryAction.STATUS_UPDATE: Label("status update", "发布状态通告"),
+    HistoryAction.MAJOR_DECLARE: Label("declare major incident", "升级为重大事件"),
+    HistoryAction.MAJOR_DOWNGRADE: Label("downgrade major incident", "取消重大事件"),
+    HistoryAction.MAJOR_TEAM: Label("response team", "响应团队"),
+    HistoryAction.WAR_ROOM: Label("war room", "WarRoom"),
 }
 
 # Keys of the ``changes`` entries that describe an automation step on its history row.

@@ -58,6 +58,7 @@ MAX_SECRET_LENGTH = 200
 
 # What a template reading ``work`` sees for an event that is not about a task or work order.
 NO_WORK: dict[str, Any] = {key: (0 if key == "id" else "") for key in SAMPLE_CONTEXT["work"]}
+NO_MAJOR: dict[str, Any] = {key: (0 if key == "minutes" else "") for key in SAMPLE_CONTEXT["major"]}
 
 # Reads the members of a workgroup through the assignment service, which serves staff.
 _NOTIFIER = Caller(user_id="", email="", name="opsdesk notifications", role=Role.TECHNICIAN)
@@ -314,6 +315,7 @@ async def notify_incident_event(
     recipients: Sequence[str] | None = None,
     work: Mapping[str, Any] | None = None,
     work_people: Sequence[str] | None = None,
+    major: Mapping[str, Any] | None = None,
 ) -> int:
     """Queue the mails (and webhook deliveries) of one incident event; returns how many.
 
@@ -376,6 +378,7 @@ async def notify_incident_event(
                 },
                 "extra": extra,
                 "work": dict(work or NO_WORK),
+                "major": dict(major or NO_MAJOR),
             },
         )
         created = event == "created"

@@ -36,6 +36,8 @@ EVENTS = (
     "review_reviewed",
     "review_returned",
     "review_approved",
+    "major_paged",
+    "major_update_due",
 )
 EVENT_LABELS = {
     "created": "Incident recorded",
@@ -55,6 +57,8 @@ EVENT_LABELS = {
     "review_reviewed": "Post-incident review reviewed",
     "review_returned": "Post-incident review returned",
     "review_approved": "Post-incident review approved",
+    "major_paged": "Paged to a major incident's response team",
+    "major_update_due": "Major incident: an update is due",
 }
 PARTS = ("subject", "text_body", "html_body")
 _SUFFIX = {"subject": "subject", "text_body": "txt", "html_body": "html"}
@@ -99,6 +103,17 @@ SAMPLE_CONTEXT: dict[str, Any] = {
         "due_at": "2026-03-02T16:00:00+00:00",
         "location": "",
         "url": "https://opsdesk.example/incidents/INC20260302100000001#work",
+    },
+    # The major incident of a major_* event (reviews/major_service.py; empty for the others).
+    "major": {
+        "role": "technical_lead",
+        "role_label": "Technical lead",
+        "manager_name": "Ivy Manager",
+        "reason": "level P1 declares a major incident",
+        "war_room_url": "https://opsdesk.example/war-rooms/1",
+        "war_room_status": "Fault delimitation",
+        "minutes": 15,
+        "last_update_at": "2026-03-02T10:15:00+00:00",
     },
     "extra": {},
 }

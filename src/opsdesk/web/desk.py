@@ -162,7 +162,7 @@ def _staff_queues(caller: Caller) -> list[queues.Queue]:
     ]
     if queues.may_approve(caller):
         shown.append(queues.Queue.APPROVAL)
-    return [*shown, queues.Queue.WAITING, queues.Queue.ALL]
+    return [*shown, queues.Queue.WAITING, queues.Queue.MAJOR, queues.Queue.ALL]
 
 
 # --- My work -------------------------------------------------------------------------------

@@ -37,6 +37,7 @@ from opsdesk.sla import display as sla_display
 from opsdesk.web import (
     knowledge_section,
     link_view,
+    major_section,
     pir_section,
     portal,
     status_section,
@@ -245,6 +246,9 @@ async def incident_page(
             session, caller, incident, request.app.state.settings
         )
         knowledge = await knowledge_section.knowledge_context(session, caller, incident)
+        major_context = await major_section.section(
+            session, caller, incident, request.app.state.settings
+        )
         merge_state = await merging.merge_state(
             session,
             incident=incident,
@@ -321,6 +325,7 @@ async def incident_page(
         **stakeholder,
         **review_section,
         **knowledge,
+        **major_context,
         "links": link_section,
         "merge_state": merge_state,
     }
