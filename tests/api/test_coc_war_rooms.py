@@ -264,6 +264,10 @@ async def test_the_listed_war_room_is_the_created_one_key_by_key(
         desk.tech.token,
     )
     assert by_number.json()["data"]["total_num"] == 1  # war_room_nums overrides the rest
+    # The incident's COC detail names its war room (staff); an end user's view does not.
+    number = call.body["incident_num"]  # type: ignore[index]
+    detail = await client.get(f"/v1/external/incident/{number}", headers=desk.tech.headers)
+    assert detail.json()["data"]["warroom_id"] == room["id"]
 
 
 @pytest.mark.parametrize("endpoint", ENDPOINTS, ids=IDS)

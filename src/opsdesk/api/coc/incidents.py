@@ -50,6 +50,7 @@ from opsdesk.incidents.search import (
     parse_search,
     search_incidents,
 )
+from opsdesk.reviews import war_rooms
 
 router = APIRouter(tags=["COC-compatible"])
 
@@ -67,7 +68,7 @@ def _text_ms(value: Any) -> str | None:
     return None if value is None else str(epoch_ms(value))
 
 
-def detail_of(incident: Incident) -> dict[str, Any]:
+def detail_of(incident: Incident, warroom_id: str | None = None) -> dict[str, Any]:
     """``ShowCocIncidentDetail``'s ``data`` (SDK ``IncidentTicketInfoResponseData``)."""
     return {
         "incident_num": incident.number,
@@ -87,7 +88,7 @@ def detail_of(incident: Incident) -> dict[str, Any]:
         "incident_assignee": listed(incident.assignee_id),
         "assignee_scene": incident.assignee_scene,
         "assignee_role": incident.assignee_role,
-        "warroom_id": None,
+        "warroom_id": warroom_id,
         "handle_time": _ms(incident.resolved_at),
         "status": incident.status,
         "create_time": _ms(incident.created_at),
@@ -134,7 +135,9 @@ async def show_incident(incident_num: IncidentNum, caller: CurrentCaller, db: DB
         incident = await service.access_incident(
             session=session, caller=caller, number=incident_num
         )
-    return envelope(detail_of(incident))
+        # The incident's latest war room (COC's warroom_id); staff only, as war rooms are.
+        rooms = await war_rooms.rooms_of(session, incident.id) if caller.is_staff else []
+    return envelope(detail_of(incident, str(rooms[0].id) if rooms else None))
 
 
 @router.post("/v2/incidents/list", openapi_extra=LIST_BODY)
