@@ -11,6 +11,7 @@ from opsdesk.desk import models as desk_models
 from opsdesk.incidents import models as incident_models
 from opsdesk.intake.email import models as inbound_mail_models
 from opsdesk.knowledge import models as knowledge_models
+from opsdesk.knowledge import suggest_models
 from opsdesk.notify import models as notify_models
 from opsdesk.relations import models as relation_models
 from opsdesk.sla import models as sla_models
@@ -30,4 +31,5 @@ __all__ = [
     "notify_models",
     "relation_models",
     "sla_models",
+    "suggest_models",
 ]

@@ -1,0 +1,268 @@
+"""Suggestions: published articles and similar open or recently resolved incidents for a text.
+
+The database finds and ranks candidates from its own full-text index (FTS5 ``bm25`` on
+SQLite, ``ts_rank_cd`` on PostgreSQL; migration 0021 keeps the index by triggers); Python
+then re-ranks the few best of each kind by coverage of the query's words (title matches
+count more), recency and, with the ``ai`` extra, sentence-embedding similarity, and says why
+each one matched (``text_terms``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import bindparam, text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from opsdesk.auth.roles import Caller
+from opsdesk.core.database import UTCDateTime
+from opsdesk.incidents.fields import Status
+from opsdesk.knowledge import text_terms
+from opsdesk.knowledge.embeddings import Embedder, cosine
+from opsdesk.knowledge.text_terms import Signals
+
+KINDS = ("article", "incident")
+RECENT_DAYS = 30  # resolved or closed incidents are suggested this long after resolution
+CANDIDATES = 40  # per kind, from the index, before the re-ranking
+OPEN_STATUSES = (Status.TRIGGERED.value, Status.ACKNOWLEDGED.value)
+DONE_STATUSES = (Status.RESOLVED.value, Status.COMPLETED.value)
+
+
+@dataclass(frozen=True)
+class Suggestion:
+    """One ranked item and why it matched."""
+
+    kind: str  # "article" or "incident"
+    id: int
+    number: str | None  # incidents
+    title: str
+    score: float
+    matched: list[str]
+    passage: str
+    signals: Signals
+    status: str | None = None  # incidents
+    workaround: str | None = None  # articles
+    visibility: str | None = None  # articles
+
+
+@dataclass
+class _Candidate:
+    kind: str
+    id: int
+    rank: float
+    title: str
+    texts: list[str]
+    number: str | None = None
+    status: str | None = None
+    workaround: str | None = None
+    visibility: str | None = None
+    resolved_at: datetime | None = None
+
+
+def _fts5_query(terms: Sequence[str], *, prefix_last: bool) -> str:
+    quoted = ['"' + term.replace('"', '""') + '"' for term in terms]
+    if prefix_last and len(terms[-1]) >= 3:
+        quoted[-1] += "*"
+    return " OR ".join(quoted)
+
+
+def _tsquery(terms: Sequence[str], *, prefix_last: bool) -> str:
+    # query_terms yields letters and digits only, so no tsquery operator can slip in.
+    parts = list(terms)
+    if prefix_last and len(parts[-1]) >= 3:
+        parts[-1] += ":*"
+    return " | ".join(parts)
+
+
+_SQLITE_ARTICLES = """
+SELECT a.id, -bm25(article_search, 10.0, 4.0, 2.0, 8.0) AS rank, a.title, a.body,
+       a.workaround, a.visibility
+FROM article_search JOIN articles a ON a.id = article_search.rowid
+WHERE article_search MATCH :q AND a.status = 'published' {visibility}
+ORDER BY rank DESC LIMIT :n
+"""
+_POSTGRES_ARTICLES = """
+SELECT a.id, ts_rank_cd(s.document, q, 1) AS rank, a.title, a.body, a.workaround, a.visibility
+FROM article_search s JOIN articles a ON a.id = s.article_id,
+     to_tsquery(opsdesk_search_config(), :q) AS q
+WHERE s.document @@ q AND a.status = 'published' {visibility}
+ORDER BY rank DESC LIMIT :n
+"""
+_INCIDENT_FILTER = """
+  AND i.merged_into_id IS NULL
+  AND (i.status IN ('{open_a}', '{open_b}')
+       OR (i.status IN ('{done_a}', '{done_b}') AND i.resolved_at >= :since))
+  {own} {exclude}
+""".format(
+    open_a=OPEN_STATUSES[0],
+    open_b=OPEN_STATUSES[1],
+    done_a=DONE_STATUSES[0],
+    done_b=DONE_STATUSES[1],
+    own="{own}",
+    exclude="{exclude}",
+)
+_SQLITE_INCIDENTS = (
+    """
+SELECT i.id, -bm25(incident_search, 10.0, 4.0, 2.0) AS rank, i.number, i.title,
+       i.description, i.solution, i.status, i.resolved_at
+FROM incident_search JOIN incidents i ON i.id = incident_search.rowid
+WHERE incident_search MATCH :q"""
+    + _INCIDENT_FILTER
+    + "ORDER BY rank DESC LIMIT :n"
+)
+_POSTGRES_INCIDENTS = (
+    """
+SELECT i.id, ts_rank_cd(s.document, q, 1) AS rank, i.number, i.title, i.description,
+       i.solution, i.status, i.resolved_at
+FROM incident_search s JOIN incidents i ON i.id = s.incident_id,
+     to_tsquery(opsdesk_search_config(), :q) AS q
+WHERE s.document @@ q"""
+    + _INCIDENT_FILTER
+    + "ORDER BY rank DESC LIMIT :n"
+)
+
+
+def _dialect(session: AsyncSession) -> str:
+    return session.get_bind().dialect.name
+
+
+async def _articles(
+    session: AsyncSession, caller: Caller, query: str, postgres: bool, n: int
+) -> list[_Candidate]:
+    visibility = "" if caller.is_staff else "AND a.visibility = 'public'"
+    sql = (_POSTGRES_ARTICLES if postgres else _SQLITE_ARTICLES).format(visibility=visibility)
+    rows = await session.execute(text(sql), {"q": query, "n": n})
+    return [
+        _Candidate(
+            kind="article",
+            id=row.id,
+            rank=float(row.rank),
+            title=row.title,
+            texts=[row.title, row.body, row.workaround],
+            workaround=row.workaround,
+            visibility=row.visibility,
+        )
+        for row in rows
+    ]
+
+
+async def _incidents(
+    session: AsyncSession,
+    caller: Caller,
+    query: str,
+    postgres: bool,
+    n: int,
+    since: datetime,
+    exclude_id: int | None,
+) -> list[_Candidate]:
+    own = "" if caller.is_staff else "AND (i.reporter_id = :me OR i.creator_id = :me)"
+    exclude = "" if exclude_id is None else "AND i.id != :exclude"
+    sql = (_POSTGRES_INCIDENTS if postgres else _SQLITE_INCIDENTS).format(own=own, exclude=exclude)
+    statement = (
+        text(sql)
+        .bindparams(bindparam("since", type_=UTCDateTime()))
+        .columns(resolved_at=UTCDateTime())
+    )
+    params: dict[str, Any] = {"q": query, "n": n, "since": since}
+    if not caller.is_staff:
+        params["me"] = caller.user_id
+    if exclude_id is not None:
+        params["exclude"] = exclude_id
+    rows = await session.execute(statement, params)
+    return [
+        _Candidate(
+            kind="incident",
+            id=row.id,
+            rank=float(row.rank),
+            title=row.title,
+            texts=[row.title, row.description, row.solution or ""],
+            number=row.number,
+            status=row.status,
+            resolved_at=row.resolved_at,
+        )
+        for row in rows
+    ]
+
+
+def _recency(candidate: _Candidate, now: datetime) -> float:
+    if candidate.kind != "incident" or candidate.status in OPEN_STATUSES:
+        return 1.0
+    if candidate.resolved_at is None:
+        return 0.5
+    age = (now - candidate.resolved_at).total_seconds() / 86400
+    return max(0.0, 1.0 - age / RECENT_DAYS)
+
+
+async def suggest(
+    *,
+    session: AsyncSession,
+    caller: Caller,
+    text_: str,
+    now: datetime,
+    kinds: Sequence[str] = KINDS,
+    limit: int = 10,
+    exclude_incident_id: int | None = None,
+    embedder: Embedder | None = None,
+    prefix_last: bool = False,
+) -> list[Suggestion]:
+    """Ranked suggestions for ``text_`` that ``caller`` may see, best first.
+
+    End users get published public articles and their own incidents; staff all published
+    articles and every open or recently resolved incident. ``prefix_last`` treats the last
+    word as unfinished (as-you-type)."""
+    terms = text_terms.query_terms(text_)
+    if not terms:
+        return []
+    postgres = _dialect(session) == "postgresql"
+    query = (
+        _tsquery(terms, prefix_last=prefix_last)
+        if postgres
+        else _fts5_query(terms, prefix_last=prefix_last)
+    )
+    n = max(CANDIDATES, limit * 2)
+    candidates: list[_Candidate] = []
+    if "article" in kinds:
+        candidates += await _articles(session, caller, query, postgres, n)
+    if "incident" in kinds:
+        since = now - timedelta(days=RECENT_DAYS)
+        candidates += await _incidents(
+            session, caller, query, postgres, n, since, exclude_incident_id
+        )
+    if not candidates:
+        return []
+    best = {
+        kind: max((c.rank for c in candidates if c.kind == kind), default=0.0) for kind in KINDS
+    }
+    semantic: list[float | None] = [None] * len(candidates)
+    if embedder is not None:
+        vectors = embedder.embed([text_, *(" ".join(c.texts[:2]) for c in candidates)])
+        semantic = [cosine(vectors[0], vector) for vector in vectors[1:]]
+    ranked: list[Suggestion] = []
+    for candidate, similarity in zip(candidates, semantic, strict=True):
+        body = " ".join(candidate.texts[1:])
+        signals = Signals(
+            lexical=candidate.rank / best[candidate.kind] if best[candidate.kind] > 0 else 0.0,
+            coverage=text_terms.coverage(terms, candidate.title, body),
+            recency=_recency(candidate, now),
+            semantic=similarity,
+        )
+        ranked.append(
+            Suggestion(
+                kind=candidate.kind,
+                id=candidate.id,
+                number=candidate.number,
+                title=candidate.title,
+                score=text_terms.score(signals),
+                matched=text_terms.matched_terms(terms, " ".join(candidate.texts)),
+                passage=text_terms.passage(terms, candidate.texts[1:] or candidate.texts),
+                signals=signals,
+                status=candidate.status,
+                workaround=candidate.workaround,
+                visibility=candidate.visibility,
+            )
+        )
+    ranked.sort(key=lambda item: (-item.score, item.kind, item.id))
+    return ranked[:limit]
