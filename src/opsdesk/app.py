@@ -33,6 +33,7 @@ from opsdesk.api import (
     work_orders,
 )
 from opsdesk.api import links as api_links
+from opsdesk.api import suggestions as api_suggestions
 from opsdesk.api import relations as api_relations
 from opsdesk.api import views as api_views
 from opsdesk.api.body_limits import BodyLimits
@@ -165,6 +166,7 @@ def create_app(
     app.include_router(work_orders.router)
     app.include_router(api_links.router)
     app.include_router(api_relations.router)
+    app.include_router(api_suggestions.router)
     app.include_router(assignment.router)
     app.include_router(jobs.router)
     app.include_router(inbound_mail.router)

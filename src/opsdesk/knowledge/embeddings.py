@@ -48,3 +48,8 @@ def cosine(left: Sequence[float], right: Sequence[float]) -> float:
     dot = sum(a * b for a, b in zip(left, right, strict=False))
     norm = math.sqrt(sum(a * a for a in left)) * math.sqrt(sum(b * b for b in right))
     return dot / norm if norm else 0.0
+
+
+def embedder_for(enabled: bool) -> Embedder | None:
+    """The embedder to fuse in: the installed model when ``enabled`` (a setting), else None."""
+    return installed_embedder() if enabled else None

@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from opsdesk.auth.roles import Caller
 from opsdesk.core.database import UTCDateTime
+from opsdesk.core.errors import ValidationFailed
 from opsdesk.incidents.fields import Status
 from opsdesk.knowledge import text_terms
 from opsdesk.knowledge.embeddings import Embedder, cosine
@@ -266,3 +267,21 @@ async def suggest(
         )
     ranked.sort(key=lambda item: (-item.score, item.kind, item.id))
     return ranked[:limit]
+
+
+def url_of(item: Suggestion) -> str:
+    """Where the item is read: the incident page, or the article's page."""
+    if item.kind == "incident":
+        return f"/incidents/{item.number}"
+    return f"/articles/{item.id}"
+
+
+def parse_kinds(raw: str) -> tuple[str, ...]:
+    """``article,incident`` → the kinds asked for; an unknown or empty one is refused."""
+    kinds = tuple(dict.fromkeys(part.strip() for part in raw.split(",") if part.strip()))
+    unknown = [kind for kind in kinds if kind not in KINDS]
+    if not kinds or unknown:
+        raise ValidationFailed(
+            "kinds: give article, incident or both, separated by a comma", field="kinds"
+        )
+    return kinds
