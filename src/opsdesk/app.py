@@ -62,6 +62,7 @@ from opsdesk.web import incident_edit as web_incident_edit
 from opsdesk.web import incident_page as web_incident_page
 from opsdesk.web import jobs as web_jobs
 from opsdesk.web import links as web_links
+from opsdesk.web import suggestions as web_suggestions
 from opsdesk.web import live as web_live
 from opsdesk.web import relations_merge as web_relations_merge
 from opsdesk.web import routes as web_routes
@@ -178,6 +179,7 @@ def create_app(
     app.include_router(coc_alarms.router)
     for router in catalog.routers:
         app.include_router(router)
+    app.include_router(web_suggestions.router)
     app.include_router(web_routes.router)
     app.include_router(web_incident_page.router)
     app.include_router(web_relations_merge.router)

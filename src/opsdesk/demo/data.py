@@ -33,6 +33,7 @@ from opsdesk.collaboration.work_states import TaskStatus, WorkOrderStatus
 from opsdesk.core.clock import Clock
 from opsdesk.core.errors import NotFound
 from opsdesk.demo.mail import load_demo_mail
+from opsdesk.demo.suggestions import load_suggestions_demo
 from opsdesk.incidents import actions as action_service
 from opsdesk.incidents import service as incident_service
 from opsdesk.incidents.fields import Channel, Ownership, Source
@@ -202,6 +203,7 @@ async def load_demo(*, session: AsyncSession, clock: Clock) -> bool:
     )
     await load_demo_mail(session=session, clock=clock)
     await _load_alerts(session=session, admin_id=users[DEMO_ADMIN.email].id, now=now)
+    await load_suggestions_demo(session=session, author_id=tech.user_id, end_user=end_user, now=now)
     return True
 
 

@@ -33,6 +33,8 @@ _STOP_TEXT = """
     since help need needs want tried try trying issue problem problems issues work working
     works worked doesn't don't didn't isn't can't won't wont cant dont doesnt didnt isnt im ive
     i'm i've it's its we're there's seems seem seemed like one us via per able unable
+    every come comes came coming go goes going went give gives gave make makes made say says
+    said see seen saw show shows showing shown
     """
 STOP_WORDS = frozenset(_STOP_TEXT.split())
 

@@ -33,7 +33,7 @@ from opsdesk.incidents.lifecycle import HISTORY_KEYS, PUBLIC_ACTIONS, Action
 from opsdesk.incidents.models import Incident
 from opsdesk.relations import merging
 from opsdesk.sla import service as sla_service
-from opsdesk.web import link_view, portal, work_section
+from opsdesk.web import link_view, portal, suggestion_section, work_section
 from opsdesk.web.common import (
     CATALOG_FIELDS,
     FIELD_LABELS,
@@ -226,6 +226,13 @@ async def incident_page(
             else []
         )
         work = await work_section.work_context(session, caller, incident, _clock(request).now())
+        similar = await suggestion_section.similar_context(
+            session,
+            caller,
+            incident,
+            _clock(request).now(),
+            embeddings=request.app.state.settings.suggest_embeddings,
+        )
         merge_state = await merging.merge_state(
             session,
             incident=incident,
@@ -299,6 +306,7 @@ async def incident_page(
         "ratings": list(range(RATING_MIN, RATING_MAX + 1)),
         "watching": watchers.watching,
         **work,
+        **similar,
         "links": link_section,
         "merge_state": merge_state,
     }
