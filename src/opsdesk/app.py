@@ -33,8 +33,8 @@ from opsdesk.api import (
     work_orders,
 )
 from opsdesk.api import links as api_links
-from opsdesk.api import suggestions as api_suggestions
 from opsdesk.api import relations as api_relations
+from opsdesk.api import suggestions as api_suggestions
 from opsdesk.api import views as api_views
 from opsdesk.api.body_limits import BodyLimits
 from opsdesk.api.coc import alarms as coc_alarms
@@ -62,10 +62,10 @@ from opsdesk.web import incident_edit as web_incident_edit
 from opsdesk.web import incident_page as web_incident_page
 from opsdesk.web import jobs as web_jobs
 from opsdesk.web import links as web_links
-from opsdesk.web import suggestions as web_suggestions
 from opsdesk.web import live as web_live
 from opsdesk.web import relations_merge as web_relations_merge
 from opsdesk.web import routes as web_routes
+from opsdesk.web import suggestions as web_suggestions
 from opsdesk.web import teams as web_teams
 from opsdesk.web import work as web_work
 from opsdesk.web.admin.routers import ADMIN_ROUTERS

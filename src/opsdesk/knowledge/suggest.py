@@ -27,7 +27,7 @@ from opsdesk.knowledge.text_terms import Signals
 
 KINDS = ("article", "incident")
 RECENT_DAYS = 30  # resolved or closed incidents are suggested this long after resolution
-CANDIDATES = 40  # per kind, from the index, before the re-ranking
+CANDIDATES = 25  # per kind, from the index, before the re-ranking
 OPEN_STATUSES = (Status.TRIGGERED.value, Status.ACKNOWLEDGED.value)
 DONE_STATUSES = (Status.RESOLVED.value, Status.COMPLETED.value)
 
@@ -241,32 +241,38 @@ async def suggest(
     if embedder is not None:
         vectors = embedder.embed([text_, *(" ".join(c.texts[:2]) for c in candidates)])
         semantic = [cosine(vectors[0], vector) for vector in vectors[1:]]
-    ranked: list[Suggestion] = []
+    scored: list[tuple[float, _Candidate, Signals, text_terms.Stems]] = []
     for candidate, similarity in zip(candidates, semantic, strict=True):
-        body = " ".join(candidate.texts[1:])
+        title_stems = text_terms.stems_of(candidate.title)
+        body_stems = text_terms.stems_of(" ".join(candidate.texts[1:]))
         signals = Signals(
             lexical=candidate.rank / best[candidate.kind] if best[candidate.kind] > 0 else 0.0,
-            coverage=text_terms.coverage(terms, candidate.title, body),
+            coverage=text_terms.coverage_of(terms, title_stems, body_stems),
             recency=_recency(candidate, now),
             semantic=similarity,
         )
-        ranked.append(
-            Suggestion(
-                kind=candidate.kind,
-                id=candidate.id,
-                number=candidate.number,
-                title=candidate.title,
-                score=text_terms.score(signals),
-                matched=text_terms.matched_terms(terms, " ".join(candidate.texts)),
-                passage=text_terms.passage(terms, candidate.texts[1:] or candidate.texts),
-                signals=signals,
-                status=candidate.status,
-                workaround=candidate.workaround,
-                visibility=candidate.visibility,
-            )
+        everything = text_terms.Stems(
+            title_stems.exact | body_stems.exact, title_stems.starts | body_stems.starts
         )
-    ranked.sort(key=lambda item: (-item.score, item.kind, item.id))
-    return ranked[:limit]
+        scored.append((text_terms.score(signals), candidate, signals, everything))
+    scored.sort(key=lambda row: (-row[0], row[1].kind, row[1].id))
+    # The explanation (matched words, passage) only for what is shown.
+    return [
+        Suggestion(
+            kind=candidate.kind,
+            id=candidate.id,
+            number=candidate.number,
+            title=candidate.title,
+            score=value,
+            matched=text_terms.matched_in(terms, stems),
+            passage=text_terms.passage(terms, candidate.texts[1:] or candidate.texts),
+            signals=signals,
+            status=candidate.status,
+            workaround=candidate.workaround,
+            visibility=candidate.visibility,
+        )
+        for value, candidate, signals, stems in scored[:limit]
+    ]
 
 
 def url_of(item: Suggestion) -> str:

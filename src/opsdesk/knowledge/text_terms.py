@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 MAX_TEXT = 2000  # characters of typed text a query reads
 MAX_TERMS = 24  # query terms sent to the index
@@ -44,6 +45,7 @@ def words(text: str) -> list[str]:
     return [match.group(0).lower().replace("\u2019", "'") for match in _WORD.finditer(text)]
 
 
+@lru_cache(maxsize=65536)
 def stem(word: str) -> str:
     """A light English suffix stripper: enough to see "printing" and "printer" as "print"."""
     word = word.lower().replace("'", "")
@@ -93,23 +95,43 @@ def query_terms(text: str, *, limit: int = MAX_TERMS) -> list[str]:
     return terms
 
 
-def _close(query_stem: str, candidate_stem: str) -> bool:
-    if query_stem == candidate_stem:
-        return True
-    # A shared start of 5+ letters: "authenticat" ~ "authentication", "config" ~ "configure".
-    shorter = min(len(query_stem), len(candidate_stem))
-    return shorter >= 5 and query_stem[:shorter] == candidate_stem[:shorter]
+PREFIX_MIN = 5  # a shared start this long counts: "authenticat" ~ "authentication"
+
+
+@dataclass(frozen=True)
+class Stems:
+    """The stems of a text, and every start (5+ letters) of its longer stems."""
+
+    exact: frozenset[str]
+    starts: frozenset[str]
+
+    def has(self, term_stem: str) -> bool:
+        if term_stem in self.exact:
+            return True
+        if len(term_stem) < PREFIX_MIN:
+            return False
+        # One of the two begins with the other: "config" ~ "configur".
+        return term_stem in self.starts or any(
+            term_stem[:end] in self.exact for end in range(PREFIX_MIN, len(term_stem))
+        )
+
+
+def stems_of(text: str) -> Stems:
+    exact = frozenset(stem(word) for word in words(text))
+    starts = frozenset(
+        key[:end] for key in exact if len(key) > PREFIX_MIN for end in range(PREFIX_MIN, len(key))
+    )
+    return Stems(exact, starts)
+
+
+def matched_in(terms: Sequence[str], stems: Stems) -> list[str]:
+    """The query terms (as the user wrote them) whose stems ``stems`` holds."""
+    return [term for term in terms if stems.has(stem(term))]
 
 
 def matched_terms(terms: Sequence[str], text: str) -> list[str]:
     """The query terms (as the user wrote them) that occur in ``text``, stemmed."""
-    stems = {stem(word) for word in words(text)}
-    found = []
-    for term in terms:
-        key = stem(term)
-        if key in stems or any(_close(key, other) for other in stems):
-            found.append(term)
-    return found
+    return matched_in(terms, stems_of(text))
 
 
 def passage(terms: Sequence[str], texts: Iterable[str], *, width: int = PASSAGE_CHARS) -> str:
@@ -140,10 +162,15 @@ class Signals:
 
 def coverage(terms: Sequence[str], title: str, body: str) -> float:
     """Share of the query terms found, a title match counting 1.5 (capped at 1)."""
+    return coverage_of(terms, stems_of(title), stems_of(body))
+
+
+def coverage_of(terms: Sequence[str], title: Stems, body: Stems) -> float:
+    """``coverage`` on stems computed once per candidate."""
     if not terms:
         return 0.0
-    in_title = set(matched_terms(terms, title))
-    in_body = set(matched_terms(terms, body))
+    in_title = set(matched_in(terms, title))
+    in_body = set(matched_in(terms, body))
     points = sum(1.5 if term in in_title else 1.0 if term in in_body else 0.0 for term in terms)
     return min(1.0, points / len(terms))
 
