@@ -11,10 +11,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, text
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from opsdesk.auth.roles import Caller
@@ -26,10 +26,9 @@ from opsdesk.knowledge.embeddings import Embedder, cosine
 from opsdesk.knowledge.text_terms import Signals
 
 KINDS = ("article", "incident")
-RECENT_DAYS = 30  # resolved or closed incidents are suggested this long after resolution
+RECENT_DAYS = 30  # a resolved incident's recency falls from 1 to 0 over this many days
 CANDIDATES = 25  # per kind, from the index, before the re-ranking
 OPEN_STATUSES = (Status.TRIGGERED.value, Status.ACKNOWLEDGED.value)
-DONE_STATUSES = (Status.RESOLVED.value, Status.COMPLETED.value)
 
 
 @dataclass(frozen=True)
@@ -92,19 +91,13 @@ FROM article_search s JOIN articles a ON a.id = s.article_id,
 WHERE s.document @@ q AND a.status = 'published' {visibility}
 ORDER BY rank DESC LIMIT :n
 """
-_INCIDENT_FILTER = """
-  AND i.merged_into_id IS NULL
-  AND (i.status IN ('{open_a}', '{open_b}')
-       OR (i.status IN ('{done_a}', '{done_b}') AND i.resolved_at >= :since))
-  {own} {exclude}
-""".format(
-    open_a=OPEN_STATUSES[0],
-    open_b=OPEN_STATUSES[1],
-    done_a=DONE_STATUSES[0],
-    done_b=DONE_STATUSES[1],
-    own="{own}",
-    exclude="{exclude}",
-)
+# The index holds live incidents only (migration 0021); the filter says the same, so a
+# suggestion never depends on the triggers alone.
+_LIVE_STATUSES = ", ".join(f"'{status}'" for status in (*OPEN_STATUSES, Status.RESOLVED.value))
+_INCIDENT_FILTER = f"""
+  AND i.merged_into_id IS NULL AND i.status IN ({_LIVE_STATUSES})
+  {{own}} {{exclude}}
+"""
 _SQLITE_INCIDENTS = (
     """
 SELECT i.id, -bm25(incident_search, 10.0, 4.0, 2.0) AS rank, i.number, i.title,
@@ -156,18 +149,13 @@ async def _incidents(
     query: str,
     postgres: bool,
     n: int,
-    since: datetime,
     exclude_id: int | None,
 ) -> list[_Candidate]:
     own = "" if caller.is_staff else "AND (i.reporter_id = :me OR i.creator_id = :me)"
     exclude = "" if exclude_id is None else "AND i.id != :exclude"
     sql = (_POSTGRES_INCIDENTS if postgres else _SQLITE_INCIDENTS).format(own=own, exclude=exclude)
-    statement = (
-        text(sql)
-        .bindparams(bindparam("since", type_=UTCDateTime()))
-        .columns(resolved_at=UTCDateTime())
-    )
-    params: dict[str, Any] = {"q": query, "n": n, "since": since}
+    statement = text(sql).columns(resolved_at=UTCDateTime())
+    params: dict[str, Any] = {"q": query, "n": n}
     if not caller.is_staff:
         params["me"] = caller.user_id
     if exclude_id is not None:
@@ -228,10 +216,7 @@ async def suggest(
     if "article" in kinds:
         candidates += await _articles(session, caller, query, postgres, n)
     if "incident" in kinds:
-        since = now - timedelta(days=RECENT_DAYS)
-        candidates += await _incidents(
-            session, caller, query, postgres, n, since, exclude_incident_id
-        )
+        candidates += await _incidents(session, caller, query, postgres, n, exclude_incident_id)
     if not candidates:
         return []
     best = {

@@ -1,6 +1,8 @@
 """suggestion search index (incidents, published articles) kept by the database; deflections
 
-SQLite: FTS5 external-content tables ``incident_search`` and ``article_search`` (porter
+Only what can be suggested is indexed: live incidents (open, or resolved and not yet closed;
+not merged) and published articles. SQLite: FTS5 external-content tables
+``incident_search`` and ``article_search`` (porter
 stemming, diacritics folded), kept by triggers. PostgreSQL: side tables with a weighted
 ``tsvector`` and a GIN index, kept by trigger functions; the text search configuration is
 ``english`` where the server has it, else ``simple`` (``opsdesk_search_config()``).
@@ -27,28 +29,42 @@ depends_on: str | Sequence[str] | None = None
 BIG_ID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 
 _INCIDENT_VALUES = "{row}.title, {row}.description, coalesce({row}.solution, '')"
+# What can be suggested: open (new, in progress) or resolved and not yet closed, not merged.
+_LIVE = (
+    "{row}.merged_into_id IS NULL AND {row}.status IN ("
+    "'INCIDENT_STATUS_TRIGGERED', 'INCIDENT_STATUS_ACKNOWLEDGED', 'INCIDENT_STATUS_RESOLVED')"
+)
 _ARTICLE_VALUES = "{row}.title, {row}.body, {row}.workaround, coalesce({row}.keywords, '')"
 
 SQLITE_UP = [
     "CREATE VIRTUAL TABLE incident_search USING fts5(title, description, solution, "
-    "content='incidents', content_rowid='id', tokenize='porter unicode61 remove_diacritics 2')",
+    "content='incidents', content_rowid='id', tokenize='porter unicode61 remove_diacritics 2', detail='column')",
     "CREATE VIRTUAL TABLE article_search USING fts5(title, body, workaround, keywords, "
-    "content='articles', content_rowid='id', tokenize='porter unicode61 remove_diacritics 2')",
-    # Only the indexed columns wake the triggers: status changes cost the index nothing.
-    f"""CREATE TRIGGER incident_search_insert AFTER INSERT ON incidents BEGIN
+    "content='articles', content_rowid='id', tokenize='porter unicode61 remove_diacritics 2', detail='column')",
+    # Only live incidents are in the index (what can be suggested: open or resolved, not
+    # merged); an external-content row is only ever deleted with the values it was indexed
+    # with, hence the liveness checks on the old row. Status changes that keep an incident
+    # live or not live, and edits of other columns, leave the index alone.
+    f"""CREATE TRIGGER incident_search_insert AFTER INSERT ON incidents
+    WHEN {_LIVE.format(row="new")} BEGIN
       INSERT INTO incident_search(rowid, title, description, solution)
       VALUES (new.id, {_INCIDENT_VALUES.format(row="new")});
     END""",
-    f"""CREATE TRIGGER incident_search_delete AFTER DELETE ON incidents BEGIN
+    f"""CREATE TRIGGER incident_search_delete AFTER DELETE ON incidents
+    WHEN {_LIVE.format(row="old")} BEGIN
       INSERT INTO incident_search(incident_search, rowid, title, description, solution)
       VALUES ('delete', old.id, {_INCIDENT_VALUES.format(row="old")});
     END""",
-    f"""CREATE TRIGGER incident_search_update AFTER UPDATE OF title, description, solution
-    ON incidents BEGIN
+    f"""CREATE TRIGGER incident_search_update
+    AFTER UPDATE OF title, description, solution, status, merged_into_id ON incidents
+    WHEN ({_LIVE.format(row="old")}) != ({_LIVE.format(row="new")})
+      OR old.title IS NOT new.title OR old.description IS NOT new.description
+      OR old.solution IS NOT new.solution BEGIN
       INSERT INTO incident_search(incident_search, rowid, title, description, solution)
-      VALUES ('delete', old.id, {_INCIDENT_VALUES.format(row="old")});
+      SELECT 'delete', old.id, {_INCIDENT_VALUES.format(row="old")}
+      WHERE {_LIVE.format(row="old")};
       INSERT INTO incident_search(rowid, title, description, solution)
-      VALUES (new.id, {_INCIDENT_VALUES.format(row="new")});
+      SELECT new.id, {_INCIDENT_VALUES.format(row="new")} WHERE {_LIVE.format(row="new")};
     END""",
     # Articles: only published ones are in the index (an external-content row must only be
     # deleted with the values it was indexed with, hence the WHERE on the old status).
@@ -70,7 +86,8 @@ SQLITE_UP = [
       SELECT new.id, {_ARTICLE_VALUES.format(row="new")} WHERE new.status = 'published';
     END""",
     f"""INSERT INTO incident_search(rowid, title, description, solution)
-    SELECT id, {_INCIDENT_VALUES.format(row="incidents")} FROM incidents""",
+    SELECT id, {_INCIDENT_VALUES.format(row="incidents")} FROM incidents
+    WHERE {_LIVE.format(row="incidents")}""",
     f"""INSERT INTO article_search(rowid, title, body, workaround, keywords)
     SELECT id, {_ARTICLE_VALUES.format(row="articles")} FROM articles
     WHERE status = 'published'""",
@@ -114,15 +131,25 @@ POSTGRES_UP = [
     "CREATE INDEX ix_article_search_document ON article_search USING gin (document)",
     f"""CREATE FUNCTION opsdesk_index_incident() RETURNS trigger LANGUAGE plpgsql AS $$
     BEGIN
-      INSERT INTO incident_search (incident_id, document)
-      VALUES (NEW.id, {_INCIDENT_DOCUMENT.format(row="NEW")})
-      ON CONFLICT (incident_id) DO UPDATE SET document = EXCLUDED.document;
+      IF {_LIVE.format(row="NEW")} THEN
+        INSERT INTO incident_search (incident_id, document)
+        VALUES (NEW.id, {_INCIDENT_DOCUMENT.format(row="NEW")})
+        ON CONFLICT (incident_id) DO UPDATE SET document = EXCLUDED.document;
+      ELSIF TG_OP = 'UPDATE' THEN
+        DELETE FROM incident_search WHERE incident_id = NEW.id;
+      END IF;
       RETURN NULL;
     END $$""",
-    """CREATE TRIGGER incident_search_insert AFTER INSERT ON incidents
-      FOR EACH ROW EXECUTE FUNCTION opsdesk_index_incident()""",
-    """CREATE TRIGGER incident_search_update AFTER UPDATE OF title, description, solution
-      ON incidents FOR EACH ROW EXECUTE FUNCTION opsdesk_index_incident()""",
+    f"""CREATE TRIGGER incident_search_insert AFTER INSERT ON incidents
+      FOR EACH ROW WHEN ({_LIVE.format(row="NEW")})
+      EXECUTE FUNCTION opsdesk_index_incident()""",
+    f"""CREATE TRIGGER incident_search_update
+      AFTER UPDATE OF title, description, solution, status, merged_into_id ON incidents
+      FOR EACH ROW WHEN (({_LIVE.format(row="OLD")}) IS DISTINCT FROM ({_LIVE.format(row="NEW")})
+        OR OLD.title IS DISTINCT FROM NEW.title
+        OR OLD.description IS DISTINCT FROM NEW.description
+        OR OLD.solution IS DISTINCT FROM NEW.solution)
+      EXECUTE FUNCTION opsdesk_index_incident()""",
     f"""CREATE FUNCTION opsdesk_index_article() RETURNS trigger LANGUAGE plpgsql AS $$
     BEGIN
       IF NEW.status = 'published' THEN
@@ -137,7 +164,8 @@ POSTGRES_UP = [
     """CREATE TRIGGER article_search_write AFTER INSERT OR UPDATE ON articles
       FOR EACH ROW EXECUTE FUNCTION opsdesk_index_article()""",
     f"""INSERT INTO incident_search (incident_id, document)
-    SELECT id, {_INCIDENT_DOCUMENT.format(row="incidents")} FROM incidents""",
+    SELECT id, {_INCIDENT_DOCUMENT.format(row="incidents")} FROM incidents
+    WHERE {_LIVE.format(row="incidents")}""",
     f"""INSERT INTO article_search (article_id, document)
     SELECT id, {_ARTICLE_DOCUMENT.format(row="articles")} FROM articles
     WHERE status = 'published'""",
