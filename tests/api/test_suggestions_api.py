@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import httpx
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from opsdesk.core.clock import FixedClock
 from opsdesk.core.database import Database
@@ -171,3 +171,42 @@ async def test_deflection_is_recorded_and_counted(
         (desk.user.id, public, "vpn drops")
     ] * 2
     assert article is not None and article.deflected_count == 2
+
+
+async def indexed(db: Database, word: str) -> int:
+    """Rows of the incident index holding ``word``, read from the index itself."""
+    async with db.read() as session:
+        if session.get_bind().dialect.name == "sqlite":
+            sql = "SELECT count(*) FROM incident_search WHERE incident_search MATCH :w"
+        else:
+            sql = "SELECT count(*) FROM incident_search WHERE document @@ to_tsquery(:w)"
+        return int(await session.scalar(text(sql), {"w": word}) or 0)
+
+
+async def test_closed_and_merged_incidents_leave_the_index(
+    client: httpx.AsyncClient, db: Database, desk: Desk
+) -> None:
+    first = await create_incident(client, desk.tech, title="Elevator alarm rings")
+    second = await create_incident(client, desk.tech, title="Elevator alarm again")
+    assert await indexed(db, "elevator") == 2
+    async with db.write() as session:
+        # Any writer counts, not only the services: the database keeps its index.
+        await session.execute(
+            text("UPDATE incidents SET status = 'INCIDENT_STATUS_COMPLETED' WHERE number = :n"),
+            {"n": first["number"]},
+        )
+        await session.execute(
+            text("UPDATE incidents SET status = 'INCIDENT_STATUS_RESOLVED' WHERE number = :n"),
+            {"n": second["number"]},
+        )
+    assert await indexed(db, "elevator") == 1
+    assert keys(await ask(client, desk.tech, "elevator alarm")) == {("incident", second["number"])}
+    async with db.write() as session:
+        await session.execute(
+            text(
+                "UPDATE incidents SET merged_into_id = (SELECT id FROM incidents WHERE number = :p) WHERE number = :n"
+            ),
+            {"n": second["number"], "p": first["number"]},
+        )
+    assert await indexed(db, "elevator") == 0
+    assert keys(await ask(client, desk.tech, "elevator alarm")) == set()
