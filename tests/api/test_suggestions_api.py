@@ -204,7 +204,8 @@ async def test_closed_and_merged_incidents_leave_the_index(
     async with db.write() as session:
         await session.execute(
             text(
-                "UPDATE incidents SET merged_into_id = (SELECT id FROM incidents WHERE number = :p) WHERE number = :n"
+                "UPDATE incidents SET merged_into_id = "
+                "(SELECT id FROM incidents WHERE number = :p) WHERE number = :n"
             ),
             {"n": second["number"], "p": first["number"]},
         )
