@@ -94,3 +94,16 @@ def test_kinds_parse_or_name_the_parameter() -> None:
         with pytest.raises(ValidationFailed) as refused:
             parse_kinds(bad)
         assert refused.value.field == "kinds"
+
+
+def test_the_narrow_query_asks_for_two_of_the_first_words() -> None:
+    from opsdesk.knowledge.suggest import PAIR_TERMS, _queries
+
+    pairs, wide = _queries(["vpn", "drops", "home"], prefix_last=True, postgres=False)
+    assert pairs == '("vpn" AND "drops") OR ("vpn" AND "home"*) OR ("drops" AND "home"*)'
+    assert wide == '"vpn" OR "drops" OR "home"*'
+    assert _queries(["vpn", "drops"], prefix_last=False, postgres=True) == ["vpn | drops"]
+    many = [f"w{i}" for i in range(12)]
+    narrow = _queries(many, prefix_last=False, postgres=True)[0]
+    assert narrow.count("&") == PAIR_TERMS * (PAIR_TERMS - 1) // 2
+    assert "w8" not in narrow

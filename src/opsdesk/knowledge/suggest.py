@@ -62,19 +62,44 @@ class _Candidate:
     resolved_at: datetime | None = None
 
 
+PAIR_TERMS = 8  # the first words whose pairs make the two-word pass
+
+
+def _fts5_term(term: str, prefix: bool) -> str:
+    return '"' + term.replace('"', '""') + '"' + ("*" if prefix else "")
+
+
+def _ts_term(term: str, prefix: bool) -> str:
+    # query_terms yields letters and digits only, so no tsquery operator can slip in.
+    return term + (":*" if prefix else "")
+
+
+def _queries(terms: Sequence[str], *, prefix_last: bool, postgres: bool) -> list[str]:
+    """The index queries to try, narrowest first: rows holding two of the first words (any
+    pair), then rows holding any word. Ranking touches every row a query matches; a common
+    word matches thousands, two of the text's words rarely more than a few hundred."""
+    quote, either, both = (_ts_term, " | ", " & ") if postgres else (_fts5_term, " OR ", " AND ")
+    last = len(terms) - 1
+    parts = [
+        quote(term, prefix_last and index == last and len(term) >= 3)
+        for index, term in enumerate(terms)
+    ]
+    any_word = either.join(parts)
+    if len(parts) < 3:
+        return [any_word]
+    head = parts[:PAIR_TERMS]
+    pairs = either.join(
+        f"({head[i]}{both}{head[j]})" for i in range(len(head)) for j in range(i + 1, len(head))
+    )
+    return [pairs, any_word]
+
+
 def _fts5_query(terms: Sequence[str], *, prefix_last: bool) -> str:
-    quoted = ['"' + term.replace('"', '""') + '"' for term in terms]
-    if prefix_last and len(terms[-1]) >= 3:
-        quoted[-1] += "*"
-    return " OR ".join(quoted)
+    return _queries(terms, prefix_last=prefix_last, postgres=False)[-1]
 
 
 def _tsquery(terms: Sequence[str], *, prefix_last: bool) -> str:
-    # query_terms yields letters and digits only, so no tsquery operator can slip in.
-    parts = list(terms)
-    if prefix_last and len(parts[-1]) >= 3:
-        parts[-1] += ":*"
-    return " | ".join(parts)
+    return _queries(terms, prefix_last=prefix_last, postgres=True)[-1]
 
 
 _SQLITE_ARTICLES = """
@@ -206,17 +231,23 @@ async def suggest(
     if not terms:
         return []
     postgres = _dialect(session) == "postgresql"
-    query = (
-        _tsquery(terms, prefix_last=prefix_last)
-        if postgres
-        else _fts5_query(terms, prefix_last=prefix_last)
-    )
+    queries = _queries(terms, prefix_last=prefix_last, postgres=postgres)
     n = max(CANDIDATES, limit * 2)
     candidates: list[_Candidate] = []
+    # Each kind: the narrow query first; the wide one only when that finds too few. Ranks of
+    # one kind always come from one query, so they compare.
     if "article" in kinds:
-        candidates += await _articles(session, caller, query, postgres, n)
+        for query in queries:
+            found = await _articles(session, caller, query, postgres, n)
+            if len(found) >= limit:
+                break
+        candidates += found
     if "incident" in kinds:
-        candidates += await _incidents(session, caller, query, postgres, n, exclude_incident_id)
+        for query in queries:
+            found = await _incidents(session, caller, query, postgres, n, exclude_incident_id)
+            if len(found) >= limit:
+                break
+        candidates += found
     if not candidates:
         return []
     best = {
