@@ -102,7 +102,11 @@ def test_the_narrow_query_asks_for_two_of_the_first_words() -> None:
     pairs, wide = _queries(["vpn", "drops", "home"], prefix_last=True, postgres=False)
     assert pairs == '("vpn" AND "drops") OR ("vpn" AND "home"*) OR ("drops" AND "home"*)'
     assert wide == '"vpn" OR "drops" OR "home"*'
-    assert _queries(["vpn", "drops"], prefix_last=False, postgres=True) == ["vpn | drops"]
+    assert _queries(["vpn", "drops"], prefix_last=False, postgres=True) == [
+        "(vpn & drops)",
+        "vpn | drops",
+    ]
+    assert _queries(["vpn"], prefix_last=True, postgres=True) == ["vpn:*"]
     many = [f"w{i}" for i in range(12)]
     narrow = _queries(many, prefix_last=False, postgres=True)[0]
     assert narrow.count("&") == PAIR_TERMS * (PAIR_TERMS - 1) // 2
