@@ -30,6 +30,7 @@ from opsdesk.knowledge.text_terms import Signals
 
 KINDS = ("article", "incident")
 RECENT_DAYS = 30  # a resolved incident's recency falls from 1 to 0 over this many days
+RANK_CAP = 2000  # matching rows ranked at most (staff, incidents), the newest first
 CANDIDATES = 25  # per kind, from the index, before the re-ranking
 OPEN_STATUSES = (Status.TRIGGERED.value, Status.ACKNOWLEDGED.value)
 
@@ -147,11 +148,15 @@ WHERE s.document @@ q"""
 )
 # Staff may see every indexed incident, so the index ranks alone and only the best rows are
 # joined to their incidents (the filter then only guards); end users' rows are filtered first.
+# A word shared by thousands of live incidents would mean thousands of scores: the newest
+# RANK_CAP matching rows are ranked (ids grow with time, and live incidents are recent).
 _SQLITE_STAFF_INCIDENTS = (
     """
 SELECT i.id, r.rank, i.number, i.title, i.description, i.solution, i.status, i.resolved_at
-FROM (SELECT rowid AS id, -bm25(incident_search, 10.0, 4.0, 2.0) AS rank
-      FROM incident_search WHERE incident_search MATCH :q ORDER BY rank DESC LIMIT :n) AS r
+FROM (SELECT id, rank FROM (
+        SELECT rowid AS id, -bm25(incident_search, 10.0, 4.0, 2.0) AS rank
+        FROM incident_search WHERE incident_search MATCH :q ORDER BY rowid DESC LIMIT :cap)
+      ORDER BY rank DESC LIMIT :n) AS r
 JOIN incidents i ON i.id = r.id
 WHERE 1 = 1"""
     + _INCIDENT_FILTER
@@ -160,9 +165,12 @@ WHERE 1 = 1"""
 _POSTGRES_STAFF_INCIDENTS = (
     """
 SELECT i.id, r.rank, i.number, i.title, i.description, i.solution, i.status, i.resolved_at
-FROM (SELECT s.incident_id AS id, ts_rank_cd(s.document, q, 1) AS rank
-      FROM incident_search s, to_tsquery(opsdesk_search_config(), :q) AS q
-      WHERE s.document @@ q ORDER BY rank DESC LIMIT :n) AS r
+FROM (SELECT m.id, ts_rank_cd(m.document, q, 1) AS rank
+      FROM (SELECT s.incident_id AS id, s.document FROM incident_search s
+            WHERE s.document @@ to_tsquery(opsdesk_search_config(), :q)
+            ORDER BY s.incident_id DESC LIMIT :cap) AS m,
+           to_tsquery(opsdesk_search_config(), :q) AS q
+      ORDER BY rank DESC LIMIT :n) AS r
 JOIN incidents i ON i.id = r.id
 WHERE 1 = 1"""
     + _INCIDENT_FILTER
@@ -211,7 +219,9 @@ async def _incidents(
         template = _POSTGRES_INCIDENTS if postgres else _SQLITE_INCIDENTS
     statement = text(template.format(own=own, exclude=exclude)).columns(resolved_at=UTCDateTime())
     params: dict[str, Any] = {"q": query, "n": n}
-    if not caller.is_staff:
+    if caller.is_staff:
+        params["cap"] = RANK_CAP
+    else:
         params["me"] = caller.user_id
     if exclude_id is not None:
         params["exclude"] = exclude_id
