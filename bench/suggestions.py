@@ -7,7 +7,7 @@ create rate measured in the same run. For each backend, in one run:
 1. a scratch database with our migrations (so the index triggers of 0021 are in place);
    100,000 incidents and 5,000 published articles inserted in bulk (the triggers index every
    row as it lands). Texts: the 220 labelled texts and 22 articles of
-   ``tests/data/suggestions_eval.json``, each copy varied with a site, an asset tag and five
+   ``tests/data/suggestions_eval.json``, each copy varied with a city, an asset tag and five
    words drawn from a 5,000-word synthetic vocabulary, so the index holds ~20,000 distinct
    terms and every common word ("printer", "outlook") matches thousands of rows. 20 % of
    the incidents are open, 10 % resolved in the last 30 days, the rest resolved long ago
@@ -108,7 +108,7 @@ def vocabulary(rng: random.Random, size: int = 5000) -> list[str]:
 
 def varied(rng: random.Random, words: Sequence[str], base: str) -> str:
     extra = " ".join(rng.sample(list(words), 5))
-    return f"{base} Site {rng.choice(SITES)}, asset LT-{rng.randint(1000, 99999)}. {extra}."
+    return f"{base} ({rng.choice(SITES)}, LT-{rng.randint(1000, 99999)}) {extra}."
 
 
 async def fill(db: Database, args: argparse.Namespace, rng: random.Random) -> dict[str, str]:

@@ -30,7 +30,7 @@ from opsdesk.knowledge.text_terms import Signals
 
 KINDS = ("article", "incident")
 RECENT_DAYS = 30  # a resolved incident's recency falls from 1 to 0 over this many days
-RANK_CAP = 2000  # matching rows ranked at most (staff, incidents), the newest first
+RANK_CAP = 1000  # matching rows ranked at most (staff, incidents), the newest first
 CANDIDATES = 25  # per kind, from the index, before the re-ranking
 OPEN_STATUSES = (Status.TRIGGERED.value, Status.ACKNOWLEDGED.value)
 
@@ -114,9 +114,9 @@ WHERE article_search MATCH :q AND a.status = 'published' {visibility}
 ORDER BY rank DESC LIMIT :n
 """
 _POSTGRES_ARTICLES = """
-SELECT a.id, ts_rank_cd(s.document, q, 1) AS rank, a.title, a.body, a.workaround, a.visibility
+SELECT a.id, ts_rank_cd(s.document, r, 1) AS rank, a.title, a.body, a.workaround, a.visibility
 FROM article_search s JOIN articles a ON a.id = s.article_id,
-     to_tsquery(opsdesk_search_config(), :q) AS q
+     to_tsquery(opsdesk_search_config(), :q) AS q, to_tsquery(opsdesk_search_config(), :r) AS r
 WHERE s.document @@ q AND a.status = 'published' {visibility}
 ORDER BY rank DESC LIMIT :n
 """
@@ -138,10 +138,10 @@ WHERE incident_search MATCH :q"""
 )
 _POSTGRES_INCIDENTS = (
     """
-SELECT i.id, ts_rank_cd(s.document, q, 1) AS rank, i.number, i.title, i.description,
+SELECT i.id, ts_rank_cd(s.document, r, 1) AS rank, i.number, i.title, i.description,
        i.solution, i.status, i.resolved_at
 FROM incident_search s JOIN incidents i ON i.id = s.incident_id,
-     to_tsquery(opsdesk_search_config(), :q) AS q
+     to_tsquery(opsdesk_search_config(), :q) AS q, to_tsquery(opsdesk_search_config(), :r) AS r
 WHERE s.document @@ q"""
     + _INCIDENT_FILTER
     + "ORDER BY rank DESC LIMIT :n"
@@ -165,11 +165,11 @@ WHERE 1 = 1"""
 _POSTGRES_STAFF_INCIDENTS = (
     """
 SELECT i.id, r.rank, i.number, i.title, i.description, i.solution, i.status, i.resolved_at
-FROM (SELECT m.id, ts_rank_cd(m.document, q, 1) AS rank
+FROM (SELECT m.id, ts_rank_cd(m.document, r, 1) AS rank
       FROM (SELECT s.incident_id AS id, s.document FROM incident_search s
             WHERE s.document @@ to_tsquery(opsdesk_search_config(), :q)
             ORDER BY s.incident_id DESC LIMIT :cap) AS m,
-           to_tsquery(opsdesk_search_config(), :q) AS q
+           to_tsquery(opsdesk_search_config(), :r) AS r
       ORDER BY rank DESC LIMIT :n) AS r
 JOIN incidents i ON i.id = r.id
 WHERE 1 = 1"""
@@ -183,11 +183,12 @@ def _dialect(session: AsyncSession) -> str:
 
 
 async def _articles(
-    session: AsyncSession, caller: Caller, query: str, postgres: bool, n: int
+    session: AsyncSession, caller: Caller, query: str, rank: str, postgres: bool, n: int
 ) -> list[_Candidate]:
     visibility = "" if caller.is_staff else "AND a.visibility = 'public'"
     sql = (_POSTGRES_ARTICLES if postgres else _SQLITE_ARTICLES).format(visibility=visibility)
-    rows = await session.execute(text(sql), {"q": query, "n": n})
+    params = {"q": query, "n": n} | ({"r": rank} if postgres else {})
+    rows = await session.execute(text(sql), params)
     return [
         _Candidate(
             kind="article",
@@ -206,6 +207,7 @@ async def _incidents(
     session: AsyncSession,
     caller: Caller,
     query: str,
+    rank: str,
     postgres: bool,
     n: int,
     exclude_id: int | None,
@@ -219,6 +221,8 @@ async def _incidents(
         template = _POSTGRES_INCIDENTS if postgres else _SQLITE_INCIDENTS
     statement = text(template.format(own=own, exclude=exclude)).columns(resolved_at=UTCDateTime())
     params: dict[str, Any] = {"q": query, "n": n}
+    if postgres:
+        params["r"] = rank
     if caller.is_staff:
         params["cap"] = RANK_CAP
     else:
@@ -278,13 +282,15 @@ async def suggest(
     # one kind always come from one query, so they compare.
     if "article" in kinds:
         for query in queries:
-            found = await _articles(session, caller, query, postgres, n)
+            found = await _articles(session, caller, query, queries[-1], postgres, n)
             if len(found) >= limit:
                 break
         candidates += found
     if "incident" in kinds:
         for query in queries:
-            found = await _incidents(session, caller, query, postgres, n, exclude_incident_id)
+            found = await _incidents(
+                session, caller, query, queries[-1], postgres, n, exclude_incident_id
+            )
             if len(found) >= limit:
                 break
         candidates += found
