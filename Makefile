@@ -21,7 +21,7 @@ install: venv
 	$(BIN)/pip install --quiet -e .
 
 install-dev: venv
-	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip install --quiet -e '.[dev,ai]'
 
 ## Serve the web UI and API on http://$(HOST):$(PORT) with the embedded SQLite database and demo data.
 run: install

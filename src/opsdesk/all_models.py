@@ -12,6 +12,7 @@ from opsdesk.incidents import models as incident_models
 from opsdesk.intake.email import models as inbound_mail_models
 from opsdesk.knowledge import article_models as article_models
 from opsdesk.knowledge import models as knowledge_models
+from opsdesk.knowledge import suggest_models
 from opsdesk.notify import models as notify_models
 from opsdesk.relations import models as relation_models
 from opsdesk.reviews import major_models, status_models
@@ -37,4 +38,5 @@ __all__ = [
     "review_models",
     "sla_models",
     "status_models",
+    "suggest_models",
 ]

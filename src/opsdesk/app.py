@@ -39,6 +39,7 @@ from opsdesk.api import major as api_major
 from opsdesk.api import pir as api_pir
 from opsdesk.api import relations as api_relations
 from opsdesk.api import status as api_status
+from opsdesk.api import suggestions as api_suggestions
 from opsdesk.api import views as api_views
 from opsdesk.api.body_limits import BodyLimits
 from opsdesk.api.coc import alarms as coc_alarms
@@ -78,6 +79,7 @@ from opsdesk.web import relations_merge as web_relations_merge
 from opsdesk.web import routes as web_routes
 from opsdesk.web import status_page as web_status_page
 from opsdesk.web import status_updates as web_status_updates
+from opsdesk.web import suggestions as web_suggestions
 from opsdesk.web import teams as web_teams
 from opsdesk.web import war_rooms as web_war_rooms
 from opsdesk.web import work as web_work
@@ -188,6 +190,7 @@ def create_app(
     app.include_router(api_articles.incident_router)
     app.include_router(api_links.router)
     app.include_router(api_relations.router)
+    app.include_router(api_suggestions.router)
     app.include_router(assignment.router)
     app.include_router(jobs.router)
     app.include_router(inbound_mail.router)
@@ -208,6 +211,7 @@ def create_app(
     for router in catalog.routers:
         app.include_router(router)
     app.include_router(web_status_page.router)
+    app.include_router(web_suggestions.router)
     app.include_router(web_routes.router)
     app.include_router(web_incident_page.router)
     app.include_router(web_relations_merge.router)

@@ -15,12 +15,15 @@ from opsdesk.core.database import Database
 from opsdesk.incidents import service
 from opsdesk.incidents.models import Incident, IncidentHistory
 from opsdesk.incidents.schemas import IncidentCreate
+from opsdesk.migrations.env_filters import include_object
 from tests.factories import Desk
 
 
 async def test_models_match_migrations(db: Database) -> None:
     def differences(connection: Connection) -> list[object]:
-        context = MigrationContext.configure(connection, opts={"compare_type": True})
+        context = MigrationContext.configure(
+            connection, opts={"compare_type": True, "include_object": include_object}
+        )
         return list(compare_metadata(context, Base.metadata))
 
     async with db.writer.connect() as connection:

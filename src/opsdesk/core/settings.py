@@ -53,6 +53,10 @@ class Settings(BaseSettings):
     unmerge_window_hours: float = Field(
         default=72, ge=0, description="How long a merge of incidents may be undone"
     )
+    suggest_embeddings: bool = Field(
+        default=True,
+        description="Fuse sentence embeddings into suggestions when the ai extra is installed",
+    )
     auto_complete_days: float = Field(
         default=7, ge=0, description="Resolved incidents not confirmed in this time complete"
     )

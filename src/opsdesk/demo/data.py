@@ -39,6 +39,7 @@ from opsdesk.demo.mail import load_demo_mail
 from opsdesk.demo.major import load_demo_major
 from opsdesk.demo.reviews import load_demo_reviews
 from opsdesk.demo.status import load_demo_status
+from opsdesk.demo.suggestions import load_suggestions_demo
 from opsdesk.incidents import actions as action_service
 from opsdesk.incidents import service as incident_service
 from opsdesk.incidents.fields import Channel, Ownership, Source
@@ -232,6 +233,7 @@ async def load_demo(*, session: AsyncSession, clock: Clock) -> bool:
         number=checkout.number,
         now=now,
     )
+    await load_suggestions_demo(session=session, end_user=end_user, now=now)
     return True
 
 

@@ -12,6 +12,7 @@ from sqlalchemy.pool import NullPool
 from opsdesk.all_models import Base
 from opsdesk.core.database import normalize_url
 from opsdesk.core.settings import get_settings
+from opsdesk.migrations.env_filters import include_object
 
 config = context.config
 target_metadata = Base.metadata
@@ -29,6 +30,7 @@ def _run(connection: Connection) -> None:
         target_metadata=target_metadata,
         render_as_batch=connection.dialect.name == "sqlite",
         compare_type=True,
+        include_object=include_object,
     )
     with context.begin_transaction():
         context.run_migrations()

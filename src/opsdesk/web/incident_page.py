@@ -41,6 +41,7 @@ from opsdesk.web import (
     pir_section,
     portal,
     status_section,
+    suggestion_section,
     work_section,
 )
 from opsdesk.web.common import (
@@ -249,6 +250,13 @@ async def incident_page(
         major_context = await major_section.section(
             session, caller, incident, request.app.state.settings
         )
+        similar = await suggestion_section.similar_context(
+            session,
+            caller,
+            incident,
+            _clock(request).now(),
+            embeddings=request.app.state.settings.suggest_embeddings,
+        )
         merge_state = await merging.merge_state(
             session,
             incident=incident,
@@ -326,6 +334,7 @@ async def incident_page(
         **review_section,
         **knowledge,
         **major_context,
+        **similar,
         "links": link_section,
         "merge_state": merge_state,
     }

@@ -1,7 +1,7 @@
 """knowledge base: article versions, workflow events, attachments and feedback
 
 Revision ID: 0020
-Revises: 0024
+Revises: 0019
 Create Date: 2026-12-05 01:40:00
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0020"
-down_revision: str | None = "0024"
+down_revision: str | None = "0019"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
