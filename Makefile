@@ -5,6 +5,8 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 PG_URL ?= postgresql://postgres@127.0.0.1:5432/postgres
+# Test processes (pytest-xdist): each has its own databases, browser server and mail servers.
+TEST_WORKERS ?= 2
 
 .PHONY: run test check fmt bench venv install install-dev
 
@@ -39,7 +41,7 @@ test: install-dev
 		echo "PostgreSQL found at $(PG_URL): running the suite on SQLite and PostgreSQL"; \
 		export OPSDESK_TEST_POSTGRES_URL='$(PG_URL)'; \
 	fi; \
-	$(BIN)/pytest --cov=opsdesk --cov-branch --cov-report=term:skip-covered -q $(PYTEST_ARGS)
+	$(BIN)/pytest -n $(TEST_WORKERS) --cov=opsdesk --cov-branch --cov-report=term:skip-covered -q $(PYTEST_ARGS)
 
 ## Static checks: lint, format, types, architecture contracts.
 check: install-dev

@@ -275,7 +275,9 @@ def sqlite_baseline(path: Path, seconds: float) -> tuple[float, float]:
 
 
 @contextlib.contextmanager
-def opsdesk_server(database_url: str, data_dir: Path) -> Iterator[tuple[int, str, str]]:
+def opsdesk_server(
+    database_url: str, data_dir: Path, workers: int = 1
+) -> Iterator[tuple[int, str, str]]:
     """(port, Alertmanager key, PagerDuty key) of a fresh opsdesk serving ``database_url``."""
     env = dict(os.environ)
     env.update(
@@ -323,7 +325,7 @@ def opsdesk_server(database_url: str, data_dir: Path) -> Iterator[tuple[int, str
         what="integrations create",
     ).strip()
     port = free_port()
-    with running_server(env, port, data_dir / "serve.log"):
+    with running_server(env, port, data_dir / "serve.log", workers=workers):
         yield port, am_key, pd_key
 
 
@@ -623,6 +625,9 @@ def main() -> int:
     parser.add_argument("--backends", default="sqlite,postgres")
     parser.add_argument("--no-alerta", action="store_true", help="skip the Alerta comparison")
     parser.add_argument(
+        "--server-workers", type=int, default=1, help="opsdesk serve --workers (processes)"
+    )
+    parser.add_argument(
         "--alerta-venv",
         type=Path,
         default=None,
@@ -645,7 +650,11 @@ def main() -> int:
             log(f"{backend}:")
             if backend == "sqlite":
                 database_url = f"sqlite+aiosqlite:///{work / 'opsdesk.db'}"
-                with opsdesk_server(database_url, work) as (port, am_key, pd_key):
+                with opsdesk_server(database_url, work, args.server_workers) as (
+                    port,
+                    am_key,
+                    pd_key,
+                ):
                     am, pd = measure_opsdesk(port, am_key, pd_key, args.seconds, args.connections)
                 log("  ingest service alone: CPU per post")
                 cpu = ingest_cpu_ms(database_url, am_key)
@@ -657,7 +666,7 @@ def main() -> int:
                 continue
             with (
                 fresh_database(admin_url, OPSDESK_DB) as database_url,
-                opsdesk_server(database_url, work) as (port, am_key, pd_key),
+                opsdesk_server(database_url, work, args.server_workers) as (port, am_key, pd_key),
             ):
                 am, pd = measure_opsdesk(port, am_key, pd_key, args.seconds, args.connections)
                 log("  ingest service alone: CPU per post")

@@ -158,11 +158,22 @@ def stop_process(process: subprocess.Popen[bytes]) -> None:
 
 
 @contextlib.contextmanager
-def running_server(env: Mapping[str, str], port: int, log_path: Path) -> Iterator[int]:
+def running_server(
+    env: Mapping[str, str], port: int, log_path: Path, workers: int = 1
+) -> Iterator[int]:
     """``opsdesk serve`` on ``port`` until the block ends; yields the server's pid."""
     with log_path.open("wb") as log:
         process = subprocess.Popen(
-            [OPSDESK, "serve", "--host", "127.0.0.1", "--port", str(port)],
+            [
+                OPSDESK,
+                "serve",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--workers",
+                str(workers),
+            ],
             env=dict(env),
             stdout=log,
             stderr=subprocess.STDOUT,
