@@ -89,7 +89,7 @@ async def test_each_item_says_why_it_matched(
     assert item["id"] == article and item["kind"] == "article"
     assert item["matched"] == ["printer", "offline"]
     assert "Printer offline" in item["passage"]
-    assert 0 < item["score"] <= 1 and item["url"] == f"/articles/{article}"
+    assert 0 < item["score"] <= 1 and item["url"] == f"/knowledge/{article}"
     assert item["workaround"] == "Restart the router."
     assert set(item["signals"]) == {"lexical", "coverage", "recency", "semantic"}
     # Only incidents were asked for: no article comes back.

@@ -34,7 +34,7 @@ def test_rule_routes_a_report_and_staff_forward_it_to_the_shift_on_duty(page: Pa
     )
     expect(page.locator("main")).to_contain_text("customer escalated")
 
-    page.get_by_role("link", name="Teams").click()
+    page.get_by_role("link", name="Teams", exact=True).click()
     expect(page.locator("#on-duty")).to_contain_text("Max Manager")
     page.get_by_role("button", name="Set me unavailable").click()
     expect(page.get_by_role("status")).to_contain_text("rules skip you")

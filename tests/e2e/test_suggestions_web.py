@@ -49,7 +49,7 @@ def test_this_solved_it_deflects_and_declining_files_the_incident(page: Page) ->
     expect(item).to_contain_text("Matched:")
     expect(item.locator("mark", has_text="printer")).to_be_visible()
     expect(item).to_contain_text("score")
-    expect(item).to_contain_text("replace the cartridge")
+    expect(item).to_contain_text("Replaced the cartridge")
     # A staff-only article never reaches an end user.
     expect(page.locator("#suggestions")).not_to_contain_text("Shared mailbox not receiving")
     assert_accessible(page)
