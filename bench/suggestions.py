@@ -19,7 +19,10 @@ create rate measured in the same run. For each backend, in one run:
    off (lexical) and on (the ``ai`` extra, when installed);
 3. the create rate: incidents through ``incidents.service.create_incident``, one transaction
    each as the API does, in alternating blocks with the index triggers enabled and disabled
-   (PostgreSQL ``ALTER TABLE … DISABLE TRIGGER``; SQLite drops and re-creates them).
+   (PostgreSQL ``ALTER TABLE … DISABLE TRIGGER``; SQLite drops and re-creates them). On
+   SQLite new incidents are indexed in batches (migration 0025): each block with the index
+   ends by indexing what still waits, inside the timed span, so every created incident's
+   indexing is paid for in the figure.
 
 Usage::
 
@@ -65,6 +68,7 @@ from opsdesk.incidents import service as incident_service
 from opsdesk.incidents.fields import Status
 from opsdesk.incidents.models import Incident
 from opsdesk.incidents.schemas import IncidentCreate
+from opsdesk.knowledge import search_index
 from opsdesk.knowledge.embeddings import installed_embedder
 from opsdesk.knowledge.models import Article
 
@@ -255,7 +259,8 @@ async def measure(
     return results
 
 
-_SQLITE_TRIGGERS = ("incident_search_insert", "incident_search_update")
+_SQLITE_TRIGGERS = ("incident_search_insert", "incident_search_update", "incident_search_flush")
+_POSTGRES_TRIGGERS = ("incident_search_insert", "incident_search_update")
 
 
 async def set_index_triggers(
@@ -264,7 +269,7 @@ async def set_index_triggers(
     async with db.write() as session:
         if backend == "postgres":
             verb = "ENABLE" if enabled else "DISABLE"
-            for name in _SQLITE_TRIGGERS:
+            for name in _POSTGRES_TRIGGERS:
                 await session.execute(text(f"ALTER TABLE incidents {verb} TRIGGER {name}"))
             return
         if not saved:
@@ -305,6 +310,9 @@ async def create_rate(db: Database, backend: str, args: argparse.Namespace) -> C
                     data=IncidentCreate(title=body.split(". ", 1)[0][:200], description=body),
                     now=datetime.now(UTC),
                 )
+        if enabled:
+            async with db.write() as session:
+                await search_index.index_waiting(session)
         spent[enabled] += time.perf_counter() - started
         made[enabled] += per_block
     await set_index_triggers(db, backend, True, saved)
@@ -340,6 +348,7 @@ async def bench_backend(
         tokens = await fill(db, args, rng)
         async with db.write() as session:
             if backend == "sqlite":
+                await search_index.index_waiting(session)
                 await session.execute(
                     text("INSERT INTO incident_search(incident_search) VALUES ('optimize')")
                 )

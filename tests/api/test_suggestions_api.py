@@ -10,6 +10,7 @@ from sqlalchemy import select, text
 
 from opsdesk.core.clock import FixedClock
 from opsdesk.core.database import Database
+from opsdesk.knowledge import search_index
 from opsdesk.knowledge.models import Article
 from opsdesk.knowledge.suggest_models import Deflection
 from tests.factories import Actor, Desk, create_incident
@@ -174,7 +175,10 @@ async def test_deflection_is_recorded_and_counted(
 
 
 async def indexed(db: Database, word: str) -> int:
-    """Rows of the incident index holding ``word``, read from the index itself."""
+    """Rows of the incident index holding ``word``, read from the index itself (on SQLite
+    after indexing the incidents that wait for their batch)."""
+    async with db.write() as session:
+        await search_index.index_waiting(session)
     async with db.read() as session:
         if session.get_bind().dialect.name == "sqlite":
             sql = "SELECT count(*) FROM incident_search WHERE incident_search MATCH :w"

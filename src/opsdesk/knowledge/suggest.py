@@ -24,7 +24,7 @@ from opsdesk.auth.roles import Caller
 from opsdesk.core.database import UTCDateTime
 from opsdesk.core.errors import ValidationFailed
 from opsdesk.incidents.fields import Status
-from opsdesk.knowledge import text_terms
+from opsdesk.knowledge import search_index, text_terms
 from opsdesk.knowledge.embeddings import Embedder, cosine
 from opsdesk.knowledge.text_terms import Signals
 
@@ -245,6 +245,36 @@ async def _incidents(
     ]
 
 
+async def _waiting_incidents(
+    session: AsyncSession,
+    caller: Caller,
+    terms: Sequence[str],
+    found: Sequence[_Candidate],
+    exclude_id: int | None,
+) -> list[_Candidate]:
+    """Incidents not yet in the index (SQLite's queue, under one batch) that hold a query
+    word. The index has no rank for them: their share of the query's words, scaled to the
+    best indexed incident's rank, stands in for it."""
+    best = max((c.rank for c in found), default=1.0)
+    waiting = []
+    for row in await search_index.waiting_incidents(session, caller, exclude_id):
+        share = text_terms.coverage(terms, row.title, f"{row.description} {row.solution or ''}")
+        if share > 0:
+            waiting.append(
+                _Candidate(
+                    kind="incident",
+                    id=row.id,
+                    rank=share * best,
+                    title=row.title,
+                    texts=[row.title, row.description, row.solution or ""],
+                    number=row.number,
+                    status=row.status,
+                    resolved_at=row.resolved_at,
+                )
+            )
+    return waiting
+
+
 def _recency(candidate: _Candidate, now: datetime) -> float:
     if candidate.kind != "incident" or candidate.status in OPEN_STATUSES:
         return 1.0
@@ -294,6 +324,7 @@ async def suggest(
             if len(found) >= limit:
                 break
         candidates += found
+        candidates += await _waiting_incidents(session, caller, terms, found, exclude_incident_id)
     if not candidates:
         return []
     best = {
