@@ -188,7 +188,7 @@ def worker(
     import logging
 
     from opsdesk.core.errors import OpsdeskError
-    from opsdesk.worker import run_worker_process
+    from opsdesk.worker.process import run_worker_process
 
     # Log to this command's stderr only while it runs (not a global logging set-up).
     handler = logging.StreamHandler()
