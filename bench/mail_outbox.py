@@ -8,7 +8,7 @@ each backend (SQLite, PostgreSQL), in one run:
 2. a fresh database made ready with ``opsdesk.bootstrap.prepare_database``, a reporter, an
    assignee and an incident, and N ``mail.deliver`` jobs queued through the real service
    (``notify.service.notify_incident_event``: N public replies, each mailed to the reporter);
-3. the worker (``opsdesk.worker.Worker`` with ``default_handlers``, as ``opsdesk worker``
+3. the worker (``opsdesk.worker.runner.Worker`` with ``default_handlers``, as ``opsdesk worker``
    runs it: claim a batch, send, record the batch) runs until every job is done; the time
    from its start to the last job recorded gives mails/s. The SMTP server's count must equal N;
 4. the baseline, in the same run: the same N messages (built from the queued payloads)
@@ -60,7 +60,8 @@ from opsdesk.incidents import service as incidents
 from opsdesk.incidents.schemas import IncidentCreate
 from opsdesk.notify import service as notify
 from opsdesk.notify.mail import MAIL_JOB, OutgoingMail, address_of, message_bytes
-from opsdesk.worker import Worker, default_handlers
+from opsdesk.worker.handlers import default_handlers
+from opsdesk.worker.runner import Worker
 
 DEFAULT_POSTGRES_URL = "postgresql://postgres@127.0.0.1:5432"
 BENCH_DATABASE = "opsdesk_bench_mail"

@@ -84,7 +84,9 @@ from opsdesk.web import teams as web_teams
 from opsdesk.web import war_rooms as web_war_rooms
 from opsdesk.web import work as web_work
 from opsdesk.web.admin.routers import ADMIN_ROUTERS
-from opsdesk.worker import InProcessWorker, Worker, default_handlers
+from opsdesk.worker.handlers import default_handlers
+from opsdesk.worker.process import InProcessWorker
+from opsdesk.worker.runner import Worker
 
 SESSION_COOKIE = "opsdesk_session"
 

@@ -16,7 +16,8 @@ from opsdesk.core.database import Database
 from opsdesk.core.settings import Settings
 from opsdesk.desk import queues
 from opsdesk.notify.mail import MAIL_JOB
-from opsdesk.worker import Worker, default_handlers
+from opsdesk.worker.handlers import default_handlers
+from opsdesk.worker.runner import Worker
 from tests.api.test_alerts import am_alert, am_payload, make_integration
 from tests.factories import Desk, create_incident
 

@@ -20,7 +20,8 @@ from opsdesk.core.settings import Settings
 from opsdesk.incidents.events import INCIDENT_CHANGED
 from opsdesk.notify.mail import MAIL_JOB
 from opsdesk.reviews import time_summary
-from opsdesk.worker import Worker, default_handlers
+from opsdesk.worker.handlers import default_handlers
+from opsdesk.worker.runner import Worker
 from tests.factories import Desk, create_incident
 
 CATEGORY = "inc_type_p_function_issues"

@@ -16,7 +16,8 @@ from opsdesk.core.settings import Settings
 from opsdesk.incidents.events import INCIDENT_CHANGED
 from opsdesk.incidents.models import IncidentHistory
 from opsdesk.notify.mail import MAIL_JOB
-from opsdesk.worker import Worker, default_handlers
+from opsdesk.worker.handlers import default_handlers
+from opsdesk.worker.runner import Worker
 from tests.api.test_collaboration import history_rows, reported_by, resolve, url
 from tests.factories import Actor, Desk, create_incident
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typer.testing import CliRunner
 
-from opsdesk.cli import app, serve_log_config
+from opsdesk.cli import app
+from opsdesk.cli.server import serve_log_config
 
 
 def test_an_unknown_log_level_is_refused_naming_the_option() -> None:

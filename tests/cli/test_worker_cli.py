@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from opsdesk.core.settings import Settings
-from opsdesk.worker import default_handlers
+from opsdesk.worker.handlers import default_handlers
 from tests.cli.test_cli import Cli
 
 OPSDESK = Path(sys.executable).parent / "opsdesk"

@@ -25,7 +25,7 @@ CHROMIUM_ARGS = [
     "--disable-sync",
     "--no-first-run",
 ]
-# The console script installed next to this interpreter (cli.py has no __main__ guard).
+# The console script installed next to this interpreter.
 OPSDESK = Path(sys.executable).parent / "opsdesk"
 STARTUP_TIMEOUT_S = 30.0
 

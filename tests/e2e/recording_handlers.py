@@ -17,7 +17,7 @@ from sqlalchemy import text
 
 from opsdesk.core.database import Database
 from opsdesk.core.settings import Settings
-from opsdesk.worker import HandlerSpec, JobContext
+from opsdesk.worker.runner import HandlerSpec, JobContext
 
 KIND = "test.record"
 CREATE_TABLE = (

@@ -10,7 +10,8 @@ import pytest
 from opsdesk.core.clock import FixedClock
 from opsdesk.core.database import Database
 from opsdesk.core.settings import Settings
-from opsdesk.worker import Worker, default_handlers
+from opsdesk.worker.handlers import default_handlers
+from opsdesk.worker.runner import Worker
 from tests.e2e.test_mail_delivery import SmtpServer, mail_settings, smtp_server
 from tests.factories import Desk, create_incident
 

@@ -37,7 +37,8 @@ from opsdesk.incidents import service as incidents
 from opsdesk.incidents.schemas import IncidentCreate
 from opsdesk.notify import service
 from opsdesk.notify.webhooks import verify
-from opsdesk.worker import JobContext, Worker, default_handlers
+from opsdesk.worker.handlers import default_handlers
+from opsdesk.worker.runner import JobContext, Worker
 from tests.factories import Desk
 
 pytestmark = pytest.mark.e2e
@@ -339,7 +340,7 @@ async def test_a_webhook_is_signed_and_retried_after_a_server_error(
 WORKER_SCRIPT = """
 import asyncio, logging
 from opsdesk.core.settings import Settings
-from opsdesk.worker import run_worker_process
+from opsdesk.worker.process import run_worker_process
 logging.basicConfig(level=logging.WARNING)
 asyncio.run(run_worker_process(Settings(), lease_s=2.0, poll_s=0.2, batch=50))
 """

@@ -16,7 +16,8 @@ from opsdesk.core.database import Database
 from opsdesk.core.jobs import Job
 from opsdesk.core.settings import Settings
 from opsdesk.notify.mail import MAIL_JOB, OutgoingMail
-from opsdesk.worker import Worker, default_handlers
+from opsdesk.worker.handlers import default_handlers
+from opsdesk.worker.runner import Worker
 from tests.e2e.test_mail_delivery import Mailbox, _free_port
 
 pytestmark = pytest.mark.e2e

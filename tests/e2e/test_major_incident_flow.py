@@ -20,7 +20,8 @@ from pypdf import PdfReader
 from opsdesk.core.clock import FixedClock
 from opsdesk.core.database import Database
 from opsdesk.core.settings import Settings
-from opsdesk.worker import Worker, default_handlers
+from opsdesk.worker.handlers import default_handlers
+from opsdesk.worker.runner import Worker
 from tests.api.test_alerts import am_alert, am_payload
 from tests.e2e.test_mail_delivery import (  # noqa: F401 - fixtures
     SmtpServer,

@@ -17,7 +17,8 @@ from opsdesk.sla import clocks as sla_clocks
 from opsdesk.sla import configuration as sla_configuration
 from opsdesk.sla.models import IncidentSla
 from opsdesk.sla.schemas import CalendarIn, PolicyIn, SpanIn
-from opsdesk.worker import Worker, default_handlers
+from opsdesk.worker.handlers import default_handlers
+from opsdesk.worker.runner import Worker
 from tests.e2e.test_mail_delivery import SmtpServer, mail_settings, smtp_server
 from tests.factories import Desk
 

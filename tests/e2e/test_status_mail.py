@@ -15,7 +15,8 @@ from opsdesk.incidents.schemas import IncidentCreate
 from opsdesk.reviews import status
 from opsdesk.reviews.status_rules import AudienceKind, UpdateState
 from opsdesk.reviews.status_schemas import AudienceIn, StatusUpdateCreate
-from opsdesk.worker import Worker, default_handlers
+from opsdesk.worker.handlers import default_handlers
+from opsdesk.worker.runner import Worker
 from tests.e2e.test_mail_delivery import (  # noqa: F401 - fixtures
     SmtpServer,
     mail_settings,

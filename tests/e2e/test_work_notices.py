@@ -18,7 +18,8 @@ from opsdesk.core.database import Database
 from opsdesk.core.settings import Settings
 from opsdesk.incidents import service as incidents
 from opsdesk.incidents.schemas import IncidentCreate
-from opsdesk.worker import Worker, default_handlers
+from opsdesk.worker.handlers import default_handlers
+from opsdesk.worker.runner import Worker
 from tests.e2e.test_mail_delivery import (  # noqa: F401 - fixtures
     SmtpServer,
     mail_settings,

@@ -13,7 +13,9 @@ import importlib
 import logging
 
 from opsdesk.core.settings import Settings
-from opsdesk.worker import HandlerSpec, default_handlers, run_worker_process
+from opsdesk.worker.handlers import default_handlers
+from opsdesk.worker.process import run_worker_process
+from opsdesk.worker.runner import HandlerSpec
 
 
 def _handlers(module_name: str | None, settings: Settings) -> dict[str, HandlerSpec]:

@@ -17,14 +17,8 @@ from opsdesk.core.clock import FixedClock
 from opsdesk.core.database import Database
 from opsdesk.core.jobs import Job
 from opsdesk.core.settings import Settings
-from opsdesk.worker import (
-    PURGE_KIND,
-    SWEEP_KIND,
-    HandlerSpec,
-    JobContext,
-    Worker,
-    default_handlers,
-)
+from opsdesk.worker.handlers import PURGE_KIND, SWEEP_KIND, default_handlers
+from opsdesk.worker.runner import HandlerSpec, JobContext, Worker
 from tests.factories import Desk
 from tests.integration.test_lifecycle_sweep import resolved_incident, state
 

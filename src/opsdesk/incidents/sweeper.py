@@ -2,7 +2,7 @@
 
 The due work is found by querying incidents directly, which is durable by itself: nothing is
 lost when a process dies, because the incident rows say what is due and the next sweep picks
-it up. The worker runs it as the recurring job "incidents.sweep" (opsdesk/worker.py);
+it up. The worker runs it as the recurring job "incidents.sweep" (opsdesk/worker/handlers.py);
 ``opsdesk incidents sweep`` runs it once.
 """
 
