@@ -12,13 +12,14 @@ import pytest
 from opsdesk.core.clock import FixedClock
 from opsdesk.core.database import Database
 from opsdesk.intake.email import service
+from opsdesk.intake.email.outcomes import MailRules
 from opsdesk.intake.email.parser import parse_mail
 from tests import mail_samples as samples
 from tests.api.test_web_pages import csrf_of, sign_in
 from tests.factories import Desk
 
 
-async def receive(db: Database, clock: FixedClock, rules: service.MailRules, raw: bytes) -> int:
+async def receive(db: Database, clock: FixedClock, rules: MailRules, raw: bytes) -> int:
     async with db.write() as session:
         stored = await service.store_mail(session, raw=raw, door="smtp", now=clock.now())
     async with db.write() as session:
@@ -27,9 +28,9 @@ async def receive(db: Database, clock: FixedClock, rules: service.MailRules, raw
 
 
 @pytest.fixture
-def rules(tmp_path: Path) -> service.MailRules:
+def rules(tmp_path: Path) -> MailRules:
     # What the app's settings give (mail_from opsdesk@localhost), with a rate limit of 1.
-    return service.MailRules(
+    return MailRules(
         our_address="opsdesk@localhost",
         our_domain="localhost",
         rate_limit=1,
@@ -39,7 +40,7 @@ def rules(tmp_path: Path) -> service.MailRules:
 
 
 async def test_admins_list_every_mail_with_its_outcome_and_process_held_ones_again(
-    client: httpx.AsyncClient, desk: Desk, db: Database, clock: FixedClock, rules: service.MailRules
+    client: httpx.AsyncClient, desk: Desk, db: Database, clock: FixedClock, rules: MailRules
 ) -> None:
     created = await receive(db, clock, rules, samples.plain("a@corp.example", "VPN", "down"))
     held = await receive(db, clock, rules, samples.plain("a@corp.example", "VPN 2", "down"))
@@ -96,7 +97,7 @@ async def test_only_admins_see_inbound_mail(
     desk: Desk,
     db: Database,
     clock: FixedClock,
-    rules: service.MailRules,
+    rules: MailRules,
     who: str,
 ) -> None:
     mail_id = await receive(db, clock, rules, samples.plain("a@corp.example", "VPN", "down"))
@@ -113,7 +114,7 @@ async def test_only_admins_see_inbound_mail(
 
 
 async def test_the_inbound_mail_page_shows_outcomes_and_processes_again(
-    client: httpx.AsyncClient, desk: Desk, db: Database, clock: FixedClock, rules: service.MailRules
+    client: httpx.AsyncClient, desk: Desk, db: Database, clock: FixedClock, rules: MailRules
 ) -> None:
     created = await receive(db, clock, rules, samples.plain("a@corp.example", "VPN", "down"))
     held = await receive(db, clock, rules, samples.plain("a@corp.example", "VPN 2", "down"))
@@ -168,7 +169,7 @@ async def test_demo_data_shows_each_kind_of_outcome(
 
 
 async def test_staff_list_the_mails_of_an_incident_and_open_their_originals(
-    client: httpx.AsyncClient, desk: Desk, db: Database, clock: FixedClock, rules: service.MailRules
+    client: httpx.AsyncClient, desk: Desk, db: Database, clock: FixedClock, rules: MailRules
 ) -> None:
     first = await receive(db, clock, rules, samples.plain("user@desk.test", "VPN", "down"))
     listing = await client.get("/api/v1/admin/inbound-mails", headers=desk.admin.headers)

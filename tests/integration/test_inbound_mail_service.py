@@ -19,23 +19,22 @@ from opsdesk.incidents.lifecycle import Action
 from opsdesk.incidents.models import Attachment, Incident, IncidentHistory
 from opsdesk.intake.email import service
 from opsdesk.intake.email.models import BouncingAddress, InboundMail
+from opsdesk.intake.email.outcomes import MailRules
 from tests import mail_samples as samples
 from tests.api.test_lifecycle_actions import ok, sample_params
 from tests.factories import Desk, create_incident
 
 
 @pytest.fixture
-def rules(tmp_path: Path) -> service.MailRules:
-    return service.MailRules(
+def rules(tmp_path: Path) -> MailRules:
+    return MailRules(
         our_address="helpdesk@desk.test",
         our_domain="desk.test",
         storage_dir=tmp_path / "attachments",
     )
 
 
-async def deliver(
-    db: Database, clock: FixedClock, rules: service.MailRules, raw: bytes
-) -> InboundMail:
+async def deliver(db: Database, clock: FixedClock, rules: MailRules, raw: bytes) -> InboundMail:
     """What every door does: store (commit), then process (commit)."""
     async with db.write() as session:
         stored = await service.store_mail(session, raw=raw, door="smtp", now=clock.now())
@@ -55,7 +54,7 @@ async def incident_of(db: Database, mail: InboundMail) -> Incident:
 
 
 async def test_new_mail_from_a_stranger_creates_a_contact_and_an_email_incident(
-    db: Database, clock: FixedClock, rules: service.MailRules, desk: Desk
+    db: Database, clock: FixedClock, rules: MailRules, desk: Desk
 ) -> None:
     raw = samples.outlook_html_with_inline_image("Anna Berg <Anna@Corp.example>", "Payroll down")
     mail = await deliver(db, clock, rules, raw)
@@ -74,7 +73,7 @@ async def test_new_mail_from_a_stranger_creates_a_contact_and_an_email_incident(
 
 
 async def test_the_same_mail_twice_is_stored_once(
-    db: Database, clock: FixedClock, rules: service.MailRules, desk: Desk
+    db: Database, clock: FixedClock, rules: MailRules, desk: Desk
 ) -> None:
     raw = samples.plain("user@desk.test", "VPN down", "since 9")
     async with db.write() as session:
@@ -90,7 +89,7 @@ async def test_the_same_mail_twice_is_stored_once(
 
 
 async def test_exe_attachment_is_refused_and_noted_on_the_incident(
-    db: Database, clock: FixedClock, rules: service.MailRules, desk: Desk
+    db: Database, clock: FixedClock, rules: MailRules, desk: Desk
 ) -> None:
     mail = await deliver(db, clock, rules, samples.exe_attachment("user@desk.test"))
     assert mail.outcome == "created"
@@ -102,7 +101,7 @@ async def test_exe_attachment_is_refused_and_noted_on_the_incident(
 
 
 async def test_replies_thread_by_tag_then_by_references(
-    db: Database, clock: FixedClock, rules: service.MailRules, desk: Desk, client: httpx.AsyncClient
+    db: Database, clock: FixedClock, rules: MailRules, desk: Desk, client: httpx.AsyncClient
 ) -> None:
     first = await deliver(db, clock, rules, samples.plain("user@desk.test", "Printer", "jams"))
     number = first.incident_number
@@ -138,7 +137,7 @@ async def test_replies_thread_by_tag_then_by_references(
 
 
 async def test_reply_to_resolved_reopens_and_to_completed_opens_a_linked_incident(
-    db: Database, clock: FixedClock, rules: service.MailRules, desk: Desk, client: httpx.AsyncClient
+    db: Database, clock: FixedClock, rules: MailRules, desk: Desk, client: httpx.AsyncClient
 ) -> None:
     number = (await create_incident(client, desk.user, title="Mail sync"))["number"]
     for action in (Action.ACCEPT, Action.RESOLVE):
@@ -163,7 +162,7 @@ async def test_reply_to_resolved_reopens_and_to_completed_opens_a_linked_inciden
 
 
 async def test_reopen_on_reply_can_be_turned_off(
-    db: Database, clock: FixedClock, rules: service.MailRules, desk: Desk, client: httpx.AsyncClient
+    db: Database, clock: FixedClock, rules: MailRules, desk: Desk, client: httpx.AsyncClient
 ) -> None:
     number = (await create_incident(client, desk.user, title="Mail sync"))["number"]
     for action in (Action.ACCEPT, Action.RESOLVE):
@@ -179,7 +178,7 @@ async def test_reopen_on_reply_can_be_turned_off(
 
 
 async def test_auto_replies_and_our_own_mail_do_nothing(
-    db: Database, clock: FixedClock, rules: service.MailRules, desk: Desk
+    db: Database, clock: FixedClock, rules: MailRules, desk: Desk
 ) -> None:
     first = await deliver(db, clock, rules, samples.plain("user@desk.test", "Printer", "jams"))
     number = first.incident_number
@@ -196,7 +195,7 @@ async def test_auto_replies_and_our_own_mail_do_nothing(
 
 
 async def test_bounce_is_logged_on_its_incident_and_marks_the_address(
-    db: Database, clock: FixedClock, rules: service.MailRules, desk: Desk
+    db: Database, clock: FixedClock, rules: MailRules, desk: Desk
 ) -> None:
     first = await deliver(db, clock, rules, samples.plain("user@desk.test", "Printer", "jams"))
     number = first.incident_number
@@ -221,7 +220,7 @@ async def test_bounce_is_logged_on_its_incident_and_marks_the_address(
 
 
 async def test_rate_limit_holds_then_an_admin_processes_again(
-    db: Database, clock: FixedClock, rules: service.MailRules, desk: Desk
+    db: Database, clock: FixedClock, rules: MailRules, desk: Desk
 ) -> None:
     limited = replace(rules, rate_limit=2, rate_window=timedelta(minutes=5))
     outcomes = [
@@ -240,7 +239,7 @@ async def test_rate_limit_holds_then_an_admin_processes_again(
 
 
 async def test_unreadable_mail_is_kept_as_failed(
-    db: Database, clock: FixedClock, rules: service.MailRules, desk: Desk
+    db: Database, clock: FixedClock, rules: MailRules, desk: Desk
 ) -> None:
     mail = await deliver(db, clock, rules, b"\r\n\r\n   \r\n")
     assert (mail.status, mail.outcome) == ("failed", "failed_parse")
@@ -248,7 +247,7 @@ async def test_unreadable_mail_is_kept_as_failed(
 
 
 async def test_unknown_senders_can_be_refused_with_a_polite_reply(
-    db: Database, clock: FixedClock, rules: service.MailRules, desk: Desk
+    db: Database, clock: FixedClock, rules: MailRules, desk: Desk
 ) -> None:
     strict = replace(rules, unknown_senders="refuse")
     mail = await deliver(db, clock, strict, samples.plain("who@else.example", "Hi", "help"))
@@ -260,7 +259,7 @@ async def test_unknown_senders_can_be_refused_with_a_polite_reply(
 
 
 async def test_one_bad_mail_in_a_batch_costs_only_itself(
-    db: Database, clock: FixedClock, rules: service.MailRules, desk: Desk
+    db: Database, clock: FixedClock, rules: MailRules, desk: Desk
 ) -> None:
     raws = [
         samples.plain("first@corp.example", "One", "x"),
@@ -285,7 +284,7 @@ async def test_one_bad_mail_in_a_batch_costs_only_itself(
 
 
 async def test_mails_arriving_together_are_committed_together_and_each_answered(
-    db: Database, clock: FixedClock, rules: service.MailRules, desk: Desk
+    db: Database, clock: FixedClock, rules: MailRules, desk: Desk
 ) -> None:
     import asyncio
 
@@ -303,7 +302,7 @@ async def test_mails_arriving_together_are_committed_together_and_each_answered(
 
 
 async def test_one_batch_counts_its_own_mails_and_threads_replies_to_them(
-    db: Database, clock: FixedClock, rules: service.MailRules, desk: Desk
+    db: Database, clock: FixedClock, rules: MailRules, desk: Desk
 ) -> None:
     limited = replace(rules, rate_limit=2)
     first = samples.plain("nat@corp.example", "Wi-Fi", "down", message_id="<wifi-1@corp.example>")

@@ -9,7 +9,7 @@ from opsdesk.collaboration.models import ConversationEntry
 from opsdesk.core.clock import FixedClock
 from opsdesk.core.database import Database
 from opsdesk.incidents.models import Incident
-from opsdesk.intake.email import service
+from opsdesk.intake.email.outcomes import MailRules
 from tests import mail_samples as samples
 from tests.factories import Desk, create_incident
 from tests.integration.test_inbound_mail_service import deliver, rules  # noqa: F401
@@ -18,7 +18,7 @@ from tests.integration.test_inbound_mail_service import deliver, rules  # noqa: 
 async def test_reply_to_a_merged_incident_lands_on_the_primary(
     db: Database,
     clock: FixedClock,
-    rules: service.MailRules,  # noqa: F811
+    rules: MailRules,  # noqa: F811
     desk: Desk,
     client: httpx.AsyncClient,
 ) -> None:

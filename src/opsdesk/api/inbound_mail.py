@@ -14,7 +14,7 @@ from opsdesk.core.bounds import MAX_PAGE, RowId
 from opsdesk.core.pagination import MAX_PER_PAGE, PageRequest
 from opsdesk.core.settings import Settings
 from opsdesk.intake.email import queries, service
-from opsdesk.intake.email.service import MailRules, MailStatus, Outcome
+from opsdesk.intake.email.outcomes import MailRules, MailStatus, Outcome
 
 # Staff only, checked before the query or body is validated (the service narrows further).
 router = APIRouter(prefix="/api/v1/admin", tags=["admin"], dependencies=[STAFF_ONLY])

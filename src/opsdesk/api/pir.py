@@ -21,7 +21,7 @@ from opsdesk.core.pagination import PageRequest
 from opsdesk.core.settings import Settings
 from opsdesk.incidents.fields import HISTORY_ACTION_LABELS, LEVEL_LABELS
 from opsdesk.incidents.models import Incident
-from opsdesk.reviews import export, pir_service, time_summary
+from opsdesk.reviews import export, pir_approval, pir_editing, pir_service, time_summary
 from opsdesk.reviews.pir_models import PostIncidentReview
 from opsdesk.reviews.pir_schemas import (
     ActionItemCreate,
@@ -89,7 +89,7 @@ async def review_out(
     times = time_entries(review)
     values = {entry.key: entry.value for entry in times}
     duration = time_summary.impact(values["failure_occurred"], values["services_restored"])
-    approvers = pir_service.approvers_of(settings)
+    approvers = pir_approval.approvers_of(settings)
     return ReviewOut(
         id=review.id,
         incident_number=incident.number,
@@ -144,7 +144,7 @@ async def review_out(
         submitted_at=review.submitted_at,
         created_at=review.created_at,
         updated_at=review.updated_at,
-        steps=[step.value for step in pir_service.steps_for(review, caller, approvers)],
+        steps=[step.value for step in pir_approval.steps_for(review, caller, approvers)],
     )
 
 
@@ -224,7 +224,7 @@ async def update_sections(
 ) -> ReviewOut:
     """Change sections (while draft or returned)."""
     async with db.write() as session:
-        review, incident = await pir_service.update_sections(
+        review, incident = await pir_editing.update_sections(
             session=session, caller=caller, review_id=review_id, data=body, now=clock.now()
         )
         return await review_out(session, review, incident, caller, _settings(request))
@@ -242,7 +242,7 @@ async def edit_time(
 ) -> ReviewOut:
     """Set one time of the summary by hand, with the reason (kept with who and the old value)."""
     async with db.write() as session:
-        review, incident = await pir_service.edit_time(
+        review, incident = await pir_editing.edit_time(
             session=session,
             caller=caller,
             review_id=review_id,
@@ -264,11 +264,8 @@ async def add_item(
 ) -> ReviewOut:
     """Add an action item; a task on the incident tracks it until done."""
     async with db.write() as session:
-        _item, review = await pir_service.add_item(
+        _item, review, incident = await pir_editing.add_item(
             session=session, caller=caller, review_id=review_id, data=body, now=clock.now()
-        )
-        _review, incident = await pir_service.get_review(
-            session=session, caller=caller, review_id=review.id
         )
         return await review_out(session, review, incident, caller, _settings(request))
 
@@ -285,16 +282,13 @@ async def update_item(
 ) -> ReviewOut:
     """Change an action item (and its task: title, assignee, due time)."""
     async with db.write() as session:
-        _item, review = await pir_service.update_item(
+        _item, review, incident = await pir_editing.update_item(
             session=session,
             caller=caller,
             review_id=review_id,
             item_id=item_id,
             data=body,
             now=clock.now(),
-        )
-        _review, incident = await pir_service.get_review(
-            session=session, caller=caller, review_id=review.id
         )
         return await review_out(session, review, incident, caller, _settings(request))
 
@@ -305,7 +299,7 @@ async def remove_item(
 ) -> Response:
     """Remove an action item; its task, when still open, is cancelled."""
     async with db.write() as session:
-        await pir_service.remove_item(
+        await pir_editing.remove_item(
             session=session, caller=caller, review_id=review_id, item_id=item_id, now=clock.now()
         )
     return Response(status_code=204)
@@ -325,7 +319,7 @@ async def take_step(
     (with a comment, by whoever holds the review)."""
     settings = _settings(request)
     async with db.write() as session:
-        review, incident = await pir_service.take_step(
+        review, incident = await pir_approval.take_step(
             session=session,
             caller=caller,
             review_id=review_id,

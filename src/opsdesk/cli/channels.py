@@ -57,7 +57,7 @@ def mail_ingest() -> None:
     from opsdesk.core.clock import SystemClock
     from opsdesk.core.database import Database
     from opsdesk.intake.email.intake import Intake
-    from opsdesk.intake.email.service import MailRules
+    from opsdesk.intake.email.outcomes import MailRules
 
     raw = sys.stdin.buffer.read()
     if not raw.strip():
@@ -99,7 +99,7 @@ def mail_poll(
     from opsdesk.core.database import Database
     from opsdesk.intake.email.imap import poll_once
     from opsdesk.intake.email.intake import Intake
-    from opsdesk.intake.email.service import MailRules
+    from opsdesk.intake.email.outcomes import MailRules
 
     settings = deployment_settings()
     if not settings.imap_host:

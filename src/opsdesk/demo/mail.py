@@ -12,6 +12,7 @@ from opsdesk.core.clock import Clock
 from opsdesk.core.settings import get_settings
 from opsdesk.intake.email import queries as mail_queries
 from opsdesk.intake.email import service as mail_service
+from opsdesk.intake.email.outcomes import MailRules
 from opsdesk.notify.mail import root_message_id
 
 
@@ -47,7 +48,7 @@ def _bounce(recipient: str, original_id: str, number: str) -> bytes:
 async def load_demo_mail(*, session: AsyncSession, clock: Clock) -> None:
     """Mails through the real store-then-process path, so the inbound mail view has outcomes."""
     settings = get_settings()
-    rules = mail_service.MailRules.from_settings(settings)
+    rules = MailRules.from_settings(settings)
     now = clock.now()
 
     async def receive(raw: bytes, ago: timedelta) -> str | None:

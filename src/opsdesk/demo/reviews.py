@@ -18,7 +18,7 @@ from opsdesk.incidents import service as incident_service
 from opsdesk.incidents.fields import Channel, Ownership, Source
 from opsdesk.incidents.lifecycle import Action
 from opsdesk.incidents.schemas import AcceptParams, ForwardParams, IncidentCreate, ResolveParams
-from opsdesk.reviews import pir_service
+from opsdesk.reviews import pir_approval, pir_editing, pir_service
 from opsdesk.reviews.pir_schemas import ActionItemCreate, Priority, ReviewSections
 from opsdesk.reviews.pir_workflow import Step
 
@@ -106,7 +106,7 @@ async def load_demo_reviews(*, session: AsyncSession, clock: Clock) -> None:
     )
     assert review is not None
     at = start + timedelta(days=1)
-    await pir_service.update_sections(
+    await pir_editing.update_sections(
         session=session,
         caller=tech2,
         review_id=review.id,
@@ -127,7 +127,7 @@ async def load_demo_reviews(*, session: AsyncSession, clock: Clock) -> None:
         ("Alert when the log archive job fails", "Database team", Priority.HIGH, 7),
         ("Lower the volume alarm to 80 %", "Monitoring team", Priority.MEDIUM, 14),
     ):
-        await pir_service.add_item(
+        await pir_editing.add_item(
             session=session,
             caller=manager,
             review_id=review.id,
@@ -140,7 +140,7 @@ async def load_demo_reviews(*, session: AsyncSession, clock: Clock) -> None:
             ),
             now=at,
         )
-    await pir_service.take_step(
+    await pir_approval.take_step(
         session=session,
         caller=tech2,
         review_id=review.id,

@@ -1,5 +1,7 @@
-"""Post-incident reviews: created when a required incident resolves (or by hand), the time
-summary from the history, edits with reasons, action items as incident tasks, the workflow.
+"""Post-incident reviews: the review itself. Started when a required incident resolves (or by
+hand) with its time summary derived from the incident history, found, listed, and gathered
+with everything shown beside it. Edits are in ``pir_editing``, the workflow in
+``pir_approval``.
 
 Services take the session and flush; the entry point commits. Only staff see reviews.
 """
@@ -16,9 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from opsdesk.auth.roles import Caller
 from opsdesk.collaboration import tasks
 from opsdesk.collaboration.models import IncidentTask
-from opsdesk.collaboration.work_schemas import TaskCreate, TaskUpdate
-from opsdesk.collaboration.work_states import OPEN_TASK_STATUSES, TaskStatus
-from opsdesk.core.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from opsdesk.core.errors import Conflict, Forbidden, NotFound
 from opsdesk.core.pagination import Page, PageRequest
 from opsdesk.core.settings import Settings, get_settings
 from opsdesk.incidents.fields import LEVEL_LABELS
@@ -26,43 +26,16 @@ from opsdesk.incidents.models import Incident, IncidentHistory
 from opsdesk.incidents.service import access_incident
 from opsdesk.reviews import pir_notices, time_summary
 from opsdesk.reviews.pir_models import PostIncidentReview, ReviewActionItem, ReviewHistory
-from opsdesk.reviews.pir_schemas import (
-    ActionItemCreate,
-    ActionItemUpdate,
-    ReviewSections,
-    TimeEdit,
-    TimeKey,
-)
 from opsdesk.reviews.pir_workflow import (
     EDITABLE,
-    ITEMS_EDITABLE,
     STATUS_LABELS,
-    Approvers,
     ReviewStatus,
-    Step,
-    may_take,
-    next_status,
     required_for,
-    who_acts,
 )
 
-# Review history actions besides the workflow steps.
+# Review history actions of this module (edits and workflow steps name their own).
 CREATED = "created"
-EDITED = "edited"
-TIME_EDITED = "time_edited"
 TIMES_REFRESHED = "times_refreshed"
-ITEM_ADDED = "item_added"
-ITEM_CHANGED = "item_changed"
-ITEM_REMOVED = "item_removed"
-
-
-def approvers_of(settings: Settings) -> Approvers:
-    return Approvers.parse(
-        settings.pir_reviewer_role,
-        settings.pir_reviewers,
-        settings.pir_approver_role,
-        settings.pir_approvers,
-    )
 
 
 def requirement(incident: Incident, settings: Settings) -> str:
@@ -78,7 +51,7 @@ def requirement(incident: Incident, settings: Settings) -> str:
     return "every major incident requires a post-incident review"
 
 
-def _refuse_end_users(caller: Caller) -> None:
+def refuse_end_users(caller: Caller) -> None:
     if not caller.is_staff:
         raise Forbidden("post-incident reviews are for staff only")
 
@@ -115,7 +88,7 @@ async def _derive(session: AsyncSession, incident: Incident) -> dict[str, Any]:
     return {key: _stored(entry) for key, entry in entries.items()}
 
 
-def _record(
+def record_history(
     session: AsyncSession,
     review: PostIncidentReview,
     *,
@@ -189,7 +162,7 @@ async def _create(
     )
     session.add(review)
     await session.flush()
-    _record(
+    record_history(
         session,
         review,
         action=CREATED,
@@ -242,7 +215,9 @@ async def ensure_review_on_resolve(
     if changes:
         review.time_summary = summary
         review.updated_at = now
-        _record(session, review, action=TIMES_REFRESHED, actor_id=None, now=now, changes=changes)
+        record_history(
+            session, review, action=TIMES_REFRESHED, actor_id=None, now=now, changes=changes
+        )
         await session.flush()
     return review
 
@@ -257,7 +232,7 @@ async def create_review(
 ) -> tuple[PostIncidentReview, Incident]:
     """Start a review of any incident the caller (staff) may see; one per incident."""
     settings = settings or get_settings()
-    _refuse_end_users(caller)
+    refuse_end_users(caller)
     try:
         incident = await access_incident(session=session, caller=caller, number=number)
     except NotFound:
@@ -281,7 +256,7 @@ async def create_review(
 async def get_review(
     *, session: AsyncSession, caller: Caller, review_id: int, for_update: bool = False
 ) -> tuple[PostIncidentReview, Incident]:
-    _refuse_end_users(caller)
+    refuse_end_users(caller)
     query = select(PostIncidentReview).where(PostIncidentReview.id == review_id)
     if for_update:
         query = query.with_for_update().execution_options(populate_existing=True)
@@ -311,7 +286,7 @@ async def list_reviews(
     incident_number: str | None = None,
 ) -> Page[tuple[PostIncidentReview, Incident]]:
     """Reviews, latest change first, narrowed by status and incident."""
-    _refuse_end_users(caller)
+    refuse_end_users(caller)
     query = select(PostIncidentReview, Incident).join(
         Incident, Incident.id == PostIncidentReview.incident_id
     )
@@ -329,89 +304,7 @@ async def list_reviews(
     return Page(items=items, total=total, page=page.page, per_page=page.per_page)
 
 
-def _check_editable(
-    review: PostIncidentReview, what: str, allowed: frozenset[ReviewStatus]
-) -> None:
-    if ReviewStatus(review.status) not in allowed:
-        raise Conflict(
-            f"the review is {review.status}: its {what} can no longer be changed",
-            field="status",
-        )
-
-
-async def update_sections(
-    *, session: AsyncSession, caller: Caller, review_id: int, data: ReviewSections, now: datetime
-) -> tuple[PostIncidentReview, Incident]:
-    review, incident = await get_review(
-        session=session, caller=caller, review_id=review_id, for_update=True
-    )
-    _check_editable(review, "sections", EDITABLE)
-    sent = data.model_dump(exclude_unset=True)
-    for field, value in sent.items():
-        if value is None:
-            raise ValidationFailed(f"{field}: cannot be null", field=field)
-    changes = []
-    for field, value in sent.items():
-        if getattr(review, field) != value:
-            changes.append({"field": field, "old": getattr(review, field), "new": value})
-            setattr(review, field, value)
-    if changes:
-        review.updated_at = now
-        _record(
-            session,
-            review,
-            action=EDITED,
-            actor_id=caller.user_id,
-            now=now,
-            comment=", ".join(str(c["field"]) for c in changes),
-            changes=changes,
-        )
-        await session.flush()
-    return review, incident
-
-
-async def edit_time(
-    *,
-    session: AsyncSession,
-    caller: Caller,
-    review_id: int,
-    key: TimeKey,
-    data: TimeEdit,
-    now: datetime,
-) -> tuple[PostIncidentReview, Incident]:
-    """Set one time by hand: the old value, who and why are kept with it and in the history."""
-    review, incident = await get_review(
-        session=session, caller=caller, review_id=review_id, for_update=True
-    )
-    _check_editable(review, "time summary", EDITABLE)
-    summary = dict(review.time_summary)
-    entry = dict(summary.get(key.value) or {"value": None, "source_id": None, "source_action": ""})
-    old = entry.get("value")
-    new = data.value.isoformat() if data.value else None
-    entry["edited"] = {
-        "by": caller.user_id,
-        "at": now.isoformat(),
-        "reason": data.reason,
-        "old": (entry.get("edited") or {}).get("old", old),
-    }
-    entry["value"] = new
-    summary[key.value] = entry
-    review.time_summary = summary
-    review.updated_at = now
-    _record(
-        session,
-        review,
-        action=TIME_EDITED,
-        actor_id=caller.user_id,
-        now=now,
-        comment=f"{time_summary.LABELS[key.value]}: {data.reason}",
-        changes=[{"field": key.value, "old": old, "new": new}],
-    )
-    await session.flush()
-    return review, incident
-
-
-# --- action items ------------------------------------------------------------------------
+# --- the whole review, for the API, the pages and the exports ----------------------------
 
 
 async def items_of(session: AsyncSession, review_id: int) -> list[ReviewActionItem]:
@@ -433,247 +326,6 @@ async def task_states(session: AsyncSession, items: list[ReviewActionItem]) -> d
         if task is not None:
             states[item.task_id] = task.status
     return states
-
-
-def _task_text(review: PostIncidentReview, item: ReviewActionItem) -> str:
-    owner = f" Responsibility: {item.responsibility}." if item.responsibility else ""
-    return (
-        f"Post-incident action item {item.position} of review #{review.id} "
-        f"(priority {item.priority}).{owner}"
-    )
-
-
-async def add_item(
-    *,
-    session: AsyncSession,
-    caller: Caller,
-    review_id: int,
-    data: ActionItemCreate,
-    now: datetime,
-) -> tuple[ReviewActionItem, PostIncidentReview]:
-    """Add an action item and the incident task that tracks it until done."""
-    review, incident = await get_review(
-        session=session, caller=caller, review_id=review_id, for_update=True
-    )
-    _check_editable(review, "action items", ITEMS_EDITABLE)
-    position = max((item.position for item in await items_of(session, review.id)), default=0) + 1
-    item = ReviewActionItem(
-        review_id=review.id,
-        position=position,
-        action=data.action,
-        responsibility=data.responsibility,
-        assignee_id=data.assignee_id,
-        priority=data.priority.value,
-        due_at=data.due_at,
-        created_at=now,
-        updated_at=now,
-    )
-    task = await tasks.create_task(
-        session=session,
-        caller=caller,
-        number=incident.number,
-        data=TaskCreate(
-            title=data.action,
-            description=_task_text(review, item),
-            assignee_id=data.assignee_id,
-            due_at=data.due_at,
-        ),
-        now=now,
-    )
-    item.task_id = task.id
-    session.add(item)
-    review.updated_at = now
-    _record(
-        session,
-        review,
-        action=ITEM_ADDED,
-        actor_id=caller.user_id,
-        now=now,
-        comment=f"Action item {position}: {data.action} (task #{task.id})",
-    )
-    await session.flush()
-    return item, review
-
-
-async def _item(
-    session: AsyncSession, review: PostIncidentReview, item_id: int
-) -> ReviewActionItem:
-    item = await session.get(ReviewActionItem, item_id)
-    if item is None or item.review_id != review.id:
-        raise NotFound(f"review {review.id} has no action item {item_id}", field="item_id")
-    return item
-
-
-async def update_item(
-    *,
-    session: AsyncSession,
-    caller: Caller,
-    review_id: int,
-    item_id: int,
-    data: ActionItemUpdate,
-    now: datetime,
-) -> tuple[ReviewActionItem, PostIncidentReview]:
-    review, incident = await get_review(
-        session=session, caller=caller, review_id=review_id, for_update=True
-    )
-    _check_editable(review, "action items", ITEMS_EDITABLE)
-    item = await _item(session, review, item_id)
-    sent = data.model_dump(exclude_unset=True)
-    for field in ("action", "responsibility", "priority"):
-        if field in sent and sent[field] is None:
-            raise ValidationFailed(f"{field}: cannot be null", field=field)
-    changes = []
-    for field, value in sent.items():
-        stored = value.value if hasattr(value, "value") else value
-        if getattr(item, field) != stored:
-            changes.append({"field": field, "old": str(getattr(item, field)), "new": str(stored)})
-            setattr(item, field, stored)
-    if not changes:
-        return item, review
-    task_change: dict[str, Any] = {
-        key: sent[key] for key in ("assignee_id", "due_at") if key in sent
-    }
-    if "action" in sent:
-        task_change["title"] = sent["action"]
-    if "responsibility" in sent or "priority" in sent:
-        task_change["description"] = _task_text(review, item)
-    if item.task_id is not None and task_change:
-        task = await tasks.task_by_id(session, item.task_id)
-        if task is not None and TaskStatus(task.status) in OPEN_TASK_STATUSES:
-            await tasks.update_task(
-                session=session,
-                caller=caller,
-                number=incident.number,
-                task_id=item.task_id,
-                data=TaskUpdate.model_validate(task_change),
-                now=now,
-            )
-    item.updated_at = now
-    review.updated_at = now
-    _record(
-        session,
-        review,
-        action=ITEM_CHANGED,
-        actor_id=caller.user_id,
-        now=now,
-        comment=f"Action item {item.position}: {item.action}",
-        changes=changes,
-    )
-    await session.flush()
-    return item, review
-
-
-async def remove_item(
-    *, session: AsyncSession, caller: Caller, review_id: int, item_id: int, now: datetime
-) -> None:
-    """Remove an action item; its task, if still open, is cancelled."""
-    review, incident = await get_review(
-        session=session, caller=caller, review_id=review_id, for_update=True
-    )
-    _check_editable(review, "action items", ITEMS_EDITABLE)
-    item = await _item(session, review, item_id)
-    if item.task_id is not None:
-        task = await tasks.task_by_id(session, item.task_id)
-        if task is not None and TaskStatus(task.status) in OPEN_TASK_STATUSES:
-            await tasks.update_task(
-                session=session,
-                caller=caller,
-                number=incident.number,
-                task_id=item.task_id,
-                data=TaskUpdate(status=TaskStatus.CANCELLED),
-                now=now,
-            )
-    await session.delete(item)
-    review.updated_at = now
-    _record(
-        session,
-        review,
-        action=ITEM_REMOVED,
-        actor_id=caller.user_id,
-        now=now,
-        comment=f"Action item {item.position}: {item.action}",
-    )
-    await session.flush()
-
-
-# --- workflow ----------------------------------------------------------------------------
-
-
-def steps_for(review: PostIncidentReview, caller: Caller, approvers: Approvers) -> list[Step]:
-    status = ReviewStatus(review.status)
-    is_author = review.author_id == caller.user_id
-    return [
-        step
-        for step in Step
-        if may_take(step, status, caller, is_author=is_author, approvers=approvers)
-    ]
-
-
-async def take_step(
-    *,
-    session: AsyncSession,
-    caller: Caller,
-    review_id: int,
-    step: Step,
-    comment: str,
-    now: datetime,
-    settings: Settings | None = None,
-) -> tuple[PostIncidentReview, Incident]:
-    """Move the review one step on; a history row and a mail to whoever acts next."""
-    settings = settings or get_settings()
-    approvers = approvers_of(settings)
-    review, incident = await get_review(
-        session=session, caller=caller, review_id=review_id, for_update=True
-    )
-    status = ReviewStatus(review.status)
-    target = next_status(status, step)
-    if target is None:
-        raise Conflict(f"a {status} review cannot take the step {step}", field="status")
-    if not may_take(
-        step, status, caller, is_author=review.author_id == caller.user_id, approvers=approvers
-    ):
-        raise Forbidden(f"only {who_acts(step, status)} may {step} this review", field="step")
-    if step is Step.RETURN and not comment:
-        raise ValidationFailed("comment: say what must change when returning", field="comment")
-    if step is Step.SUBMIT and not review.title.strip():
-        raise ValidationFailed("title: a review needs a title", field="title")
-    _record(
-        session,
-        review,
-        action=step.value,
-        actor_id=caller.user_id,
-        now=now,
-        to_status=target,
-        comment=comment,
-    )
-    if step is Step.SUBMIT:
-        review.submitted_at = now
-        if review.author_id is None:
-            review.author_id = caller.user_id
-    elif step is Step.REVIEW:
-        review.reviewed_by, review.reviewed_at = caller.user_id, now
-    elif step is Step.APPROVE:
-        review.approved_by, review.approved_at = caller.user_id, now
-    else:
-        review.reviewed_by = review.reviewed_at = None
-    review.status = target
-    review.updated_at = now
-    await session.flush()
-    await pir_notices.tell(
-        session,
-        review=review,
-        incident=incident,
-        step=step,
-        actor_id=caller.user_id,
-        comment=comment,
-        approvers=approvers,
-        now=now,
-        settings=settings,
-    )
-    return review, incident
-
-
-# --- the whole review, for the API, the pages and the exports ----------------------------
 
 
 @dataclass(frozen=True)
@@ -730,11 +382,3 @@ async def bundle(
         incident_history=rows,
         names=names,
     )
-
-
-def may_edit(review: PostIncidentReview, caller: Caller) -> bool:
-    return caller.is_staff and ReviewStatus(review.status) in EDITABLE
-
-
-def may_edit_items(review: PostIncidentReview, caller: Caller) -> bool:
-    return caller.is_staff and ReviewStatus(review.status) in ITEMS_EDITABLE

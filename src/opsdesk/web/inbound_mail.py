@@ -13,7 +13,7 @@ from opsdesk.core.errors import OpsdeskError
 from opsdesk.core.pagination import PageRequest
 from opsdesk.core.settings import Settings
 from opsdesk.intake.email import queries, service
-from opsdesk.intake.email.service import OUTCOME_LABELS, MailRules, MailStatus, Outcome
+from opsdesk.intake.email.outcomes import OUTCOME_LABELS, MailRules, MailStatus, Outcome
 from opsdesk.web.common import (
     EMPTY,
     SESSION_FLASH_KEY,

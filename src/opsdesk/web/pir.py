@@ -2,7 +2,8 @@
 time summary with its sources and edit-with-reason forms, action items, workflow buttons,
 export links), and starting a review from the incident page.
 
-Routes only translate between HTML forms and ``reviews.pir_service``.
+Routes only translate between HTML forms and the services in ``reviews.pir_service``,
+``pir_editing`` and ``pir_approval``.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from opsdesk.core.errors import NotFound, OpsdeskError
 from opsdesk.core.pagination import PageRequest
 from opsdesk.core.settings import Settings
 from opsdesk.incidents.fields import HISTORY_ACTION_LABELS, LEVEL_LABELS
-from opsdesk.reviews import export, pir_service, time_summary
+from opsdesk.reviews import export, pir_approval, pir_editing, pir_service, time_summary
 from opsdesk.reviews.pir_schemas import (
     ActionItemCreate,
     Priority,
@@ -188,8 +189,8 @@ async def _review_page(
                 "edited_by": names.get(edited.get("by", ""), edited.get("by", "")),
             }
         )
-    approvers = pir_service.approvers_of(settings)
-    steps = pir_service.steps_for(review, caller, approvers)
+    approvers = pir_approval.approvers_of(settings)
+    steps = pir_approval.steps_for(review, caller, approvers)
     return _render(
         request,
         "pir_detail.html",
@@ -219,8 +220,8 @@ async def _review_page(
                 for row in reversed(data.history)
             ],
             "steps": [(step.value, STEP_LABELS[step]) for step in steps],
-            "can_edit": pir_service.may_edit(review, caller),
-            "can_edit_items": pir_service.may_edit_items(review, caller),
+            "can_edit": pir_editing.may_edit(review, caller),
+            "can_edit_items": pir_editing.may_edit_items(review, caller),
             "staff": [(user.id, user.name) for user in staff],
             "priorities": [p.value for p in Priority],
             "formats": [
@@ -270,7 +271,7 @@ async def save_sections(request: Request, review_id: RowId) -> Response:
     try:
         data = ReviewSections.model_validate(values)
         async with _db(request).write() as session:
-            await pir_service.update_sections(
+            await pir_editing.update_sections(
                 session=session,
                 caller=caller,
                 review_id=review_id,
@@ -300,7 +301,7 @@ async def edit_time(request: Request, review_id: RowId, key: str) -> Response:
             }
         )
         async with _db(request).write() as session:
-            await pir_service.edit_time(
+            await pir_editing.edit_time(
                 session=session,
                 caller=caller,
                 review_id=review_id,
@@ -331,7 +332,7 @@ async def add_item(request: Request, review_id: RowId) -> Response:
             }
         )
         async with _db(request).write() as session:
-            await pir_service.add_item(
+            await pir_editing.add_item(
                 session=session,
                 caller=caller,
                 review_id=review_id,
@@ -351,7 +352,7 @@ async def remove_item(request: Request, review_id: RowId, item_id: RowId) -> Res
     assert caller is not None
     try:
         async with _db(request).write() as session:
-            await pir_service.remove_item(
+            await pir_editing.remove_item(
                 session=session,
                 caller=caller,
                 review_id=review_id,
@@ -373,7 +374,7 @@ async def take_step(request: Request, review_id: RowId, step: str) -> Response:
         if step not in set(Step):
             raise NotFound(f"no workflow step {step}", field="step")
         async with _db(request).write() as session:
-            review, _incident = await pir_service.take_step(
+            review, _incident = await pir_approval.take_step(
                 session=session,
                 caller=caller,
                 review_id=review_id,

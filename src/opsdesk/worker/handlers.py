@@ -19,7 +19,7 @@ from opsdesk.incidents.sweeper import incident_rules_from, sweep_due
 from opsdesk.intake.email.imap import POLL_JOB as IMAP_POLL_JOB
 from opsdesk.intake.email.imap import poll_once
 from opsdesk.intake.email.intake import Intake
-from opsdesk.intake.email.service import MailRules
+from opsdesk.intake.email.outcomes import MailRules
 from opsdesk.notify.mail import MAIL_JOB, MailSender, make_mail_handler
 from opsdesk.notify.reminders import (
     CONFIRM_REMINDER_JOB,

@@ -15,7 +15,8 @@ from collections.abc import Sequence
 from opsdesk.core.clock import Clock
 from opsdesk.core.database import Database
 from opsdesk.intake.email import service
-from opsdesk.intake.email.service import MailRules, StoredMail
+from opsdesk.intake.email.outcomes import MailRules
+from opsdesk.intake.email.service import StoredMail
 
 log = logging.getLogger(__name__)
 

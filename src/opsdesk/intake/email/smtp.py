@@ -18,7 +18,7 @@ from opsdesk.core.clock import SystemClock
 from opsdesk.core.database import Database
 from opsdesk.core.settings import Settings
 from opsdesk.intake.email.intake import Intake
-from opsdesk.intake.email.service import MailRules
+from opsdesk.intake.email.outcomes import MailRules
 
 log = logging.getLogger(__name__)
 

@@ -1,0 +1,109 @@
+"""Mail that must not reach an incident: our own mail come back, automatic replies,
+bounces (logged on the incident they name, the address marked bouncing), mail without a
+sender, and runaway senders held by the rate limit. The pure rules are in ``loops``."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from opsdesk.collaboration import service as collaboration
+from opsdesk.incidents.models import Incident
+from opsdesk.incidents.service import incident_by_number
+from opsdesk.intake.email import threads
+from opsdesk.intake.email.loops import Kind, classify
+from opsdesk.intake.email.models import ADDRESS_MAX, BouncingAddress, InboundMail
+from opsdesk.intake.email.outcomes import MailResult, MailRules, MailStatus, Outcome
+from opsdesk.intake.email.parser import ParsedMail
+
+
+async def screen(
+    session: AsyncSession,
+    mail: InboundMail,
+    parsed: ParsedMail,
+    rules: MailRules,
+    now: datetime,
+    *,
+    bypass_rate_limit: bool,
+    recent: int | None,
+) -> MailResult | None:
+    """The outcome of a mail stopped here, or None for a mail that goes on to an incident.
+
+    ``recent`` is the sender's count of mails in the rate-limit window when a batch counted
+    it already; None counts it here."""
+    verdict = classify(parsed, our_address=rules.our_address, our_domain=rules.our_domain)
+    if verdict.kind is Kind.OWN:
+        return MailResult(Outcome.IGNORED_OWN, verdict.reason)
+    if verdict.kind is Kind.BOUNCE:
+        return await record_bounce(session, parsed, verdict.reason, rules, now)
+    if verdict.kind is Kind.AUTOMATIC:
+        return MailResult(Outcome.IGNORED_AUTO_REPLY, verdict.reason)
+    if not parsed.from_address or "@" not in parsed.from_address:
+        return MailResult(
+            Outcome.REFUSED, "the mail has no sender address", status=MailStatus.FAILED
+        )
+    if not bypass_rate_limit and rules.rate_limit > 0:
+        if recent is None:
+            recent = await session.scalar(
+                select(func.count())
+                .select_from(InboundMail)
+                .where(
+                    InboundMail.sender == parsed.from_address,
+                    InboundMail.received_at > now - rules.rate_window,
+                    InboundMail.id < mail.id,
+                )
+            )
+        if (recent or 0) >= rules.rate_limit:
+            minutes = rules.rate_window.total_seconds() / 60
+            return MailResult(
+                Outcome.HELD_RATE_LIMIT,
+                f"{parsed.from_address} sent {recent} mails in the last {minutes:g} minutes "
+                f"(limit {rules.rate_limit}); held for an administrator",
+                status=MailStatus.HELD,
+            )
+    return None
+
+
+async def record_bounce(
+    session: AsyncSession, parsed: ParsedMail, reason: str, rules: MailRules, now: datetime
+) -> MailResult:
+    """Log a bounce of one of our notifications on its incident; mark the address bouncing."""
+    report = parsed.report
+    if report is None:
+        return MailResult(Outcome.BOUNCE, reason + "; not a delivery report we can read")
+    ids = [report.original_message_id] if report.original_message_id else []
+    numbers = threads.numbers_in_our_ids(ids, rules.our_domain)
+    named = report.original_headers.get("x-opsdesk-incident", "").strip()
+    if named and named not in numbers:
+        numbers.append(named)
+    incident = None
+    for number in numbers:
+        incident = await incident_by_number(session=session, number=number)
+        if incident is not None:
+            break
+    status = " ".join(p for p in (report.action, report.status, report.diagnostic) if p)
+    for address in report.recipients:
+        await _mark_bouncing(session, address.lower(), status, incident, now)
+    summary = f"Mail to {', '.join(report.recipients) or 'a recipient'} bounced" + (
+        f": {status}" if status else ""
+    )
+    if incident is not None:
+        await collaboration.add_system_note(
+            session=session, incident=incident, body=summary, now=now
+        )
+    return MailResult(Outcome.BOUNCE, summary, incident=incident)
+
+
+async def _mark_bouncing(
+    session: AsyncSession, address: str, status: str, incident: Incident | None, now: datetime
+) -> None:
+    row = await session.get(BouncingAddress, address[:ADDRESS_MAX], with_for_update=True)
+    if row is None:
+        row = BouncingAddress(address=address[:ADDRESS_MAX], bounces=0, first_at=now)
+        session.add(row)
+    row.bounces += 1
+    row.last_at = now
+    row.last_status = status[:200]
+    row.last_incident_id = None if incident is None else incident.id
