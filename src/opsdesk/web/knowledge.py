@@ -204,7 +204,16 @@ async def _form_page(
                 "keywords": article.keywords,
             }
             if article is not None
-            else {"visibility": "staff", "keywords": []}
+            # Every field the form reads: the templates' undefined values raise.
+            else {
+                "title": "",
+                "body": "",
+                "workaround": "",
+                "visibility": "staff",
+                "category": None,
+                "application": None,
+                "keywords": [],
+            }
         )
     return _render(
         request,
