@@ -39,6 +39,10 @@ async def test_staff_write_submit_publish_and_restore_in_the_console(
     found = await client.get("/knowledge", params={"q": "toner", "status": "published"})
     assert "Printer prints blank pages" in found.text
     assert "Wi-Fi" not in found.text
+    # The empty form for a new article (it once failed on the fields it had no value for).
+    blank = await client.get("/knowledge/new")
+    assert blank.status_code == 200, blank.text
+    assert 'id="article-title" value=""' in blank.text
     bad = await post_article(client, "/knowledge", {"title": "", "workaround": "x"})
     assert bad.status_code == 422
     assert 'id="form-error"' in bad.text

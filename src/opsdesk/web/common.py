@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import hmac
 import secrets
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, TypeVar
 from urllib.parse import urlencode
 
 import jinja2
@@ -142,6 +143,7 @@ NEW_FORM_FIELDS = (
     "fault_occurred_at",
 )
 EMPTY = "—"
+StoredT = TypeVar("StoredT", covariant=True)
 
 
 def _format_time(value: datetime | None) -> str:
@@ -299,6 +301,25 @@ def _csrf_failed(request: Request, caller: Caller | None) -> Response:
     )
 
 
+async def _posted(request: Request) -> tuple[Caller, FormData] | Response:
+    """The signed-in caller and the form they posted, or the response to send instead: the
+    sign-in page, or 403 when the form lacks this session's CSRF token."""
+    caller = await _signed_in(request)
+    if caller is None:
+        return _to_login(request)
+    # No form takes more files than one upload may carry; refuse more before spooling them.
+    form = await request.form(max_files=_rules(request).attachment_max_count)
+    if not _csrf_ok(request, form):
+        return _csrf_failed(request, caller)
+    return caller, form
+
+
+def _done(request: Request, url: str, message: str) -> Response:
+    """After a form succeeded: the message shown once on the page at ``url``."""
+    request.session[SESSION_FLASH_KEY] = message
+    return _redirect(url)
+
+
 # --- display values: labels, catalog names and user names --------------------------------
 
 
@@ -428,6 +449,50 @@ def _uploads(form: FormData, name: str) -> list[UploadFile]:
     ]
 
 
+class FileStore(Protocol[StoredT]):
+    """A service that checks and keeps one uploaded file; the target (incident, work order,
+    article) is already bound, e.g. with :func:`functools.partial`."""
+
+    def __call__(
+        self,
+        *,
+        session: AsyncSession,
+        caller: Caller,
+        file_name: str,
+        data: bytes,
+        now: datetime,
+        rules: IncidentRules,
+        storage_dir: Path,
+    ) -> Awaitable[StoredT]: ...
+
+
+async def _store_each(
+    request: Request,
+    session: AsyncSession,
+    caller: Caller,
+    uploads: list[UploadFile],
+    store: FileStore[StoredT],
+) -> list[StoredT]:
+    """Every upload through ``store``, in order; the first refusal stops the rest."""
+    rules = _rules(request)
+    stored = []
+    for upload in uploads:
+        # One byte more than allowed is enough to refuse it without reading it all.
+        data = await upload.read(rules.attachment_max_bytes + 1)
+        stored.append(
+            await store(
+                session=session,
+                caller=caller,
+                file_name=upload.filename or "",
+                data=data,
+                now=_clock(request).now(),
+                rules=rules,
+                storage_dir=attachments_dir(request.app.state.settings),
+            )
+        )
+    return stored
+
+
 async def _store_uploads(
     request: Request,
     session: AsyncSession,
@@ -438,25 +503,9 @@ async def _store_uploads(
     internal: bool,
     context: str,
 ) -> list[int]:
-    rules = _rules(request)
-    ids = []
-    for upload in uploads:
-        # One byte more than allowed is enough to refuse it without reading it all.
-        data = await upload.read(rules.attachment_max_bytes + 1)
-        attachment = await attachments.store_attachment(
-            session=session,
-            caller=caller,
-            number=number,
-            file_name=upload.filename or "",
-            data=data,
-            internal=internal,
-            context=context,
-            now=_clock(request).now(),
-            rules=rules,
-            storage_dir=attachments_dir(request.app.state.settings),
-        )
-        ids.append(attachment.id)
-    return ids
+    store = partial(attachments.store_attachment, number=number, internal=internal, context=context)
+    stored = await _store_each(request, session, caller, uploads, store)
+    return [attachment.id for attachment in stored]
 
 
 def _size(size: int) -> str:

@@ -4,14 +4,17 @@ timeline with names instead of ids, and service errors as sentences a person rea
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Awaitable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
+from fastapi import Request
+from fastapi.responses import Response
 from pydantic import ValidationError
 from starlette.datastructures import FormData
 
+from opsdesk.auth.roles import Caller
 from opsdesk.catalog.kinds import Kind
 from opsdesk.core.errors import (
     Conflict,
@@ -473,3 +476,38 @@ def plain_message(exc: OpsdeskError | ValidationError, action: Action | None = N
 
 def status_of_error(exc: Exception) -> int:
     return next((code for kind, code in HTTP_STATUS.items() if isinstance(exc, kind)), 422)
+
+
+class ItemPage(Protocol):
+    """A page about one numbered item (work order, article, review) that can show a form's
+    refusal beside that form."""
+
+    def __call__(
+        self,
+        request: Request,
+        caller: Caller,
+        item_id: int,
+        /,
+        *,
+        failed: dict[str, Any] | None = ...,
+        status_code: int = ...,
+    ) -> Awaitable[Response]: ...
+
+
+async def refused_on_page(
+    page: ItemPage,
+    request: Request,
+    caller: Caller,
+    item_id: int,
+    form_id: str,
+    exc: OpsdeskError | ValidationError,
+) -> Response:
+    """The item's page again, the refusal in words beside form ``form_id``, with the
+    error's status code."""
+    return await page(
+        request,
+        caller,
+        item_id,
+        failed={"form_id": form_id, "message": plain_message(exc)},
+        status_code=status_of_error(exc),
+    )

@@ -7,6 +7,7 @@ Routes only translate between HTML forms and the services in ``knowledge``.
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 from urllib.parse import urlencode
 
@@ -20,7 +21,6 @@ from opsdesk.catalog.kinds import Kind
 from opsdesk.core.bounds import RowId
 from opsdesk.core.errors import NotFound, OpsdeskError, ValidationFailed
 from opsdesk.core.pagination import PageRequest
-from opsdesk.incidents.attachments import attachments_dir
 from opsdesk.knowledge import article_files, articles, usage, versions
 from opsdesk.knowledge.article_states import (
     STATUS_LABELS,
@@ -37,19 +37,20 @@ from opsdesk.web.common import (
     _catalog_names,
     _clock,
     _db,
+    _done,
     _error_page,
+    _posted,
     _render,
-    _rules,
     _signed_in,
     _size,
+    _store_each,
     _text,
     _to_login,
     _uploads,
     _user_names,
     page_links,
 )
-from opsdesk.web.incident_view import plain_message, status_of_error
-from opsdesk.web.work import _done, _posted
+from opsdesk.web.incident_view import plain_message, refused_on_page, status_of_error
 
 router = APIRouter(include_in_schema=False)
 
@@ -203,7 +204,16 @@ async def _form_page(
                 "keywords": article.keywords,
             }
             if article is not None
-            else {"visibility": "staff", "keywords": []}
+            # Every field the form reads: the templates' undefined values raise.
+            else {
+                "title": "",
+                "body": "",
+                "workaround": "",
+                "visibility": "staff",
+                "category": None,
+                "application": None,
+                "keywords": [],
+            }
         )
     return _render(
         request,
@@ -232,10 +242,10 @@ async def new_article_form(request: Request) -> Response:
 
 @router.post("/knowledge")
 async def create_article(request: Request) -> Response:
-    caller, form = await _posted(request)
-    if isinstance(form, Response):
-        return form
-    assert caller is not None
+    posted = await _posted(request)
+    if isinstance(posted, Response):
+        return posted
+    caller, form = posted
     values = _form_values(form)
     try:
         data = ArticleCreate.model_validate(values)
@@ -276,10 +286,10 @@ async def edit_article_form(request: Request, article_id: RowId) -> Response:
 
 @router.post("/knowledge/{article_id}/edit")
 async def edit_article(request: Request, article_id: RowId) -> Response:
-    caller, form = await _posted(request)
-    if isinstance(form, Response):
-        return form
-    assert caller is not None
+    posted = await _posted(request)
+    if isinstance(posted, Response):
+        return posted
+    caller, form = posted
     values = _form_values(form)
     version = _text(form, "version")
     try:
@@ -439,25 +449,12 @@ async def article_page(request: Request, article_id: RowId) -> Response:
     return await _article_page(request, caller, article_id)
 
 
-async def _article_refused(
-    request: Request, caller: Caller, article_id: int, form_id: str, exc: Exception
-) -> Response:
-    assert isinstance(exc, OpsdeskError | ValidationError)
-    return await _article_page(
-        request,
-        caller,
-        article_id,
-        failed={"form_id": form_id, "message": plain_message(exc)},
-        status_code=status_of_error(exc),
-    )
-
-
 @router.post("/knowledge/{article_id}/steps/{step}")
 async def take_step(request: Request, article_id: RowId, step: str) -> Response:
-    caller, form = await _posted(request)
-    if isinstance(form, Response):
-        return form
-    assert caller is not None
+    posted = await _posted(request)
+    if isinstance(posted, Response):
+        return posted
+    caller, form = posted
     try:
         if step not in set(ArticleStep):
             raise ValidationFailed(f"step: there is no step {step[:40]!r}", field="step")
@@ -471,17 +468,17 @@ async def take_step(request: Request, article_id: RowId, step: str) -> Response:
                 now=_clock(request).now(),
             )
     except OpsdeskError as exc:
-        return await _article_refused(request, caller, article_id, "steps", exc)
+        return await refused_on_page(_article_page, request, caller, article_id, "steps", exc)
     label = STATUS_LABELS[ArticleStatus(article.status)].lower()
     return _done(request, f"/knowledge/{article.id}", f"Article #{article.id} is {label}.")
 
 
 @router.post("/knowledge/{article_id}/versions/{version}/restore")
 async def restore_version(request: Request, article_id: RowId, version: RowId) -> Response:
-    caller, form = await _posted(request)
-    if isinstance(form, Response):
-        return form
-    assert caller is not None
+    posted = await _posted(request)
+    if isinstance(posted, Response):
+        return posted
+    caller, _form = posted
     try:
         async with _db(request).write() as session:
             article = await versions.restore_version(
@@ -492,7 +489,7 @@ async def restore_version(request: Request, article_id: RowId, version: RowId) -
                 now=_clock(request).now(),
             )
     except OpsdeskError as exc:
-        return await _article_refused(request, caller, article_id, "versions", exc)
+        return await refused_on_page(_article_page, request, caller, article_id, "versions", exc)
     return _done(
         request,
         f"/knowledge/{article.id}",
@@ -502,29 +499,19 @@ async def restore_version(request: Request, article_id: RowId, version: RowId) -
 
 @router.post("/knowledge/{article_id}/files")
 async def add_files(request: Request, article_id: RowId) -> Response:
-    caller, form = await _posted(request)
-    if isinstance(form, Response):
-        return form
-    assert caller is not None
+    posted = await _posted(request)
+    if isinstance(posted, Response):
+        return posted
+    caller, form = posted
     uploads = _uploads(form, "files")
     try:
         if not uploads:
             raise ValidationFailed("files: choose at least one file", field="files")
+        store = partial(article_files.store_file, article_id=article_id)
         async with _db(request).write() as session:
-            for upload in uploads:
-                data = await upload.read(_rules(request).attachment_max_bytes + 1)
-                await article_files.store_file(
-                    session=session,
-                    caller=caller,
-                    article_id=article_id,
-                    file_name=upload.filename or "",
-                    data=data,
-                    now=_clock(request).now(),
-                    rules=_rules(request),
-                    storage_dir=attachments_dir(request.app.state.settings),
-                )
+            await _store_each(request, session, caller, uploads, store)
     except OpsdeskError as exc:
-        return await _article_refused(request, caller, article_id, "files", exc)
+        return await refused_on_page(_article_page, request, caller, article_id, "files", exc)
     finally:
         await form.close()
     return _done(request, f"/knowledge/{article_id}#files", f"{len(uploads)} file(s) added.")
@@ -532,10 +519,10 @@ async def add_files(request: Request, article_id: RowId) -> Response:
 
 @router.post("/knowledge/{article_id}/feedback")
 async def give_feedback(request: Request, article_id: RowId) -> Response:
-    caller, form = await _posted(request)
-    if isinstance(form, Response):
-        return form
-    assert caller is not None
+    posted = await _posted(request)
+    if isinstance(posted, Response):
+        return posted
+    caller, form = posted
     answer = _text(form, "helped")
     try:
         if answer not in ("yes", "no"):
@@ -549,5 +536,5 @@ async def give_feedback(request: Request, article_id: RowId) -> Response:
                 now=_clock(request).now(),
             )
     except OpsdeskError as exc:
-        return await _article_refused(request, caller, article_id, "feedback", exc)
+        return await refused_on_page(_article_page, request, caller, article_id, "feedback", exc)
     return _done(request, f"/knowledge/{article_id}#feedback", "Thank you for your answer.")

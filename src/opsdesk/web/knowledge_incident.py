@@ -10,19 +10,18 @@ from fastapi.responses import Response
 from opsdesk.core.bounds import RowId
 from opsdesk.core.errors import OpsdeskError, ValidationFailed
 from opsdesk.knowledge import articles, usage
-from opsdesk.web.common import _clock, _db, _text
+from opsdesk.web.common import _clock, _db, _done, _posted, _text
 from opsdesk.web.incident_page import refused
-from opsdesk.web.work import _done, _posted
 
 router = APIRouter(include_in_schema=False)
 
 
 @router.post("/incidents/{number}/article")
 async def draft_from_incident(request: Request, number: str) -> Response:
-    caller, form = await _posted(request)
-    if isinstance(form, Response):
-        return form
-    assert caller is not None
+    posted = await _posted(request)
+    if isinstance(posted, Response):
+        return posted
+    caller, form = posted
     try:
         async with _db(request).write() as session:
             article, _incident = await articles.create_from_incident(
@@ -38,10 +37,10 @@ async def draft_from_incident(request: Request, number: str) -> Response:
 
 
 async def _apply(request: Request, number: str, article_id: int | None) -> Response:
-    caller, form = await _posted(request)
-    if isinstance(form, Response):
-        return form
-    assert caller is not None
+    posted = await _posted(request)
+    if isinstance(posted, Response):
+        return posted
+    caller, form = posted
     try:
         if article_id is None:
             raw = _text(form, "article_id").strip().lstrip("#")

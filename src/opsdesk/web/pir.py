@@ -34,11 +34,10 @@ from opsdesk.reviews.pir_workflow import STATUS_LABELS, STEP_LABELS, ReviewStatu
 from opsdesk.web.common import (
     SESSION_FLASH_KEY,
     _clock,
-    _csrf_failed,
-    _csrf_ok,
     _db,
     _error_page,
     _fault_time,
+    _posted,
     _redirect,
     _render,
     _signed_in,
@@ -47,7 +46,7 @@ from opsdesk.web.common import (
     page_links,
 )
 from opsdesk.web.incident_page import refused
-from opsdesk.web.incident_view import plain_message, status_of_error
+from opsdesk.web.incident_view import refused_on_page
 
 router = APIRouter(include_in_schema=False)
 PER_PAGE = 50
@@ -76,16 +75,6 @@ def _staff_only(request: Request, caller: Caller) -> Response | None:
         title="Staff only",
         message="Post-incident reviews are for staff.",
     )
-
-
-async def _posted(request: Request) -> tuple[Caller | None, Any]:
-    caller = await _signed_in(request)
-    if caller is None:
-        return None, _to_login(request)
-    form = await request.form()
-    if not _csrf_ok(request, form):
-        return caller, _csrf_failed(request, caller)
-    return caller, form
 
 
 def _done(request: Request, review_id: int, message: str, anchor: str = "") -> Response:
@@ -244,25 +233,12 @@ async def review_detail(request: Request, review_id: RowId) -> Response:
     return await _review_page(request, caller, review_id)
 
 
-async def _refused(
-    request: Request, caller: Caller, review_id: int, form_id: str, exc: Exception
-) -> Response:
-    assert isinstance(exc, OpsdeskError | ValidationError)
-    return await _review_page(
-        request,
-        caller,
-        review_id,
-        failed={"form_id": form_id, "message": plain_message(exc)},
-        status_code=status_of_error(exc),
-    )
-
-
 @router.post("/reviews/{review_id}/sections")
 async def save_sections(request: Request, review_id: RowId) -> Response:
-    caller, form = await _posted(request)
-    if isinstance(form, Response):
-        return form
-    assert caller is not None
+    posted = await _posted(request)
+    if isinstance(posted, Response):
+        return posted
+    caller, form = posted
     values = {
         field: _text(form, field).replace("\r\n", "\n")
         for field in ("title", *(f for f, _l, _h in SECTION_FIELDS))
@@ -279,16 +255,16 @@ async def save_sections(request: Request, review_id: RowId) -> Response:
                 now=_clock(request).now(),
             )
     except (OpsdeskError, ValidationError) as exc:
-        return await _refused(request, caller, review_id, "sections", exc)
+        return await refused_on_page(_review_page, request, caller, review_id, "sections", exc)
     return _done(request, review_id, "Review saved.")
 
 
 @router.post("/reviews/{review_id}/times/{key}")
 async def edit_time(request: Request, review_id: RowId, key: str) -> Response:
-    caller, form = await _posted(request)
-    if isinstance(form, Response):
-        return form
-    assert caller is not None
+    posted = await _posted(request)
+    if isinstance(posted, Response):
+        return posted
+    caller, form = posted
     try:
         time_key = TimeKey(key) if key in set(TimeKey) else None
         if time_key is None:
@@ -310,16 +286,16 @@ async def edit_time(request: Request, review_id: RowId, key: str) -> Response:
                 now=_clock(request).now(),
             )
     except (OpsdeskError, ValidationError) as exc:
-        return await _refused(request, caller, review_id, f"time-{key}", exc)
+        return await refused_on_page(_review_page, request, caller, review_id, f"time-{key}", exc)
     return _done(request, review_id, "Time changed.", "#times")
 
 
 @router.post("/reviews/{review_id}/items")
 async def add_item(request: Request, review_id: RowId) -> Response:
-    caller, form = await _posted(request)
-    if isinstance(form, Response):
-        return form
-    assert caller is not None
+    posted = await _posted(request)
+    if isinstance(posted, Response):
+        return posted
+    caller, form = posted
     try:
         due = _text(form, "due_at")
         data = ActionItemCreate.model_validate(
@@ -340,16 +316,16 @@ async def add_item(request: Request, review_id: RowId) -> Response:
                 now=_clock(request).now(),
             )
     except (OpsdeskError, ValidationError) as exc:
-        return await _refused(request, caller, review_id, "item-add", exc)
+        return await refused_on_page(_review_page, request, caller, review_id, "item-add", exc)
     return _done(request, review_id, "Action item added (tracked as a task).", "#items")
 
 
 @router.post("/reviews/{review_id}/items/{item_id}/remove")
 async def remove_item(request: Request, review_id: RowId, item_id: RowId) -> Response:
-    caller, form = await _posted(request)
-    if isinstance(form, Response):
-        return form
-    assert caller is not None
+    posted = await _posted(request)
+    if isinstance(posted, Response):
+        return posted
+    caller, _form = posted
     try:
         async with _db(request).write() as session:
             await pir_editing.remove_item(
@@ -360,16 +336,16 @@ async def remove_item(request: Request, review_id: RowId, item_id: RowId) -> Res
                 now=_clock(request).now(),
             )
     except OpsdeskError as exc:
-        return await _refused(request, caller, review_id, "items", exc)
+        return await refused_on_page(_review_page, request, caller, review_id, "items", exc)
     return _done(request, review_id, "Action item removed.", "#items")
 
 
 @router.post("/reviews/{review_id}/steps/{step}")
 async def take_step(request: Request, review_id: RowId, step: str) -> Response:
-    caller, form = await _posted(request)
-    if isinstance(form, Response):
-        return form
-    assert caller is not None
+    posted = await _posted(request)
+    if isinstance(posted, Response):
+        return posted
+    caller, form = posted
     try:
         if step not in set(Step):
             raise NotFound(f"no workflow step {step}", field="step")
@@ -384,17 +360,17 @@ async def take_step(request: Request, review_id: RowId, step: str) -> Response:
                 settings=_settings(request),
             )
     except (OpsdeskError, ValidationError) as exc:
-        return await _refused(request, caller, review_id, "steps", exc)
+        return await refused_on_page(_review_page, request, caller, review_id, "steps", exc)
     label = STATUS_LABELS[ReviewStatus(review.status)].lower()
     return _done(request, review_id, f"The review is {label}.")
 
 
 @router.post("/incidents/{number}/review")
 async def start_review(request: Request, number: str) -> Response:
-    caller, form = await _posted(request)
-    if isinstance(form, Response):
-        return form
-    assert caller is not None
+    posted = await _posted(request)
+    if isinstance(posted, Response):
+        return posted
+    caller, form = posted
     try:
         async with _db(request).write() as session:
             review, _incident = await pir_service.create_review(

@@ -6,8 +6,6 @@ Routes only translate between HTML forms and ``reviews.major_service`` / ``war_r
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from sqlalchemy import select
@@ -25,14 +23,12 @@ from opsdesk.reviews import war_rooms
 from opsdesk.reviews.major_rules import Declared
 from opsdesk.reviews.war_room_states import MOVES, STATUS_NAMES, WarRoomStatus
 from opsdesk.web.common import (
-    SESSION_FLASH_KEY,
     _clock,
-    _csrf_failed,
-    _csrf_ok,
     _db,
+    _done,
     _error_page,
     _level_label,
-    _redirect,
+    _posted,
     _render,
     _signed_in,
     _status_label,
@@ -50,21 +46,6 @@ def _settings(request: Request) -> Settings:
     return settings
 
 
-def _done(request: Request, url: str, message: str) -> Response:
-    request.session[SESSION_FLASH_KEY] = message
-    return _redirect(url)
-
-
-async def _posted(request: Request) -> tuple[Caller | None, Any]:
-    caller = await _signed_in(request)
-    if caller is None:
-        return None, _to_login(request)
-    form = await request.form()
-    if not _csrf_ok(request, form):
-        return caller, _csrf_failed(request, caller)
-    return caller, form
-
-
 def _staff_only(request: Request, caller: Caller) -> Response:
     return _error_page(
         request,
@@ -77,10 +58,10 @@ def _staff_only(request: Request, caller: Caller) -> Response:
 
 @router.post("/incidents/{number}/major")
 async def declare(request: Request, number: str) -> Response:
-    caller, form = await _posted(request)
-    if isinstance(form, Response):
-        return form
-    assert caller is not None
+    posted = await _posted(request)
+    if isinstance(posted, Response):
+        return posted
+    caller, form = posted
     if not caller.is_staff:
         return _staff_only(request, caller)
     try:
@@ -104,10 +85,10 @@ async def declare(request: Request, number: str) -> Response:
 
 @router.post("/incidents/{number}/major/ack/{member_id}")
 async def acknowledge(request: Request, number: str, member_id: RowId) -> Response:
-    caller, form = await _posted(request)
-    if isinstance(form, Response):
-        return form
-    assert caller is not None
+    posted = await _posted(request)
+    if isinstance(posted, Response):
+        return posted
+    caller, _form = posted
     try:
         async with _db(request).write() as session:
             incident = await incident_service.access_incident(
@@ -244,10 +225,10 @@ async def room_page(request: Request, room_id: RowId) -> Response:
 
 @router.post("/war-rooms/{room_id}/status")
 async def room_status(request: Request, room_id: RowId) -> Response:
-    caller, form = await _posted(request)
-    if isinstance(form, Response):
-        return form
-    assert caller is not None
+    posted = await _posted(request)
+    if isinstance(posted, Response):
+        return posted
+    caller, form = posted
     url = f"/war-rooms/{room_id}"
     try:
         async with _db(request).write() as session:
@@ -277,10 +258,10 @@ async def room_status(request: Request, room_id: RowId) -> Response:
 
 @router.post("/war-rooms/{room_id}/notes")
 async def room_note(request: Request, room_id: RowId) -> Response:
-    caller, form = await _posted(request)
-    if isinstance(form, Response):
-        return form
-    assert caller is not None
+    posted = await _posted(request)
+    if isinstance(posted, Response):
+        return posted
+    caller, form = posted
     url = f"/war-rooms/{room_id}"
     try:
         async with _db(request).write() as session:
@@ -300,10 +281,10 @@ async def room_note(request: Request, room_id: RowId) -> Response:
 
 @router.post("/war-rooms/{room_id}/children")
 async def room_child(request: Request, room_id: RowId) -> Response:
-    caller, form = await _posted(request)
-    if isinstance(form, Response):
-        return form
-    assert caller is not None
+    posted = await _posted(request)
+    if isinstance(posted, Response):
+        return posted
+    caller, form = posted
     url = f"/war-rooms/{room_id}"
     child = _text(form, "number").strip()
     try:

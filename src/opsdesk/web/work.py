@@ -6,6 +6,7 @@ Routes only translate between HTML forms and the services in ``collaboration``.
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 from urllib.parse import urlencode
 
@@ -32,20 +33,17 @@ from opsdesk.collaboration.work_states import (
 from opsdesk.core.bounds import RowId
 from opsdesk.core.errors import NotFound, OpsdeskError, ValidationFailed
 from opsdesk.core.pagination import PageRequest
-from opsdesk.incidents.attachments import attachments_dir
 from opsdesk.web.common import (
-    SESSION_FLASH_KEY,
     _clock,
-    _csrf_failed,
-    _csrf_ok,
     _db,
+    _done,
     _error_page,
     _fault_time,
-    _redirect,
+    _posted,
     _render,
-    _rules,
     _signed_in,
     _size,
+    _store_each,
     _text,
     _to_login,
     _uploads,
@@ -53,7 +51,7 @@ from opsdesk.web.common import (
     page_links,
 )
 from opsdesk.web.incident_page import refused
-from opsdesk.web.incident_view import plain_message, status_of_error
+from opsdesk.web.incident_view import refused_on_page
 from opsdesk.web.work_section import group_names, order_row
 
 router = APIRouter(include_in_schema=False)
@@ -64,31 +62,16 @@ PER_PAGE = 50
 # --- incident page forms -----------------------------------------------------------------
 
 
-async def _posted(request: Request) -> tuple[Caller | None, Any]:
-    caller = await _signed_in(request)
-    if caller is None:
-        return None, _to_login(request)
-    form = await request.form(max_files=_rules(request).attachment_max_count)
-    if not _csrf_ok(request, form):
-        return caller, _csrf_failed(request, caller)
-    return caller, form
-
-
-def _done(request: Request, url: str, message: str) -> Response:
-    request.session[SESSION_FLASH_KEY] = message
-    return _redirect(url)
-
-
 def _optional(form: Any, name: str) -> str | None:
     return _text(form, name).strip() or None
 
 
 @router.post("/incidents/{number}/tasks")
 async def add_task(request: Request, number: str) -> Response:
-    caller, form = await _posted(request)
-    if isinstance(form, Response):
-        return form
-    assert caller is not None
+    posted = await _posted(request)
+    if isinstance(posted, Response):
+        return posted
+    caller, form = posted
     try:
         due = _optional(form, "due_at")
         data = TaskCreate(
@@ -109,10 +92,10 @@ async def add_task(request: Request, number: str) -> Response:
 
 @router.post("/incidents/{number}/tasks/{task_id}/status")
 async def task_status(request: Request, number: str, task_id: RowId) -> Response:
-    caller, form = await _posted(request)
-    if isinstance(form, Response):
-        return form
-    assert caller is not None
+    posted = await _posted(request)
+    if isinstance(posted, Response):
+        return posted
+    caller, form = posted
     try:
         data = TaskUpdate.model_validate({"status": _text(form, "status")})
         async with _db(request).write() as session:
@@ -145,10 +128,10 @@ def _order_input(form: Any) -> dict[str, Any]:
 
 @router.post("/incidents/{number}/work-orders")
 async def add_work_order(request: Request, number: str) -> Response:
-    caller, form = await _posted(request)
-    if isinstance(form, Response):
-        return form
-    assert caller is not None
+    posted = await _posted(request)
+    if isinstance(posted, Response):
+        return posted
+    caller, form = posted
     try:
         data = WorkOrderCreate.model_validate(_order_input(form))
         async with _db(request).write() as session:
@@ -305,28 +288,12 @@ async def work_order_detail(request: Request, order_id: RowId) -> Response:
     return await _order_page(request, caller, order_id)
 
 
-async def _order_refused(
-    request: Request,
-    caller: Caller,
-    order_id: int,
-    form_id: str,
-    exc: OpsdeskError | ValidationError,
-) -> Response:
-    return await _order_page(
-        request,
-        caller,
-        order_id,
-        failed={"form_id": form_id, "message": plain_message(exc)},
-        status_code=status_of_error(exc),
-    )
-
-
 @router.post("/work-orders/{order_id}/status")
 async def order_status(request: Request, order_id: RowId) -> Response:
-    caller, form = await _posted(request)
-    if isinstance(form, Response):
-        return form
-    assert caller is not None
+    posted = await _posted(request)
+    if isinstance(posted, Response):
+        return posted
+    caller, form = posted
     back = _text(form, "back")
     try:
         data = WorkOrderUpdate.model_validate({"status": _text(form, "status")})
@@ -339,7 +306,7 @@ async def order_status(request: Request, order_id: RowId) -> Response:
                 now=_clock(request).now(),
             )
     except (OpsdeskError, ValidationError) as exc:
-        return await _order_refused(request, caller, order_id, "order-status", exc)
+        return await refused_on_page(_order_page, request, caller, order_id, "order-status", exc)
     label = WORK_ORDER_LABELS[WorkOrderStatus(order.status)].lower()
     target = (
         f"/incidents/{incident.number}#work" if back == "incident" else f"/work-orders/{order.id}"
@@ -349,10 +316,10 @@ async def order_status(request: Request, order_id: RowId) -> Response:
 
 @router.post("/work-orders/{order_id}/edit")
 async def order_edit(request: Request, order_id: RowId) -> Response:
-    caller, form = await _posted(request)
-    if isinstance(form, Response):
-        return form
-    assert caller is not None
+    posted = await _posted(request)
+    if isinstance(posted, Response):
+        return posted
+    caller, form = posted
     try:
         fields = _order_input(form)
         fields.pop("title")
@@ -367,16 +334,16 @@ async def order_edit(request: Request, order_id: RowId) -> Response:
                 now=_clock(request).now(),
             )
     except (OpsdeskError, ValidationError) as exc:
-        return await _order_refused(request, caller, order_id, "order-edit", exc)
+        return await refused_on_page(_order_page, request, caller, order_id, "order-edit", exc)
     return _done(request, f"/work-orders/{order.id}", f"Work order #{order.id} saved.")
 
 
 @router.post("/work-orders/{order_id}/logs")
 async def order_log(request: Request, order_id: RowId) -> Response:
-    caller, form = await _posted(request)
-    if isinstance(form, Response):
-        return form
-    assert caller is not None
+    posted = await _posted(request)
+    if isinstance(posted, Response):
+        return posted
+    caller, form = posted
     try:
         minutes = _text(form, "time_spent_minutes").strip()
         data = WorkOrderLogCreate(
@@ -392,35 +359,25 @@ async def order_log(request: Request, order_id: RowId) -> Response:
                 now=_clock(request).now(),
             )
     except (OpsdeskError, ValidationError) as exc:
-        return await _order_refused(request, caller, order_id, "order-log", exc)
+        return await refused_on_page(_order_page, request, caller, order_id, "order-log", exc)
     return _done(request, f"/work-orders/{order_id}#logs", "Log entry added.")
 
 
 @router.post("/work-orders/{order_id}/files")
 async def order_files(request: Request, order_id: RowId) -> Response:
-    caller, form = await _posted(request)
-    if isinstance(form, Response):
-        return form
-    assert caller is not None
+    posted = await _posted(request)
+    if isinstance(posted, Response):
+        return posted
+    caller, form = posted
     uploads = _uploads(form, "files")
     try:
         if not uploads:
             raise ValidationFailed("files: choose at least one file", field="files")
+        store = partial(work_orders.add_attachment, order_id=order_id)
         async with _db(request).write() as session:
-            for upload in uploads:
-                data = await upload.read(_rules(request).attachment_max_bytes + 1)
-                await work_orders.add_attachment(
-                    session=session,
-                    caller=caller,
-                    order_id=order_id,
-                    file_name=upload.filename or "",
-                    data=data,
-                    now=_clock(request).now(),
-                    rules=_rules(request),
-                    storage_dir=attachments_dir(request.app.state.settings),
-                )
+            await _store_each(request, session, caller, uploads, store)
     except OpsdeskError as exc:
-        return await _order_refused(request, caller, order_id, "order-files", exc)
+        return await refused_on_page(_order_page, request, caller, order_id, "order-files", exc)
     finally:
         await form.close()
     return _done(request, f"/work-orders/{order_id}#files", f"{len(uploads)} file(s) added.")
