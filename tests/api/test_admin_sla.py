@@ -7,9 +7,12 @@ import re
 import httpx
 import pytest
 
+from opsdesk.assignment import workgroups as assignment_workgroups
+from opsdesk.assignment.schemas import WorkgroupCreate, WorkgroupUpdate
 from opsdesk.core.clock import FixedClock
 from opsdesk.core.database import Database
 from opsdesk.sla import configuration as sla_configuration
+from opsdesk.sla.models import SlaPolicyRow
 from tests.api.admin_pages import NOT_ADMINS, as_admin, as_someone, error_beside
 from tests.factories import Desk
 
@@ -116,3 +119,151 @@ async def test_sla_pages_are_for_admins_only(
         "/admin/sla/calendars", data={"csrf_token": csrf, "key": "x", "name": "X"}
     )
     assert posted.status_code == 403
+
+
+def steps_of(row: SlaPolicyRow) -> list[tuple[float, list[tuple[str, str | None]]]]:
+    return [
+        (float(step["percent"]), [(a["kind"], a.get("workgroup")) for a in step["actions"]])
+        for step in row.thresholds
+    ]
+
+
+async def stored(db: Database, desk: Desk, key: str) -> SlaPolicyRow:
+    async with db.read() as session:
+        return await sla_configuration.get_policy(
+            session=session, caller=desk.admin.caller, key=key
+        )
+
+
+async def test_an_admin_adds_edits_and_deletes_escalation_steps(
+    client: httpx.AsyncClient, desk: Desk, db: Database, clock: FixedClock
+) -> None:
+    async with db.write() as session:
+        await assignment_workgroups.create_workgroup(
+            session=session,
+            caller=desk.admin.caller,
+            data=WorkgroupCreate(key="dba", name="Database team"),
+            now=clock.now(),
+        )
+    csrf = await as_admin(client)
+    url = "/admin/sla/policies/default-p3"
+    before = steps_of(await stored(db, desk, "default-p3"))
+    assert [percent for percent, _ in before] == [50, 75, 100]
+    page = await client.get(url)
+    assert 'id="steps"' in page.text and 'id="add-step"' in page.text
+    assert f'href="{url}/steps/75"' in page.text
+    assert "Notify the incident managers" in page.text
+
+    # Refusals: the API's reasons, beside the field, and nothing written.
+    step = {"csrf_token": csrf, "percent": "90", "actions": ["notify_group"], "workgroup": ""}
+    refusals = {
+        "percent": [{"percent": p} for p in ("0", "soon", "", "75", "inf", "nan")],
+        "actions": [{"actions": ["shout"]}],
+        "workgroup": [{"workgroup": "nobody-here"}, {"actions": ["reassign"]}],
+    }
+    for field, changes in refusals.items():
+        for change in changes:
+            refused = await client.post(f"{url}/steps", data={**step, **change})
+            assert refused.status_code == 422, change
+            assert error_beside(refused.text, field), change
+            assert 'id="f-name-error"' not in refused.text  # not on the policy's own form
+    assert "only once" in error_beside(
+        (await client.post(f"{url}/steps", data={**step, "percent": "75"})).text, "percent"
+    )
+    kept = await client.post(f"{url}/steps", data={**step, "percent": "soon"})
+    assert 'name="percent" type="number" value="soon"' in kept.text
+    assert steps_of(await stored(db, desk, "default-p3")) == before
+
+    added = await client.post(f"{url}/steps", data={**step, "percent": "87.5", "workgroup": "dba"})
+    assert (added.status_code, added.headers["location"]) == (303, url)
+    listing = await client.get(url)
+    assert "Step at 87.5 % added." in listing.text and "Reassign to Database team" in listing.text
+    assert steps_of(await stored(db, desk, "default-p3"))[2] == (
+        87.5,
+        [("notify_group", None), ("reassign", "dba")],
+    )
+
+    edit = await client.get(f"{url}/steps/87.5")
+    assert edit.status_code == 200 and 'id="edit-step"' in edit.text
+    assert '<option value="dba" selected>' in edit.text
+    assert 'value="notify_group" checked' in edit.text
+    clash = await client.post(f"{url}/steps/87.5", data={**step, "percent": "50"})
+    assert clash.status_code == 422 and "only once" in error_beside(clash.text, "percent")
+    saved = await client.post(
+        f"{url}/steps/87.5",
+        data={"csrf_token": csrf, "percent": "120", "actions": ["raise_level", "notify_manager"]},
+    )
+    assert (saved.status_code, saved.headers["location"]) == (303, url)
+    after = steps_of(await stored(db, desk, "default-p3"))
+    assert after[-1] == (120, [("raise_level", None), ("notify_manager", None)])
+    assert 87.5 not in [percent for percent, _ in after]
+
+    deleted = await client.post(f"{url}/steps/50/delete", data={"csrf_token": csrf})
+    assert (deleted.status_code, deleted.headers["location"]) == (303, url)
+    assert [p for p, _ in steps_of(await stored(db, desk, "default-p3"))] == [75, 100, 120]
+    assert (await client.get(f"{url}/steps/50")).status_code == 404
+    gone = await client.post(f"{url}/steps/50", data={**step, "percent": "55"})
+    assert gone.status_code == 404
+    assert (await client.get("/admin/sla/policies/nope/steps/50")).status_code == 404
+    assert (
+        await client.post(f"{url}/steps/x/delete", data={"csrf_token": csrf})
+    ).status_code == 404
+
+
+async def test_a_step_elsewhere_that_went_bad_is_named_above_the_form(
+    client: httpx.AsyncClient, desk: Desk, db: Database, clock: FixedClock
+) -> None:
+    """A step whose workgroup was disabled since: the page says which, and it can be fixed."""
+    async with db.write() as session:
+        await assignment_workgroups.create_workgroup(
+            session=session,
+            caller=desk.admin.caller,
+            data=WorkgroupCreate(key="dba", name="Database team"),
+            now=clock.now(),
+        )
+    csrf = await as_admin(client)
+    url = "/admin/sla/policies/default-p3"
+    step = {"csrf_token": csrf, "percent": "150", "workgroup": "dba"}
+    assert (await client.post(f"{url}/steps", data=step)).status_code == 303
+    async with db.write() as session:
+        await assignment_workgroups.update_workgroup(
+            session=session,
+            caller=desk.admin.caller,
+            key="dba",
+            data=WorkgroupUpdate(enabled=False),
+            now=clock.now(),
+        )
+    other = await client.post(f"{url}/steps", data={**step, "percent": "60", "workgroup": ""})
+    assert other.status_code == 422
+    assert "The step at 150 %: No workgroup" in other.text
+    policy_form = await client.post(
+        url,
+        data={
+            "csrf_token": csrf,
+            "name": "P3",
+            "order": "1030",
+            "calendar": "business-hours",
+            "response_min": "120",
+            "resolution_min": "1620",
+            "levels": ["level_30"],
+        },
+    )
+    assert policy_form.status_code == 422 and "No workgroup" in policy_form.text
+    fixed = await client.post(f"{url}/steps/150", data={"csrf_token": csrf, "percent": "150"})
+    assert fixed.status_code == 303
+    assert steps_of(await stored(db, desk, "default-p3"))[-1] == (150, [])
+
+
+@pytest.mark.parametrize("who", NOT_ADMINS)
+async def test_only_admins_change_escalation_steps(
+    client: httpx.AsyncClient, desk: Desk, db: Database, clock: FixedClock, who: str
+) -> None:
+    csrf = await as_someone(client, desk, db, clock, who)
+    url = "/admin/sla/policies/default-p3"
+    before = steps_of(await stored(db, desk, "default-p3"))
+    assert (await client.get(f"{url}/steps/50")).status_code == 403
+    step = {"csrf_token": csrf, "percent": "60", "actions": ["notify_group"]}
+    assert (await client.post(f"{url}/steps", data=step)).status_code == 403
+    assert (await client.post(f"{url}/steps/50", data=step)).status_code == 403
+    assert (await client.post(f"{url}/steps/50/delete", data=step)).status_code == 403
+    assert steps_of(await stored(db, desk, "default-p3")) == before

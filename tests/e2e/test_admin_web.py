@@ -1,4 +1,5 @@
-"""Admin pages in a real browser: the matrix grid, a user, a workgroup and a rotation, axe-core.
+"""Admin pages in a real browser: the matrix grid, a user, a workgroup, a rotation and an SLA
+policy's escalation steps, axe-core.
 
 With OPSDESK_SCREENSHOTS=1 these tests also refresh docs/screenshots/admin-*.png.
 """
@@ -117,6 +118,89 @@ def test_an_admin_creates_a_user_a_workgroup_and_a_rotation_in_the_browser(page:
     calendar = page.locator("#duty-calendar")
     expect(calendar.locator("td.duty-today")).to_contain_text(f"Nadia {suffix}")
     screenshot(page, "shift-calendar")
+
+
+def test_an_admin_edits_a_rotation_and_a_policys_escalation_steps(page: Page) -> None:
+    suffix = uuid.uuid4().hex[:6]
+    sign_in(page, "admin@example.com", "demo-admin")
+    page.goto("/admin/shifts")
+    form = page.locator("#create-scene")
+    form.get_by_label("Key").fill(f"edit-{suffix}")
+    form.get_by_label("Name").fill(f"Edit {suffix}")
+    form.get_by_role("button", name="Create scene").click()
+    form = page.locator("#add-role")
+    form.get_by_label("Role key").fill("primary")
+    form.get_by_label("Role name").fill("Primary")
+    form.get_by_role("button", name="Add role").click()
+    form = page.locator("#add-rotation")
+    form.get_by_label("Name").fill("Weekly")
+    form.get_by_label("Ada Admin", exact=True).fill("1")
+    form.get_by_role("button", name="Add rotation").click()
+    expect(page.get_by_role("status")).to_have_text("Rotation Weekly added.")
+
+    page.locator("#rotations").get_by_role("link", name="Weekly").click()
+    form = page.locator("#edit-rotation")
+    expect(form.get_by_label("Name")).to_have_value("Weekly")
+    form.get_by_label("Daily from").fill("08:00")  # without "Daily until": refused
+    form.get_by_role("button", name="Save rotation").click()
+    expect(page.locator("#f-window_end-error")).to_contain_text("window_start")
+    expect(page.locator("#f-window_end")).to_have_attribute("aria-invalid", "true")
+    assert_accessible(page)
+    form = page.locator("#edit-rotation")
+    form.get_by_label("Name").fill("Daily")
+    form.get_by_label("Days per turn").fill("1")
+    form.get_by_label("Daily until").fill("20:00")
+    form.get_by_role("button", name="Save rotation").click()
+    expect(page.get_by_role("status")).to_have_text("Rotation Daily saved.")
+    row = page.locator("#rotations tbody tr").first
+    expect(row).to_contain_text("Daily")
+    expect(row).to_contain_text("08:00 to 20:00")
+    expect(row).to_contain_text("1 d")
+
+    # A policy of its own (tried last, then switched off): the demo's stay as they are.
+    page.goto("/admin/sla")
+    form = page.locator("#create-policy")
+    form.get_by_label("Key").fill(f"steps-{suffix}")
+    form.get_by_label("Name").fill(f"Steps {suffix}")
+    form.get_by_label("Order").fill("1000000")
+    form.get_by_label("Resolve within (business minutes)").fill("480")
+    form.get_by_role("button", name="Add policy").click()
+    page.goto(f"/admin/sla/policies/steps-{suffix}")
+    page.locator("#edit-policy").get_by_label("Active").uncheck()
+    page.locator("#edit-policy").get_by_role("button", name="Save").click()
+    page.goto(f"/admin/sla/policies/steps-{suffix}")
+    expect(page.locator("#steps tbody tr")).to_have_count(3)  # the default steps
+    form = page.locator("#add-step")
+    form.get_by_label("At percent of the target").fill("75")  # taken by a default step
+    form.get_by_label("Reassign to").select_option(label="Network operations")
+    form.get_by_role("button", name="Add step").click()
+    expect(page.locator("#f-percent-error")).to_contain_text("only once")
+    assert_accessible(page)
+    form = page.locator("#add-step")
+    form.get_by_label("At percent of the target").fill("90")
+    form.get_by_label("Raise the level one step (P1 stays P1)").check()
+    form.get_by_role("button", name="Add step").click()
+    expect(page.get_by_role("status")).to_have_text("Step at 90 % added.")
+    step = page.locator("#step-90")
+    expect(step).to_contain_text("Reassign to Network operations")
+    expect(step).to_contain_text("Raise the level")
+    screenshot(page, "sla-steps")
+
+    step.get_by_role("link", name="90 %").click()
+    form = page.locator("#edit-step")
+    expect(form.get_by_label("Reassign to")).to_have_value("network")
+    assert_accessible(page)
+    form.get_by_label("At percent of the target").fill("110")
+    form.get_by_label("Reassign to").select_option(value="")
+    form.get_by_label("Notify the incident managers").check()
+    form.get_by_role("button", name="Save step").click()
+    expect(page.get_by_role("status")).to_have_text("Step at 110 % saved.")
+    expect(page.locator("#step-110")).to_contain_text("Notify the incident managers")
+    expect(page.locator("#step-90")).to_have_count(0)
+    page.locator("#step-50").get_by_role("link").click()
+    page.get_by_role("button", name="Delete step").click()
+    expect(page.get_by_role("status")).to_have_text("Step at 50 % deleted.")
+    expect(page.locator("#steps tbody tr")).to_have_count(3)
 
 
 MAIN_PAGES = (

@@ -193,6 +193,8 @@ def test_invalid_policies_name_the_field(kwargs: dict[str, object], field: str) 
         (lambda: EscalationAction("page_everyone"), "kind: must be one of"),  # type: ignore[arg-type]
         (lambda: Threshold(0), "percent"),
         (lambda: Threshold(-10), "percent"),
+        (lambda: Threshold(float("inf")), "percent"),
+        (lambda: Threshold(float("nan")), "percent"),
     ],
 )
 def test_invalid_escalations_name_the_field(make: object, field: str) -> None:

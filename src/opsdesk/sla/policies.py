@@ -34,6 +34,7 @@ UTC until an administrator sets the time zone and imports holidays).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -89,8 +90,9 @@ class Threshold:
     actions: tuple[EscalationAction, ...] = ()
 
     def __post_init__(self) -> None:
-        if not self.percent > 0:
-            raise ValueError(f"percent: must be positive, got {self.percent}")
+        # Not finite: infinity would never be reached, and JSON (PostgreSQL's) cannot store it.
+        if not (self.percent > 0 and math.isfinite(self.percent)):
+            raise ValueError(f"percent: must be a positive number, got {self.percent}")
         object.__setattr__(self, "percent", float(self.percent))
         object.__setattr__(self, "actions", tuple(self.actions))
 

@@ -38,7 +38,7 @@ AREAS = (
     Area("Technicians", "/admin/technicians", "Skills, capacity, availability and absences."),
     Area("Shifts", "/admin/shifts", "Scenes, roles, rotations, overrides and who is on duty."),
     Area("Assignment rules", "/admin/rules", "Who gets a new incident, in order; try one out."),
-    Area("SLA", "/admin/sla", "Policies, business-hours calendars and holidays."),
+    Area("SLA", "/admin/sla", "Policies, escalation steps, calendars and holidays."),
     Area(
         "Notifications",
         "/admin/notifications",
