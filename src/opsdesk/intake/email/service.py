@@ -36,13 +36,15 @@ from opsdesk.core import jobs
 from opsdesk.core.errors import Conflict, NotFound, OpsdeskError, ValidationFailed
 from opsdesk.core.settings import Settings
 from opsdesk.incidents import actions
+from opsdesk.incidents.access import incident_by_number
 from opsdesk.incidents.attachments import attachments_dir, store_attachment
+from opsdesk.incidents.creation import create_incident
 from opsdesk.incidents.fields import DESCRIPTION_MAX, TITLE_MAX, Channel, Status
 from opsdesk.incidents.filetypes import FileRefused, check_file
 from opsdesk.incidents.lifecycle import Action
 from opsdesk.incidents.models import Incident
+from opsdesk.incidents.rules import IncidentRules
 from opsdesk.incidents.schemas import ConfirmParams, IncidentCreate
-from opsdesk.incidents.service import IncidentRules, create_incident, incident_by_number
 from opsdesk.incidents.sweeper import incident_rules_from
 from opsdesk.intake.email import threads
 from opsdesk.intake.email.loops import Kind, classify
