@@ -56,7 +56,7 @@ from opsdesk.core.clock import SystemClock
 from opsdesk.core.database import Database
 from opsdesk.core.jobs import Job
 from opsdesk.core.settings import Settings
-from opsdesk.incidents import service as incidents
+from opsdesk.incidents import creation
 from opsdesk.incidents.schemas import IncidentCreate
 from opsdesk.notify import service as notify
 from opsdesk.notify.mail import MAIL_JOB, OutgoingMail, address_of, message_bytes
@@ -161,7 +161,7 @@ async def _queue(db: Database, settings: Settings, mails: int) -> list[dict[str,
         )
         # Recorded by the reporter with no owner: its own "created" event mails nobody
         # (the actor is skipped), so every mail delivered is one of the N queued below.
-        incident = await incidents.create_incident(
+        incident = await creation.create_incident(
             session=session,
             caller=auth_service.caller_of(reporter),
             data=IncidentCreate(title="Mail relay is slow"),

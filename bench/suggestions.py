@@ -17,7 +17,7 @@ create rate measured in the same run. For each backend, in one run:
    ``create_app``, a technician's and an end user's API token): whole labelled texts and
    as-you-type prefixes (the first three words, ``typing=true``), with the embedding fusion
    off (lexical) and on (the ``ai`` extra, when installed);
-3. the create rate: incidents through ``incidents.service.create_incident``, one transaction
+3. the create rate: incidents through ``incidents.creation.create_incident``, one transaction
    each as the API does, in 16 blocks in ABBA order with the index triggers enabled and disabled
    (PostgreSQL ``ALTER TABLE … DISABLE TRIGGER``; SQLite drops and re-creates them). On
    SQLite new incidents are indexed in batches (migration 0025): each block with the index
@@ -64,7 +64,7 @@ from opsdesk.auth.schemas import UserCreate
 from opsdesk.bootstrap import prepare_database
 from opsdesk.core.database import Database
 from opsdesk.core.settings import Settings
-from opsdesk.incidents import service as incident_service
+from opsdesk.incidents import creation
 from opsdesk.incidents.fields import Status
 from opsdesk.incidents.models import Incident
 from opsdesk.incidents.schemas import IncidentCreate
@@ -307,7 +307,7 @@ async def create_rate(db: Database, backend: str, args: argparse.Namespace) -> C
         for _ in range(per_block):
             body = varied(rng, words, rng.choice(texts))
             async with db.write() as session:
-                await incident_service.create_incident(
+                await creation.create_incident(
                     session=session,
                     caller=caller,
                     data=IncidentCreate(title=body.split(". ", 1)[0][:200], description=body),

@@ -13,8 +13,8 @@ from opsdesk.core.clock import FixedClock
 from opsdesk.core.database import Database
 from opsdesk.core.jobs import Job
 from opsdesk.incidents.fields import HistoryAction
+from opsdesk.incidents.history import record_history
 from opsdesk.incidents.models import Incident, IncidentHistory
-from opsdesk.incidents.service import record_history
 from tests.api.test_collaboration import act, history_rows, resolve, url, version_of
 from tests.factories import Actor, Desk, create_incident
 

@@ -33,7 +33,7 @@ from opsdesk.core.clock import FixedClock, SystemClock
 from opsdesk.core.database import Database
 from opsdesk.core.jobs import Job
 from opsdesk.core.settings import Settings
-from opsdesk.incidents import service as incidents
+from opsdesk.incidents import creation
 from opsdesk.incidents.schemas import IncidentCreate
 from opsdesk.notify import service
 from opsdesk.notify.webhooks import verify
@@ -111,7 +111,7 @@ async def _incident(db: Database, desk: Desk, clock: FixedClock) -> int:
             data=WorkgroupCreate(key="network", name="Network", members=[desk.tech2.id]),
             now=clock.now(),
         )
-        incident = await incidents.create_incident(
+        incident = await creation.create_incident(
             session=session,
             caller=desk.tech.caller,
             data=IncidentCreate(

@@ -13,7 +13,7 @@ from opsdesk.assignment.schemas import WorkgroupCreate
 from opsdesk.core.clock import FixedClock
 from opsdesk.core.database import Database
 from opsdesk.core.settings import Settings
-from opsdesk.incidents import service as incidents
+from opsdesk.incidents import access, creation
 from opsdesk.incidents.schemas import IncidentCreate
 from opsdesk.reviews import major_service
 from opsdesk.reviews.major_rules import Declared
@@ -58,13 +58,13 @@ async def test_each_member_is_paged_and_the_manager_reminded(
             data=WorkgroupCreate(key="webops", name="Web ops", members=[desk.tech2.id]),
             now=now,
         )
-        incident = await incidents.create_incident(
+        incident = await creation.create_incident(
             session=session,
             caller=desk.tech.caller,
             data=IncidentCreate(title="Website down", level="P2", reporter_id=desk.user.id),
             now=now,
         )
-        locked = await incidents.access_incident(
+        locked = await access.access_incident(
             session=session, caller=desk.tech.caller, number=incident.number, for_update=True
         )
         await major_service.declare(

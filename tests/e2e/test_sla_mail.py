@@ -10,7 +10,7 @@ from sqlalchemy import select
 from opsdesk.core.clock import FixedClock
 from opsdesk.core.database import Database
 from opsdesk.core.settings import Settings
-from opsdesk.incidents import service as incidents
+from opsdesk.incidents import creation
 from opsdesk.incidents.models import IncidentHistory
 from opsdesk.incidents.schemas import IncidentCreate
 from opsdesk.sla import clocks as sla_clocks
@@ -92,7 +92,7 @@ async def test_friday_evening_p2_is_due_monday_and_each_mail_arrives_once(
 
     clock.set(FRIDAY_1755)
     async with db.write() as session:
-        incident = await incidents.create_incident(
+        incident = await creation.create_incident(
             session=session,
             caller=desk.tech.caller,
             data=IncidentCreate(

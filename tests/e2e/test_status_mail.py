@@ -10,7 +10,7 @@ import pytest
 from opsdesk.core.clock import FixedClock
 from opsdesk.core.database import Database
 from opsdesk.core.settings import Settings
-from opsdesk.incidents import service as incidents
+from opsdesk.incidents import creation
 from opsdesk.incidents.schemas import IncidentCreate
 from opsdesk.reviews import status
 from opsdesk.reviews.status_rules import AudienceKind, UpdateState
@@ -67,7 +67,7 @@ async def test_two_updates_reach_the_stakeholder_list_one_mail_each(
             ),
             now=now,
         )
-        incident = await incidents.create_incident(
+        incident = await creation.create_incident(
             session=session,
             caller=desk.tech.caller,
             data=IncidentCreate(title="SECRET db-7", application="app_website"),

@@ -16,7 +16,7 @@ from opsdesk.collaboration.work_states import TaskStatus
 from opsdesk.core.clock import FixedClock
 from opsdesk.core.database import Database
 from opsdesk.core.settings import Settings
-from opsdesk.incidents import service as incidents
+from opsdesk.incidents import creation
 from opsdesk.incidents.schemas import IncidentCreate
 from opsdesk.worker.handlers import default_handlers
 from opsdesk.worker.runner import Worker
@@ -75,7 +75,7 @@ async def test_assigned_due_soon_and_overdue_notices_reach_the_people_of_the_wor
             ),
             now=now,
         )
-        incident = await incidents.create_incident(
+        incident = await creation.create_incident(
             session=session,
             caller=desk.manager.caller,
             data=IncidentCreate(title="Rack B4 down", reporter_id=desk.user.id),

@@ -12,7 +12,7 @@ from opsdesk.collaboration.models import ConversationEntry, WorkLogEntry
 from opsdesk.collaboration.schemas import ConversationCreate, WorkLogCreate
 from opsdesk.core.clock import FixedClock
 from opsdesk.core.database import Database
-from opsdesk.incidents import service as incidents
+from opsdesk.incidents import creation
 from opsdesk.incidents.models import Incident, IncidentHistory
 from opsdesk.incidents.schemas import IncidentCreate
 from tests.factories import Desk
@@ -24,7 +24,7 @@ class Abandon(Exception):
 
 async def new_incident(db: Database, desk: Desk, clock: FixedClock) -> str:
     async with db.write() as session:
-        incident = await incidents.create_incident(
+        incident = await creation.create_incident(
             session=session,
             caller=desk.user.caller,
             data=IncidentCreate(title="Printer jams"),

@@ -22,12 +22,12 @@ from opsdesk.core.clock import FixedClock
 from opsdesk.core.database import Database
 from opsdesk.core.errors import OpsdeskError
 from opsdesk.incidents import actions as action_service
-from opsdesk.incidents import service
+from opsdesk.incidents import creation
 from opsdesk.incidents.fields import Status
 from opsdesk.incidents.lifecycle import PUBLIC_ACTIONS, TRANSITIONS, Action, Phase, phase_of
 from opsdesk.incidents.models import Incident, IncidentHistory
+from opsdesk.incidents.rules import IncidentRules
 from opsdesk.incidents.schemas import ACTION_PARAMS, IncidentCreate
-from opsdesk.incidents.service import IncidentRules
 from tests.conftest import START
 from tests.factories import Desk, make_desk
 
@@ -97,7 +97,7 @@ async def _run(
     rules = IncidentRules()
     try:
         async with db.write() as session:
-            incident = await service.create_incident(
+            incident = await creation.create_incident(
                 session=session,
                 caller=desk.user.caller,
                 data=IncidentCreate(title="property"),

@@ -12,7 +12,7 @@ from opsdesk.core.clock import FixedClock
 from opsdesk.core.database import Database
 from opsdesk.incidents.lifecycle import Action
 from opsdesk.incidents.models import Incident
-from opsdesk.incidents.service import IncidentRules
+from opsdesk.incidents.rules import IncidentRules
 from opsdesk.incidents.sweeper import sweep_once
 from tests.api.test_lifecycle_actions import act, ok, sample_params
 from tests.factories import Desk, create_incident

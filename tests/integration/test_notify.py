@@ -18,7 +18,7 @@ from opsdesk.core.database import Database
 from opsdesk.core.errors import Forbidden, NotFound, ValidationFailed
 from opsdesk.core.jobs import Job
 from opsdesk.core.settings import Settings
-from opsdesk.incidents import service as incidents
+from opsdesk.incidents import creation
 from opsdesk.incidents.schemas import IncidentCreate
 from opsdesk.notify import service
 from opsdesk.notify.mail import MAIL_JOB
@@ -55,7 +55,7 @@ async def _case(db: Database, desk: Desk, clock: FixedClock) -> Case:
             ),
             now=clock.now(),
         )
-        incident = await incidents.create_incident(
+        incident = await creation.create_incident(
             session=session,
             caller=desk.tech.caller,
             data=IncidentCreate(

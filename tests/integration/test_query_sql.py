@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from opsdesk.core.clock import FixedClock
 from opsdesk.core.database import Database
-from opsdesk.incidents import service as incident_service
+from opsdesk.incidents import creation
 from opsdesk.incidents.models import Incident
 from opsdesk.incidents.schemas import IncidentCreate
 from opsdesk.query.errors import QueryError
@@ -54,7 +54,7 @@ async def _records(db: Database, desk: Desk, start: datetime) -> list[dict[str, 
     rng = random.Random(7)
     async with db.write() as session:
         for n in range(40):
-            await incident_service.create_incident(
+            await creation.create_incident(
                 session=session,
                 caller=desk.tech.caller,
                 data=IncidentCreate(

@@ -12,7 +12,7 @@ from sqlalchemy.exc import DBAPIError
 from opsdesk.all_models import Base
 from opsdesk.core.clock import FixedClock
 from opsdesk.core.database import Database
-from opsdesk.incidents import service
+from opsdesk.incidents import creation
 from opsdesk.incidents.models import Incident, IncidentHistory
 from opsdesk.incidents.schemas import IncidentCreate
 from opsdesk.migrations.env_filters import include_object
@@ -33,7 +33,7 @@ async def test_models_match_migrations(db: Database) -> None:
 
 async def _one_incident(db: Database, desk: Desk, clock: FixedClock) -> int:
     async with db.write() as session:
-        incident = await service.create_incident(
+        incident = await creation.create_incident(
             session=session,
             caller=desk.tech.caller,
             data=IncidentCreate(title="x"),
@@ -65,7 +65,7 @@ async def test_a_failed_unit_of_work_leaves_nothing(
 
     with pytest.raises(Boom):
         async with db.write() as session:
-            await service.create_incident(
+            await creation.create_incident(
                 session=session,
                 caller=desk.tech.caller,
                 data=IncidentCreate(title="x"),

@@ -18,7 +18,7 @@ from opsdesk.bootstrap import prepare_database
 from opsdesk.core.clock import FixedClock
 from opsdesk.core.database import Database
 from opsdesk.core.migrate import alembic_config
-from opsdesk.incidents import service
+from opsdesk.incidents import creation
 from opsdesk.incidents.models import Incident
 from opsdesk.incidents.schemas import IncidentCreate
 from opsdesk.knowledge import search_index
@@ -28,7 +28,7 @@ from tests.factories import Desk, make_actor
 
 async def _create(db: Database, caller: Caller, clock: FixedClock, title: str) -> int:
     async with db.write() as session:
-        incident = await service.create_incident(
+        incident = await creation.create_incident(
             session=session,
             caller=caller,
             data=IncidentCreate(title=title, description=f"{title}, reported by phone."),

@@ -7,7 +7,7 @@ from datetime import timedelta
 
 from opsdesk.core.clock import FixedClock
 from opsdesk.core.database import Database
-from opsdesk.incidents import service as incidents
+from opsdesk.incidents import creation
 from opsdesk.incidents.schemas import IncidentCreate
 from opsdesk.reviews import status
 from opsdesk.reviews.status_rules import ComponentState, UpdateState
@@ -27,7 +27,7 @@ async def test_public_view_over_time_and_the_last_update(
             data=ComponentIn(public=True),
             now=now,
         )
-        incident = await incidents.create_incident(
+        incident = await creation.create_incident(
             session=session,
             caller=desk.tech.caller,
             data=IncidentCreate(title="mx-1 queue", level="P2", application="app_email"),

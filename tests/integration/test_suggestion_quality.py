@@ -14,7 +14,7 @@ from typing import Any
 
 from opsdesk.core.clock import FixedClock
 from opsdesk.core.database import Database
-from opsdesk.incidents import service
+from opsdesk.incidents import creation
 from opsdesk.incidents.schemas import IncidentCreate
 from opsdesk.knowledge import suggest
 from opsdesk.knowledge.embeddings import installed_embedder
@@ -79,7 +79,7 @@ async def load_into(db: Database, desk: Desk, clock: FixedClock) -> Loaded:
             )
         for issue in data["issues"]:
             for text in issue["texts"]:
-                incident = await service.create_incident(
+                incident = await creation.create_incident(
                     session=session,
                     caller=desk.user.caller,
                     data=IncidentCreate(title=title_of(text), description=text),

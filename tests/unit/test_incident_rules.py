@@ -17,7 +17,7 @@ from opsdesk.incidents.fields import (
     parse_level,
 )
 from opsdesk.incidents.numbering import looks_like_number, new_incident_number
-from opsdesk.incidents.service import normalize_owner
+from opsdesk.incidents.rules import normalize_owner
 
 
 @pytest.mark.parametrize(

@@ -17,10 +17,12 @@ from opsdesk.alerts.payloads import FIRING, RESOLVED
 from opsdesk.alerts.upserts import FINISHED
 from opsdesk.auth.roles import Caller
 from opsdesk.core.errors import Conflict, NotFound, ValidationFailed
+from opsdesk.incidents.creation import create_incident
 from opsdesk.incidents.fields import Channel, HistoryAction
+from opsdesk.incidents.history import record_history
 from opsdesk.incidents.models import Incident
+from opsdesk.incidents.rules import IncidentRules
 from opsdesk.incidents.schemas import IncidentCreate
-from opsdesk.incidents.service import IncidentRules, create_incident, record_history
 
 MAX_IDS = 100
 # COC's importance words for our severities (AlarmInfoDto.importance).

@@ -26,7 +26,7 @@ from opsdesk.alerts.payloads import NormalisedAlert
 from opsdesk.alerts.service import IntegrationView, ingest
 from opsdesk.core.clock import Clock
 from opsdesk.core.database import Database
-from opsdesk.incidents.service import IncidentRules
+from opsdesk.incidents.rules import IncidentRules
 
 log = logging.getLogger(__name__)
 

@@ -40,12 +40,15 @@ from opsdesk.auth.roles import Caller
 from opsdesk.auth.service import caller_by_id
 from opsdesk.core.cache import remember
 from opsdesk.core.errors import Unauthenticated
-from opsdesk.incidents.actions import Actor, apply_action, phase_of_incident
+from opsdesk.incidents.acting import Actor
+from opsdesk.incidents.actions import apply_action, phase_of_incident
+from opsdesk.incidents.creation import create_incident
 from opsdesk.incidents.fields import Channel, HistoryAction, Source
+from opsdesk.incidents.history import record_history
 from opsdesk.incidents.lifecycle import Action, Phase
 from opsdesk.incidents.models import Incident
+from opsdesk.incidents.rules import IncidentRules
 from opsdesk.incidents.schemas import AcceptParams, IncidentCreate, ResolveParams
-from opsdesk.incidents.service import IncidentRules, create_incident, record_history
 
 KINDS = ("alertmanager", "grafana", "pagerduty", "generic", "coc")
 DEFAULT_CATEGORY = "inc_type_p_other_issues"

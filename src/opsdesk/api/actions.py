@@ -9,8 +9,8 @@ from fastapi import APIRouter, Body, Header, Response
 from opsdesk.api.deps import DB, ClockDep, CurrentCaller, Rules
 from opsdesk.api.incidents import expected_version, incident_etag, incident_out
 from opsdesk.core.errors import NotFound
+from opsdesk.incidents import access
 from opsdesk.incidents import actions as action_service
-from opsdesk.incidents import service
 from opsdesk.incidents.fields import history_action_label
 from opsdesk.incidents.lifecycle import HISTORY_KEYS, PUBLIC_ACTIONS, Action
 from opsdesk.incidents.schemas import (
@@ -49,7 +49,7 @@ def action_out(action: Action) -> ActionOut:
 async def list_actions(number: str, caller: CurrentCaller, db: DB) -> ActionsOut:
     """The actions the caller may take now, each with the JSON schema of its parameters."""
     async with db.read() as session:
-        incident = await service.access_incident(session=session, caller=caller, number=number)
+        incident = await access.access_incident(session=session, caller=caller, number=number)
     phase = action_service.phase_of_incident(incident)
     return ActionsOut(
         number=incident.number,

@@ -37,7 +37,8 @@ from opsdesk.core.bounds import RowId
 from opsdesk.core.clock import Clock
 from opsdesk.core.database import Database
 from opsdesk.core.errors import TooManyAttempts, ValidationFailed
-from opsdesk.incidents.service import IncidentRules, access_incident
+from opsdesk.incidents.access import access_incident
+from opsdesk.incidents.rules import IncidentRules
 
 router = APIRouter(tags=["alerts"])
 IntegrationKey = Annotated[str, PathParam(min_length=1, max_length=64)]

@@ -20,7 +20,7 @@ from opsdesk.core.bounds import PageNumber, RowId
 from opsdesk.core.errors import NotFound
 from opsdesk.core.pagination import MAX_PER_PAGE, PageRequest
 from opsdesk.incidents import attachments
-from opsdesk.incidents.service import access_incident
+from opsdesk.incidents.access import access_incident
 from opsdesk.knowledge import article_files, articles, usage, versions
 from opsdesk.knowledge.article_models import ArticleAttachment
 from opsdesk.knowledge.article_states import (

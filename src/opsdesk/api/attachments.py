@@ -17,7 +17,7 @@ from opsdesk.core.errors import NotFound, ValidationFailed
 from opsdesk.core.settings import Settings
 from opsdesk.incidents import attachments
 from opsdesk.incidents.models import Attachment
-from opsdesk.incidents.service import IncidentRules
+from opsdesk.incidents.rules import IncidentRules
 
 router = APIRouter(prefix="/api/v1/incidents", tags=["incidents"])
 

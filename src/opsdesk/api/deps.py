@@ -22,7 +22,7 @@ from opsdesk.auth.sessions import caller_from_cookie, session_policy_of
 from opsdesk.core.clock import Clock
 from opsdesk.core.database import Database
 from opsdesk.core.errors import Unauthenticated
-from opsdesk.incidents.service import IncidentRules
+from opsdesk.incidents.rules import IncidentRules
 
 
 async def get_db(request: Request) -> Database:

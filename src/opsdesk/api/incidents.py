@@ -17,9 +17,10 @@ from opsdesk.core.clock import epoch_ms
 from opsdesk.core.database import Database
 from opsdesk.core.errors import ValidationFailed
 from opsdesk.core.pagination import MAX_PER_PAGE, PageRequest
-from opsdesk.incidents import service
+from opsdesk.incidents import access, creation, editing
 from opsdesk.incidents.actions import phase_of_incident
 from opsdesk.incidents.fields import LEVEL_LABELS, Label, history_row_label
+from opsdesk.incidents.history import EnumNames, enum_names
 from opsdesk.incidents.lifecycle import PHASE_LABELS, status_label
 from opsdesk.incidents.models import Incident, IncidentHistory
 from opsdesk.incidents.queries import parse_list_params
@@ -32,7 +33,6 @@ from opsdesk.incidents.schemas import (
 )
 from opsdesk.incidents.schemas import IncidentOut as IncidentFields
 from opsdesk.incidents.search import NATIVE_NAMES, parse_search, search_incidents
-from opsdesk.incidents.service import EnumNames
 from opsdesk.relations import links
 from opsdesk.sla import display as sla_display
 from opsdesk.sla import queries as sla_queries
@@ -131,7 +131,7 @@ async def create_incident(
     response: Response,
 ) -> IncidentOut:
     async with db.write() as session:
-        incident = await service.create_incident(
+        incident = await creation.create_incident(
             session=session, caller=caller, data=body, now=clock.now(), rules=rules
         )
         clocks = await sla_display.current_clocks(
@@ -151,9 +151,9 @@ async def list_incidents(request: Request, caller: CurrentCaller, db: DB) -> Inc
     params, sla_params = sla_queries.take_list_params(params)
     spec = sla_queries.narrow(parse_list_params(params), sla_params)
     async with db.read() as session:
-        page = await service.list_incidents(session=session, caller=caller, spec=spec)
+        page = await access.list_incidents(session=session, caller=caller, spec=spec)
         clocks = await sla_display.stored_clocks(session, [item.id for item in page.items])
-        merged = await service.merged_into_numbers(session, page.items)
+        merged = await access.merged_into_numbers(session, page.items)
         parents = await links.parent_numbers(session=session, caller=caller, incidents=page.items)
     return IncidentPage(
         items=[
@@ -252,9 +252,9 @@ async def get_incident(
     number: str, caller: CurrentCaller, db: DB, clock: ClockDep, response: Response
 ) -> IncidentOut:
     async with db.read() as session:
-        incident = await service.access_incident(session=session, caller=caller, number=number)
+        incident = await access.access_incident(session=session, caller=caller, number=number)
         clocks = await sla_display.current_clocks(session, incident, now=clock.now())
-        merged_into = await service.merged_into_number(session, incident)
+        merged_into = await access.merged_into_number(session, incident)
         parents = await links.parent_numbers(session=session, caller=caller, incidents=[incident])
     response.headers["ETag"] = incident_etag(incident)
     return incident_out(incident, clocks, merged_into, parents.get(incident.id))
@@ -272,7 +272,7 @@ async def update_incident(
     if_match: Annotated[str | None, Header()] = None,
 ) -> IncidentOut:
     async with db.write() as session:
-        incident = await service.update_incident(
+        incident = await editing.update_incident(
             session=session,
             caller=caller,
             number=number,
@@ -290,6 +290,6 @@ async def update_incident(
 @router.get("/{number}/history", response_model=list[HistoryOut])
 async def incident_history(number: str, caller: CurrentCaller, db: DB) -> list[HistoryOut]:
     async with db.read() as session:
-        rows = await service.list_history(session=session, caller=caller, number=number)
-        names = await service.enum_names(session=session, rows=rows)
+        rows = await access.list_history(session=session, caller=caller, number=number)
+        names = await enum_names(session=session, rows=rows)
     return [history_out(row, names) for row in rows]

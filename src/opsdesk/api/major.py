@@ -14,7 +14,7 @@ from opsdesk.auth.roles import Caller
 from opsdesk.core.bounds import PageNumber, RowId
 from opsdesk.core.errors import NotFound, ValidationFailed
 from opsdesk.core.settings import Settings
-from opsdesk.incidents import service as incident_service
+from opsdesk.incidents import access
 from opsdesk.incidents.models import Incident
 from opsdesk.relations import links
 from opsdesk.relations.link_rules import LinkKind
@@ -61,7 +61,7 @@ async def _incident(
     session: AsyncSession, caller: Caller, number: str, *, for_update: bool = False
 ) -> Incident:
     major.require_staff(caller)
-    return await incident_service.access_incident(
+    return await access.access_incident(
         session=session, caller=caller, number=number, for_update=for_update
     )
 

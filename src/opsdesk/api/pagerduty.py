@@ -19,7 +19,7 @@ from opsdesk.api.deps import DB, ClockDep, Rules
 from opsdesk.core.clock import Clock
 from opsdesk.core.database import Database
 from opsdesk.core.errors import Unauthenticated, ValidationFailed
-from opsdesk.incidents.service import IncidentRules
+from opsdesk.incidents.rules import IncidentRules
 
 router = APIRouter(tags=["alerts"])
 MAX_BODY = 512 * 1024  # PagerDuty's payload limit

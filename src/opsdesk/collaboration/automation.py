@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from opsdesk.auth.roles import Caller
 from opsdesk.collaboration.schemas import AutomationStepCreate, StepOutcome
 from opsdesk.core.errors import Forbidden, ValidationFailed
+from opsdesk.incidents.access import access_incident
 from opsdesk.incidents.fields import (
     STEP_ID,
     STEP_NAME_EN,
@@ -22,8 +23,9 @@ from opsdesk.incidents.fields import (
     STEP_OUTCOME,
     HistoryAction,
 )
+from opsdesk.incidents.history import record_history
 from opsdesk.incidents.models import IncidentHistory
-from opsdesk.incidents.service import IncidentRules, access_incident, record_history
+from opsdesk.incidents.rules import IncidentRules
 
 
 def _check_times(

@@ -18,11 +18,13 @@ from opsdesk.auth.roles import Caller
 from opsdesk.collaboration.models import ConversationEntry, Feedback, WorkLogEntry
 from opsdesk.collaboration.schemas import RATING_MAX, ConversationCreate, FeedbackSet, WorkLogCreate
 from opsdesk.core.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from opsdesk.incidents.access import access_incident
 from opsdesk.incidents.attachments import link_attachments
 from opsdesk.incidents.events import IncidentEvent, publish
 from opsdesk.incidents.fields import HistoryAction, Status
+from opsdesk.incidents.history import record_history
 from opsdesk.incidents.models import Incident
-from opsdesk.incidents.service import IncidentRules, access_incident, record_history
+from opsdesk.incidents.rules import IncidentRules
 
 # Feedback rates a solution, so there must be one.
 FEEDBACK_STATUSES = frozenset({Status.RESOLVED, Status.COMPLETED})

@@ -30,10 +30,11 @@ from opsdesk.collaboration.work_states import (
 )
 from opsdesk.core import jobs
 from opsdesk.core.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from opsdesk.incidents.access import access_incident
 from opsdesk.incidents.events import IncidentEvent, publish
 from opsdesk.incidents.fields import HistoryAction, Status
+from opsdesk.incidents.history import record_history
 from opsdesk.incidents.models import Incident
-from opsdesk.incidents.service import access_incident, record_history
 
 WORK_NOTICE_JOB = "work.notice"
 DUE_SWEEP_JOB = "work.due_sweep"

@@ -19,9 +19,10 @@ from opsdesk.auth import service as auth
 from opsdesk.auth.roles import Caller
 from opsdesk.collaboration.models import IncidentWatcher
 from opsdesk.core.errors import Forbidden, NotFound, ValidationFailed
+from opsdesk.incidents.access import access_incident
 from opsdesk.incidents.fields import HistoryAction
+from opsdesk.incidents.history import record_history
 from opsdesk.incidents.models import Incident
-from opsdesk.incidents.service import access_incident, record_history
 
 WATCHER_FIELD = "watcher"
 

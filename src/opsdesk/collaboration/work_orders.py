@@ -45,7 +45,7 @@ from opsdesk.core.pagination import Page, PageRequest
 from opsdesk.incidents import attachments
 from opsdesk.incidents.fields import HistoryAction
 from opsdesk.incidents.models import Attachment, Incident
-from opsdesk.incidents.service import IncidentRules
+from opsdesk.incidents.rules import IncidentRules
 
 WHAT = "work orders"
 

@@ -41,7 +41,7 @@ from opsdesk.demo.reviews import load_demo_reviews
 from opsdesk.demo.status import load_demo_status
 from opsdesk.demo.suggestions import load_suggestions_demo
 from opsdesk.incidents import actions as action_service
-from opsdesk.incidents import service as incident_service
+from opsdesk.incidents import creation
 from opsdesk.incidents.fields import Channel, Ownership, Source
 from opsdesk.incidents.lifecycle import Action
 from opsdesk.incidents.models import Incident
@@ -95,7 +95,7 @@ async def load_demo(*, session: AsyncSession, clock: Clock) -> bool:
         manager=users["manager@example.com"].id,
         now=now,
     )
-    home_report = await incident_service.create_incident(
+    home_report = await creation.create_incident(
         session=session,
         caller=end_user,
         data=IncidentCreate(
@@ -108,7 +108,7 @@ async def load_demo(*, session: AsyncSession, clock: Clock) -> bool:
         ),
         now=now - timedelta(hours=3),
     )
-    checkout = await incident_service.create_incident(
+    checkout = await creation.create_incident(
         session=session,
         caller=tech,
         data=IncidentCreate(
@@ -127,7 +127,7 @@ async def load_demo(*, session: AsyncSession, clock: Clock) -> bool:
         ),
         now=now - timedelta(minutes=50),
     )
-    mailbox = await incident_service.create_incident(
+    mailbox = await creation.create_incident(
         session=session,
         caller=tech,
         data=IncidentCreate(
@@ -159,7 +159,7 @@ async def load_demo(*, session: AsyncSession, clock: Clock) -> bool:
         data=ConversationCreate(body="We are on it; mail sent meanwhile is queued, not lost."),
         now=now - timedelta(minutes=14),
     )
-    printer = await incident_service.create_incident(
+    printer = await creation.create_incident(
         session=session,
         caller=end_user,
         data=IncidentCreate(
@@ -298,7 +298,7 @@ async def _load_relations(
 ) -> None:
     """A duplicate merged into the finance mailbox incident (undoable for a while), and a
     report of two problems with one split off into its own incident."""
-    duplicate = await incident_service.create_incident(
+    duplicate = await creation.create_incident(
         session=session,
         caller=end_user,
         data=IncidentCreate(
@@ -325,7 +325,7 @@ async def _load_relations(
         secondary_numbers=[duplicate.number],
         now=now - timedelta(minutes=10),
     )
-    mixed = await incident_service.create_incident(
+    mixed = await creation.create_incident(
         session=session,
         caller=end_user,
         data=IncidentCreate(
@@ -532,7 +532,7 @@ async def _load_links(
         data = IncidentCreate.model_validate(
             {"category": "inc_type_p_network_issues", "application": "app_network", **fields}
         )
-        created = await incident_service.create_incident(
+        created = await creation.create_incident(
             session=session, caller=caller, data=data, now=now - ago
         )
         return created.number

@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from opsdesk.auth.roles import Caller
 from opsdesk.core.settings import get_settings
-from opsdesk.incidents import service as incident_service
+from opsdesk.incidents import access, creation
 from opsdesk.incidents.schemas import IncidentCreate
 from opsdesk.relations import links
 from opsdesk.relations.link_rules import LinkKind
@@ -28,7 +28,7 @@ async def load_demo_major(
     now: datetime,
 ) -> None:
     settings = get_settings()
-    incident = await incident_service.access_incident(
+    incident = await access.access_incident(
         session=session, caller=manager, number=number, for_update=True
     )
     await major_service.declare(
@@ -74,7 +74,7 @@ async def load_demo_major(
         ("Cannot pay in the web shop", 35),
         ("Order confirmation never arrives after payment", 25),
     ):
-        child = await incident_service.create_incident(
+        child = await creation.create_incident(
             session=session,
             caller=end_user,
             data=IncidentCreate(title=title, application="app_website", impact=3, urgency=2),

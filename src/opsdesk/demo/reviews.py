@@ -14,7 +14,7 @@ from opsdesk.collaboration.schemas import ConversationCreate, WorkLogCreate
 from opsdesk.core.clock import Clock
 from opsdesk.core.settings import get_settings
 from opsdesk.incidents import actions as action_service
-from opsdesk.incidents import service as incident_service
+from opsdesk.incidents import creation
 from opsdesk.incidents.fields import Channel, Ownership, Source
 from opsdesk.incidents.lifecycle import Action
 from opsdesk.incidents.schemas import AcceptParams, ForwardParams, IncidentCreate, ResolveParams
@@ -35,7 +35,7 @@ async def load_demo_reviews(*, session: AsyncSession, clock: Clock) -> None:
     tech, tech2 = await caller("tech@example.com"), await caller("tech2@example.com")
     manager = await caller("manager@example.com")
     start = now - timedelta(days=2, hours=5)
-    incident = await incident_service.create_incident(
+    incident = await creation.create_incident(
         session=session,
         caller=tech,
         data=IncidentCreate(

@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from opsdesk.auth.roles import Caller
-from opsdesk.incidents import service as incident_service
+from opsdesk.incidents import creation
 from opsdesk.incidents.schemas import IncidentCreate
 from opsdesk.reviews import status
 from opsdesk.reviews.status_rules import AudienceKind, UpdateState
@@ -57,7 +57,7 @@ async def load_demo_status(
     )
     audiences = [owners.id, customers.id]
 
-    checkout = await incident_service.create_incident(
+    checkout = await creation.create_incident(
         session=session,
         caller=tech,
         data=IncidentCreate(
@@ -96,7 +96,7 @@ async def load_demo_status(
             now=now - timedelta(minutes=minutes),
         )
 
-    signin = await incident_service.create_incident(
+    signin = await creation.create_incident(
         session=session,
         caller=tech,
         data=IncidentCreate(

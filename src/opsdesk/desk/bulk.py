@@ -21,7 +21,8 @@ from opsdesk.core.database import Database
 from opsdesk.core.errors import Forbidden, OpsdeskError, ValidationFailed
 from opsdesk.incidents import actions
 from opsdesk.incidents.lifecycle import Action
-from opsdesk.incidents.service import IncidentRules
+from opsdesk.incidents.params import parse_params
+from opsdesk.incidents.rules import IncidentRules
 from opsdesk.relations import merging
 
 MAX_ROWS = 100
@@ -80,7 +81,7 @@ def _checked_params(action: BulkAction, params: dict[str, Any]) -> Any:
     """Parameters are the same for every row: a mistake in them refuses the whole batch."""
     try:
         if action in _LIFECYCLE:
-            return actions.parse_params(_LIFECYCLE[action], params)
+            return parse_params(_LIFECYCLE[action], params)
         if action is BulkAction.NOTE:
             return ConversationCreate(body=str(params.get("note", "")), internal=True)
     except ValidationError as exc:

@@ -22,11 +22,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from opsdesk.assignment.models import WorkgroupMember
 from opsdesk.auth.roles import Caller, Role
 from opsdesk.core.errors import ValidationFailed
+from opsdesk.incidents.access import visible_to
 from opsdesk.incidents.fields import Status
 from opsdesk.incidents.lifecycle import Phase, status_of
 from opsdesk.incidents.models import Incident
 from opsdesk.incidents.search import CATALOGUE, COLUMNS
-from opsdesk.incidents.service import visible_to
 from opsdesk.query.errors import QueryError
 from opsdesk.query.request import Catalogue, FieldSpec, Kind, ListQuery, parse_request
 from opsdesk.query.sql import where_clause

@@ -19,6 +19,8 @@ from opsdesk.assignment import shifts as assignment_shifts
 from opsdesk.assignment import workgroups as assignment_workgroups
 from opsdesk.assignment.people import Assignment, OpenCounts
 from opsdesk.assignment.rules import IncidentFacts, Trigger
+from opsdesk.auth.models import User
+from opsdesk.auth.roles import STAFF_ROLES, Role
 from opsdesk.core.errors import ValidationFailed
 from opsdesk.incidents.changes import diff
 from opsdesk.incidents.fields import HistoryAction, OwnerType, Status
@@ -184,3 +186,27 @@ def snapshot(incident: Incident) -> dict[str, Any]:
 def apply(incident: Incident, found: Assignment) -> None:
     for field, value in columns_of(found).items():
         setattr(incident, field, value)
+
+
+async def check_people(
+    *, session: AsyncSession, assignee_id: str | None, reporter_id: str | None
+) -> None:
+    """The people an incident names are active users, and its owner is staff."""
+    wanted = {uid for uid in (assignee_id, reporter_id) if uid is not None}
+    if not wanted:
+        return
+    rows = await session.execute(select(User.id, User.role, User.active).where(User.id.in_(wanted)))
+    found = {row.id: (Role(row.role), row.active) for row in rows}
+    if reporter_id is not None and not found.get(reporter_id, (None, False))[1]:
+        raise ValidationFailed(f"reporter_id: no active user {reporter_id}", field="reporter_id")
+    if assignee_id is not None:
+        role, active = found.get(assignee_id, (None, False))
+        if not active:
+            raise ValidationFailed(
+                f"assignee_id: no active user {assignee_id}", field="assignee_id"
+            )
+        if role not in STAFF_ROLES:
+            raise ValidationFailed(
+                f"assignee_id: user {assignee_id} is an end user and cannot own incidents",
+                field="assignee_id",
+            )

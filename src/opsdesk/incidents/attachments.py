@@ -23,10 +23,12 @@ from opsdesk.auth.roles import Caller
 from opsdesk.core.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from opsdesk.core.ids import new_id
 from opsdesk.core.settings import Settings
+from opsdesk.incidents.access import access_incident
 from opsdesk.incidents.fields import HistoryAction, Status
 from opsdesk.incidents.filetypes import CheckedFile, FileRefused, check_file
+from opsdesk.incidents.history import record_history
 from opsdesk.incidents.models import Attachment, Incident, PendingUpload
-from opsdesk.incidents.service import IncidentRules, access_incident, record_history
+from opsdesk.incidents.rules import IncidentRules
 
 CONTEXTS = frozenset({"incident", "conversation", "solution", "work_order"})
 

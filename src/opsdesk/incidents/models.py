@@ -87,7 +87,7 @@ class Incident(Base):
     # lands on that primary (see service.access_incident).
     merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("incidents.id"), index=True)
     merged_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    # Parent/child: resolving a parent resolves its open children (actions._resolve).
+    # Parent/child: resolving a parent resolves its open children (endings.resolve).
     parent_id: Mapped[int | None] = mapped_column(ForeignKey("incidents.id"), index=True)
     # Kept by collaboration/ in the transaction of each task or work-order change, so the
     # resolve action can ask for an override without reading tables above its layer.

@@ -28,8 +28,8 @@ from opsdesk.core.errors import Conflict
 from opsdesk.incidents.changes import diff
 from opsdesk.incidents.events import IncidentEvent, publish
 from opsdesk.incidents.fields import HistoryAction, Status
+from opsdesk.incidents.history import record_history
 from opsdesk.incidents.models import Incident
-from opsdesk.incidents.service import record_history
 
 # The phases a roll-up resolves: every open one (New and all of handling).
 OPEN_STATUSES = (str(Status.TRIGGERED), str(Status.ACKNOWLEDGED))

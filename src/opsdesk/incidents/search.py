@@ -16,9 +16,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from opsdesk.auth.roles import Caller
 from opsdesk.core.errors import ValidationFailed
 from opsdesk.core.pagination import PageRequest
+from opsdesk.incidents.access import access_incident, visible_to
 from opsdesk.incidents.fields import LEVELS, Channel, Ownership, Source, Status
 from opsdesk.incidents.models import Incident, IncidentHistory
-from opsdesk.incidents.service import access_incident, visible_to
 from opsdesk.query.errors import QueryError
 from opsdesk.query.request import Catalogue, FieldSpec, Kind, ListQuery, parse_request
 from opsdesk.query.sql import count_clause, order_clause, where_clause

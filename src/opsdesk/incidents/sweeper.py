@@ -17,12 +17,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from opsdesk.core.clock import Clock
 from opsdesk.core.database import Database
 from opsdesk.core.settings import Settings
-from opsdesk.incidents.actions import Actor, apply_action
+from opsdesk.incidents.acting import Actor
+from opsdesk.incidents.actions import apply_action
 from opsdesk.incidents.fields import Status
 from opsdesk.incidents.lifecycle import Action, SubStatus
 from opsdesk.incidents.models import Incident
+from opsdesk.incidents.rules import IncidentRules
 from opsdesk.incidents.schemas import AutoCompleteParams, ResumeParams
-from opsdesk.incidents.service import IncidentRules
 
 
 def incident_rules_from(settings: Settings) -> IncidentRules:

@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from opsdesk.auth.roles import Caller
 from opsdesk.core.errors import NotFound, ValidationFailed
 from opsdesk.incidents.attachments import check_and_keep
-from opsdesk.incidents.service import IncidentRules
+from opsdesk.incidents.rules import IncidentRules
 from opsdesk.knowledge.article_models import ArticleAttachment, ArticleEvent
 from opsdesk.knowledge.articles import access_article, refuse_end_users
 

@@ -21,9 +21,10 @@ from opsdesk.catalog import service as catalog
 from opsdesk.catalog.kinds import Kind
 from opsdesk.core.errors import Conflict, Forbidden, NotFound, PreconditionFailed, ValidationFailed
 from opsdesk.core.pagination import Page, PageRequest
+from opsdesk.incidents.access import access_incident
 from opsdesk.incidents.fields import HistoryAction
+from opsdesk.incidents.history import record_history
 from opsdesk.incidents.models import Incident
-from opsdesk.incidents.service import access_incident, record_history
 from opsdesk.knowledge.article_models import ArticleEvent, ArticleVersion
 from opsdesk.knowledge.article_states import (
     ArticleStatus,

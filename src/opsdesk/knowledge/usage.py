@@ -15,8 +15,9 @@ from opsdesk.collaboration import service as collaboration
 from opsdesk.collaboration.models import ConversationEntry
 from opsdesk.collaboration.schemas import ConversationCreate
 from opsdesk.core.errors import Conflict, NotFound
+from opsdesk.incidents.access import access_incident
 from opsdesk.incidents.fields import HistoryAction
-from opsdesk.incidents.service import access_incident, record_history
+from opsdesk.incidents.history import record_history
 from opsdesk.knowledge.article_models import ArticleEvent, ArticleFeedback
 from opsdesk.knowledge.article_states import ArticleStatus, feedback_delta
 from opsdesk.knowledge.articles import access_article, refuse_end_users

@@ -20,10 +20,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from opsdesk.auth.roles import Caller
 from opsdesk.core.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from opsdesk.incidents.access import access_incident, visible_to
 from opsdesk.incidents.fields import HistoryAction
+from opsdesk.incidents.history import record_history
 from opsdesk.incidents.lifecycle import PHASE_LABELS, phase_of
 from opsdesk.incidents.models import Incident
-from opsdesk.incidents.service import access_incident, record_history, visible_to
 from opsdesk.relations.link_rules import (
     STORED_KINDS,
     Direction,

@@ -6,7 +6,7 @@ of the incidents forbids it) or 422 (the request itself is wrong).
 Cycles cannot form: the primary may not itself be merged, a secondary may not already be
 merged, and a secondary may not be the primary of an active merge (merge into its primary
 instead). So every merged incident points at an incident that is not merged, and a chain of
-merges is always one step long (which ``incidents.service.primary_of`` relies on).
+merges is always one step long (which ``incidents.access.primary_of`` relies on).
 """
 
 from __future__ import annotations

@@ -33,15 +33,13 @@ from opsdesk.auth.roles import Caller
 from opsdesk.collaboration import moving
 from opsdesk.core.errors import Conflict, NotFound, ValidationFailed
 from opsdesk.incidents import attachment_moves
+from opsdesk.incidents.access import access_incident
 from opsdesk.incidents.events import IncidentEvent, publish
 from opsdesk.incidents.fields import HistoryAction, Status
+from opsdesk.incidents.history import record_history
 from opsdesk.incidents.lifecycle import SubStatus
 from opsdesk.incidents.models import Incident
-from opsdesk.incidents.service import (
-    IncidentRules,
-    access_incident,
-    record_history,
-)
+from opsdesk.incidents.rules import IncidentRules
 from opsdesk.relations import merge_rules
 from opsdesk.relations.common import raise_refusal, staff_only
 from opsdesk.relations.merge_rules import MergeFacts

@@ -18,15 +18,13 @@ from opsdesk.auth.roles import Caller
 from opsdesk.collaboration import moving
 from opsdesk.core.errors import Conflict, ValidationFailed
 from opsdesk.incidents import attachment_moves
+from opsdesk.incidents.access import access_incident
+from opsdesk.incidents.creation import create_incident
 from opsdesk.incidents.fields import HistoryAction
+from opsdesk.incidents.history import record_history
 from opsdesk.incidents.models import Incident, IncidentHistory
+from opsdesk.incidents.rules import IncidentRules
 from opsdesk.incidents.schemas import IncidentCreate
-from opsdesk.incidents.service import (
-    IncidentRules,
-    access_incident,
-    create_incident,
-    record_history,
-)
 from opsdesk.relations import merge_rules
 from opsdesk.relations.common import raise_refusal, staff_only
 from opsdesk.relations.models import IncidentLink

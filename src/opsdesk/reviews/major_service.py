@@ -28,8 +28,8 @@ from opsdesk.auth.roles import STAFF_ROLES, Caller, Role
 from opsdesk.core.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from opsdesk.core.settings import Settings
 from opsdesk.incidents.fields import HistoryAction, Status
+from opsdesk.incidents.history import record_history
 from opsdesk.incidents.models import Incident
-from opsdesk.incidents.service import record_history
 from opsdesk.notify.service import _NOTIFIER, notify_incident_event
 from opsdesk.reviews import status, war_rooms
 from opsdesk.reviews.major_models import MajorIncident, TeamMember

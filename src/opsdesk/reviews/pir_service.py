@@ -21,9 +21,9 @@ from opsdesk.collaboration.models import IncidentTask
 from opsdesk.core.errors import Conflict, Forbidden, NotFound
 from opsdesk.core.pagination import Page, PageRequest
 from opsdesk.core.settings import Settings, get_settings
+from opsdesk.incidents.access import access_incident
 from opsdesk.incidents.fields import LEVEL_LABELS
 from opsdesk.incidents.models import Incident, IncidentHistory
-from opsdesk.incidents.service import access_incident
 from opsdesk.reviews import pir_notices, time_summary
 from opsdesk.reviews.pir_models import PostIncidentReview, ReviewActionItem, ReviewHistory
 from opsdesk.reviews.pir_workflow import (

@@ -26,7 +26,8 @@ from opsdesk.core import jobs
 from opsdesk.core.errors import Conflict, NotFound, ValidationFailed
 from opsdesk.core.pagination import Page, PageRequest
 from opsdesk.core.settings import Settings, get_settings
-from opsdesk.incidents import service as incidents
+from opsdesk.incidents import access
+from opsdesk.incidents import history as incident_history
 from opsdesk.incidents.fields import HistoryAction
 from opsdesk.incidents.models import Incident
 from opsdesk.notify.mail import MAIL_JOB, OutgoingMail, mail_domain
@@ -445,7 +446,7 @@ async def post_update(
     recipient of the chosen audiences through the outbox, and record it in the history."""
     auth.require_role(caller, Role.TECHNICIAN)
     settings = settings or get_settings()
-    incident = await incidents.access_incident(
+    incident = await access.access_incident(
         session=session, caller=caller, number=data.incident, for_update=True
     )
     communicated = await session.scalar(
@@ -525,7 +526,7 @@ async def post_update(
     if audiences:
         mailed += " of " + ", ".join(audience.name for audience in audiences)
     session.add(
-        incidents.record_history(
+        incident_history.record_history(
             incident=incident,
             action=HistoryAction.STATUS_UPDATE,
             operator_id=caller.user_id,

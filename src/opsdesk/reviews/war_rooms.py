@@ -21,8 +21,8 @@ from opsdesk.auth.roles import Caller
 from opsdesk.core.clock import epoch_ms
 from opsdesk.core.errors import Forbidden, NotFound, ValidationFailed
 from opsdesk.incidents.fields import HistoryAction
+from opsdesk.incidents.history import record_history
 from opsdesk.incidents.models import Incident
-from opsdesk.incidents.service import record_history
 from opsdesk.reviews.major_models import TeamMember, WarRoom, WarRoomEntry
 from opsdesk.reviews.war_room_states import (
     STATUS_NAMES,

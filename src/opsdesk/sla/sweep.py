@@ -25,8 +25,8 @@ from opsdesk.core.errors import OpsdeskError
 from opsdesk.core.settings import Settings
 from opsdesk.incidents import assigning
 from opsdesk.incidents.fields import LEVELS, HistoryAction
+from opsdesk.incidents.history import record_history
 from opsdesk.incidents.models import Incident, IncidentHistory
-from opsdesk.incidents.service import record_history
 from opsdesk.notify.service import notify_incident_event
 from opsdesk.sla.clock import ClockState, SlaClock, Target
 from opsdesk.sla.clocks import TARGET_ORDER, enqueue_refresh, pending_crossings, store_clocks

@@ -39,7 +39,7 @@ from opsdesk.incidents.fields import (
     Status,
 )
 from opsdesk.incidents.models import Incident
-from opsdesk.incidents.service import IncidentRules
+from opsdesk.incidents.rules import IncidentRules
 
 SESSION_CSRF_KEY = "csrf_token"
 SESSION_FLASH_KEY = "flash"

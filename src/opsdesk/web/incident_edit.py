@@ -10,7 +10,7 @@ from pydantic import ValidationError
 from opsdesk.collaboration import service as collaboration
 from opsdesk.collaboration.schemas import WorkLogCreate
 from opsdesk.core.errors import Forbidden, OpsdeskError, PreconditionFailed, ValidationFailed
-from opsdesk.incidents import service as incident_service
+from opsdesk.incidents import editing
 from opsdesk.incidents.schemas import IncidentUpdate
 from opsdesk.web.common import _clock, _db, _error_page, _fault_time, _rules, _text
 from opsdesk.web.incident_page import FailedForm, done, incident_page, posted, refused
@@ -45,7 +45,7 @@ async def edit_fields(request: Request, number: str, group_key: str) -> Response
             raise ValidationFailed("version: reload the page and edit again", field="version")
         data = IncidentUpdate.model_validate(edit_input(group, form))
         async with _db(request).write() as session:
-            await incident_service.update_incident(
+            await editing.update_incident(
                 session=session,
                 caller=caller,
                 number=number,

@@ -26,12 +26,12 @@ from opsdesk.collaboration import service as collaboration
 from opsdesk.collaboration import watchers as watcher_service
 from opsdesk.collaboration.schemas import RATING_MAX, RATING_MIN, ConversationCreate, FeedbackSet
 from opsdesk.core.errors import NotFound, OpsdeskError, ValidationFailed
+from opsdesk.incidents import access, attachments
 from opsdesk.incidents import actions as action_service
-from opsdesk.incidents import attachments
-from opsdesk.incidents import service as incident_service
 from opsdesk.incidents.fields import LEVEL_LABELS, SCALE_LABELS, Status, history_action_label
 from opsdesk.incidents.lifecycle import HISTORY_KEYS, PUBLIC_ACTIONS, Action
 from opsdesk.incidents.models import Incident
+from opsdesk.incidents.params import parse_params
 from opsdesk.relations import merging
 from opsdesk.sla import display as sla_display
 from opsdesk.web import (
@@ -185,12 +185,8 @@ async def incident_page(
     """The page for this caller: the working view for staff, the portal for end users."""
     async with _db(request).read() as session:
         try:
-            incident = await incident_service.access_incident(
-                session=session, caller=caller, number=number
-            )
-            history = await incident_service.list_history(
-                session=session, caller=caller, number=number
-            )
+            incident = await access.access_incident(session=session, caller=caller, number=number)
+            history = await access.list_history(session=session, caller=caller, number=number)
             files = await attachments.list_attachments(
                 session=session, caller=caller, number=number
             )
@@ -444,7 +440,7 @@ async def take_action(request: Request, number: str, action: str) -> Response:
             message=f"There is no action {action!r}.",
         )
     try:
-        params = action_service.parse_params(chosen, action_input(chosen, form))
+        params = parse_params(chosen, action_input(chosen, form))
         async with _db(request).write() as session:
             uploads = _uploads(form, "files") if chosen is Action.RESOLVE else []
             if uploads:

@@ -16,8 +16,8 @@ from sqlalchemy import func, select
 from opsdesk.collaboration.models import ConversationEntry
 from opsdesk.core.errors import OpsdeskError
 from opsdesk.desk import queues
+from opsdesk.incidents.access import access_incident
 from opsdesk.incidents.models import IncidentHistory
-from opsdesk.incidents.service import access_incident
 from opsdesk.web.common import _caller, _clock, _db
 from opsdesk.web.desk import PAGE_PARAMS, _state
 

@@ -15,8 +15,7 @@ from pydantic import ValidationError
 from opsdesk.auth.roles import Caller
 from opsdesk.collaboration import service as collaboration
 from opsdesk.core.errors import Forbidden, NotFound, OpsdeskError, ValidationFailed
-from opsdesk.incidents import attachments
-from opsdesk.incidents import service as incident_service
+from opsdesk.incidents import access, attachments
 from opsdesk.relations import merging, splitting
 from opsdesk.web.common import (
     SESSION_FLASH_KEY,
@@ -120,9 +119,7 @@ async def _split_page(
         )
     async with _db(request).read() as session:
         try:
-            incident = await incident_service.access_incident(
-                session=session, caller=caller, number=number
-            )
+            incident = await access.access_incident(session=session, caller=caller, number=number)
             entries = await collaboration.list_conversations(
                 session=session, caller=caller, number=number
             )

@@ -25,7 +25,7 @@ from opsdesk.auth.sessions import SESSION_ID_KEY, end_session, session_policy_of
 from opsdesk.catalog import service as catalog_service
 from opsdesk.catalog.kinds import Kind
 from opsdesk.core.errors import OpsdeskError, TooManyAttempts, ValidationFailed
-from opsdesk.incidents import service as incident_service
+from opsdesk.incidents import access, creation
 from opsdesk.incidents.fields import (
     LEVEL_LABELS,
     SCALE_LABELS,
@@ -279,9 +279,7 @@ async def incident_list(request: Request) -> Response:
         except ValidationFailed as exc:
             error = exc.message
         else:
-            result = await incident_service.list_incidents(
-                session=session, caller=caller, spec=spec
-            )
+            result = await access.list_incidents(session=session, caller=caller, spec=spec)
             total, page, per_page = result.total, result.page, result.per_page
             names = await _catalog_names(session, (Kind.CATEGORY, Kind.APPLICATION))
             users = await _user_names(session, (item.assignee_id for item in result.items))
@@ -429,7 +427,7 @@ async def new_incident(request: Request) -> Response:
     try:
         data = IncidentCreate(**_create_input(state))
         async with _db(request).write() as session:
-            incident = await incident_service.create_incident(
+            incident = await creation.create_incident(
                 session=session,
                 caller=caller,
                 data=data,

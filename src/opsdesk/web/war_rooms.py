@@ -14,7 +14,7 @@ from opsdesk.auth.roles import Caller
 from opsdesk.core.bounds import RowId
 from opsdesk.core.errors import OpsdeskError
 from opsdesk.core.settings import Settings
-from opsdesk.incidents import service as incident_service
+from opsdesk.incidents import access
 from opsdesk.incidents.models import Incident
 from opsdesk.relations import links
 from opsdesk.relations.link_rules import LinkKind
@@ -66,7 +66,7 @@ async def declare(request: Request, number: str) -> Response:
         return _staff_only(request, caller)
     try:
         async with _db(request).write() as session:
-            incident = await incident_service.access_incident(
+            incident = await access.access_incident(
                 session=session, caller=caller, number=number, for_update=True
             )
             await major.declare(
@@ -91,7 +91,7 @@ async def acknowledge(request: Request, number: str, member_id: RowId) -> Respon
     caller, _form = posted
     try:
         async with _db(request).write() as session:
-            incident = await incident_service.access_incident(
+            incident = await access.access_incident(
                 session=session, caller=caller, number=number, for_update=True
             )
             await major.acknowledge(

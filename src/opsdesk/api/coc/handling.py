@@ -28,17 +28,13 @@ from opsdesk.api.coc.requests import IncidentId, json_body, operator_of, require
 from opsdesk.api.deps import DB, ClockDep, CurrentCaller, Rules
 from opsdesk.auth.roles import Caller
 from opsdesk.core.errors import Conflict, ValidationFailed
-from opsdesk.incidents import attachments, service
-from opsdesk.incidents.actions import (
-    Actor,
-    apply_action,
-    available_actions,
-    parse_params,
-    phase_of_incident,
-)
+from opsdesk.incidents import access, attachments
+from opsdesk.incidents.acting import Actor
+from opsdesk.incidents.actions import apply_action, available_actions, phase_of_incident
 from opsdesk.incidents.lifecycle import PHASE_LABELS, Action, Phase
 from opsdesk.incidents.models import Incident
-from opsdesk.incidents.service import IncidentRules
+from opsdesk.incidents.params import parse_params
+from opsdesk.incidents.rules import IncidentRules
 
 router = APIRouter(tags=["COC-compatible"])
 
@@ -61,7 +57,7 @@ def task_id_of(incident: Incident) -> str:
 @router.get("/v2/incidents/{incident_id}/tasks")
 async def show_tasks(incident_id: IncidentId, caller: CurrentCaller, db: DB) -> dict[str, Any]:
     async with db.read() as session:
-        incident = await service.access_incident(session=session, caller=caller, number=incident_id)
+        incident = await access.access_incident(session=session, caller=caller, number=incident_id)
         work = await coc_tasks.work_nodes(session=session, caller=caller, incident=incident)
     phase = phase_of_incident(incident)
     task_id = task_id_of(incident)
@@ -92,7 +88,7 @@ async def _act(
     v1: bool,
     task_id: str | None = None,
 ) -> None:
-    incident = await service.access_incident(
+    incident = await access.access_incident(
         session=session, caller=actor, number=number, for_update=True
     )
     if task_id is not None and task_id != task_id_of(incident):

@@ -31,6 +31,7 @@ from opsdesk.incidents.fields import (
     automation_step_id,
     history_row_label,
 )
+from opsdesk.incidents.history import EnumNames, enum_names
 from opsdesk.incidents.models import IncidentHistory
 from opsdesk.incidents.search import (
     parse_history_search,
@@ -38,7 +39,6 @@ from opsdesk.incidents.search import (
     search_history,
     search_incidents,
 )
-from opsdesk.incidents.service import EnumNames, enum_names
 from opsdesk.query.request import ListQuery
 
 router = APIRouter(tags=["COC-compatible"])

@@ -37,10 +37,8 @@ from opsdesk.core.bounds import MAX_PAGE, TIME_RANGE, moment_from_ms
 from opsdesk.core.clock import epoch_ms
 from opsdesk.core.errors import ValidationFailed
 from opsdesk.core.pagination import MAX_PER_PAGE, PageRequest
-from opsdesk.incidents import attachments, service
-from opsdesk.incidents.actions import (
-    phase_of_incident,
-)
+from opsdesk.incidents import access, attachments, creation
+from opsdesk.incidents.actions import phase_of_incident
 from opsdesk.incidents.fields import (
     Channel,
 )
@@ -132,9 +130,7 @@ def ticket_of(incident: Incident) -> dict[str, Any]:
 @router.get("/v1/external/incident/{incident_num}")
 async def show_incident(incident_num: IncidentNum, caller: CurrentCaller, db: DB) -> dict[str, Any]:
     async with db.read() as session:
-        incident = await service.access_incident(
-            session=session, caller=caller, number=incident_num
-        )
+        incident = await access.access_incident(session=session, caller=caller, number=incident_num)
         # The incident's latest war room (COC's warroom_id); staff only, as war rooms are.
         rooms = await war_rooms.rooms_of(session, incident.id) if caller.is_staff else []
     return envelope(detail_of(incident, str(rooms[0].id) if rooms else None))
@@ -267,7 +263,7 @@ async def create_incident(
             raise ValidationFailed(
                 f"{theirs}: {first['msg'].removeprefix('Value error, ')}", field=theirs
             ) from None
-        incident = await service.create_incident(
+        incident = await creation.create_incident(
             session=session,
             caller=acting,
             data=data,

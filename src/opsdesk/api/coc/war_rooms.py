@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from opsdesk.api.coc.envelope import envelope
 from opsdesk.api.deps import DB, ClockDep, StaffCaller
 from opsdesk.core.errors import ValidationFailed
-from opsdesk.incidents import service as incident_service
+from opsdesk.incidents import access
 from opsdesk.incidents.fields import parse_level
 from opsdesk.reviews import major_service as major
 from opsdesk.reviews import war_rooms
@@ -113,7 +113,7 @@ async def create_war_room(
     )
     async with db.write() as session:
         major.require_staff(caller)
-        incident = await incident_service.access_incident(
+        incident = await access.access_incident(
             session=session, caller=caller, number=body.incident_number, for_update=True
         )
         try:

@@ -20,12 +20,13 @@ from opsdesk.core import jobs
 from opsdesk.core.errors import NotFound, ValidationFailed
 from opsdesk.incidents import actions
 from opsdesk.incidents.attachments import store_attachment
+from opsdesk.incidents.creation import create_incident
 from opsdesk.incidents.fields import DESCRIPTION_MAX, TITLE_MAX, Channel, Status
 from opsdesk.incidents.filetypes import FileRefused, check_file
 from opsdesk.incidents.lifecycle import Action
 from opsdesk.incidents.models import Incident
+from opsdesk.incidents.rules import IncidentRules
 from opsdesk.incidents.schemas import ConfirmParams, IncidentCreate
-from opsdesk.incidents.service import IncidentRules, create_incident
 from opsdesk.intake.email import threads
 from opsdesk.intake.email.models import InboundMail
 from opsdesk.intake.email.outcomes import MailResult, MailRules, Outcome

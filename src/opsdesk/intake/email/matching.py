@@ -9,8 +9,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from opsdesk.auth import service as auth_service
 from opsdesk.auth.models import User
 from opsdesk.core.errors import NotFound
+from opsdesk.incidents.access import incident_by_number
 from opsdesk.incidents.models import Incident
-from opsdesk.incidents.service import incident_by_number
 from opsdesk.intake.email import threads
 from opsdesk.intake.email.models import InboundMail
 from opsdesk.intake.email.outcomes import MailRules

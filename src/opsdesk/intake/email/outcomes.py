@@ -11,7 +11,7 @@ from pathlib import Path
 from opsdesk.core.settings import Settings
 from opsdesk.incidents.attachments import attachments_dir
 from opsdesk.incidents.models import Incident
-from opsdesk.incidents.service import IncidentRules
+from opsdesk.incidents.rules import IncidentRules
 from opsdesk.incidents.sweeper import incident_rules_from
 from opsdesk.notify.mail import address_of, mail_domain
 

@@ -9,7 +9,7 @@ from opsdesk.auth import service as auth_service
 from opsdesk.auth.roles import Caller, Role
 from opsdesk.core.errors import Forbidden, NotFound
 from opsdesk.core.pagination import Page, PageRequest
-from opsdesk.incidents.service import access_incident
+from opsdesk.incidents.access import access_incident
 from opsdesk.intake.email.models import InboundMail
 
 

@@ -10,8 +10,8 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from opsdesk.collaboration import service as collaboration
+from opsdesk.incidents.access import incident_by_number
 from opsdesk.incidents.models import Incident
-from opsdesk.incidents.service import incident_by_number
 from opsdesk.intake.email import threads
 from opsdesk.intake.email.loops import Kind, classify
 from opsdesk.intake.email.models import ADDRESS_MAX, BouncingAddress, InboundMail
