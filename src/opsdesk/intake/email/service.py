@@ -50,7 +50,6 @@ from opsdesk.intake.email.models import (
     ADDRESS_MAX,
     MESSAGE_ID_MAX,
     SUBJECT_MAX,
-    BouncingAddress,
     InboundMail,
 )
 from opsdesk.intake.email.parser import (
@@ -61,6 +60,7 @@ from opsdesk.intake.email.parser import (
     peek_message_id,
 )
 from opsdesk.notify.mail import MAIL_JOB, OutgoingMail, address_of, mail_domain
+from opsdesk.notify.models import BouncingAddress
 
 log = logging.getLogger(__name__)
 
