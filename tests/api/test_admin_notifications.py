@@ -1,16 +1,22 @@
-"""Notification admin pages: rules, templates previewed on a real incident, webhooks, deliveries."""
+"""Notification admin pages: rules, templates previewed on a real incident, webhooks, deliveries,
+addresses that bounce."""
 
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import httpx
 import pytest
+from sqlalchemy import select
 
 from opsdesk.core import jobs
 from opsdesk.core.clock import FixedClock
 from opsdesk.core.database import Database
+from opsdesk.incidents.models import Incident
+from opsdesk.intake.email import service as intake
 from opsdesk.notify import service as notify_service
+from tests import mail_samples
 from tests.api.admin_pages import NOT_ADMINS, as_admin, as_someone, error_beside
 from tests.factories import Desk, create_incident
 
@@ -117,3 +123,66 @@ async def test_notification_pages_are_for_admins_only(
         data={"csrf_token": csrf, "url": "https://x.test/", "secret": "s" * 20, "events": "*"},
     )
     assert posted.status_code == 403
+
+
+async def test_bouncing_addresses_and_their_unsent_mails_are_listed_and_cleared(
+    client: httpx.AsyncClient, desk: Desk, db: Database, clock: FixedClock, tmp_path: Path
+) -> None:
+    incident = await create_incident(client, desk.tech, title="Printer", reporter_id=desk.user.id)
+    number = incident["number"]
+    async with db.read() as session:
+        incident_id = await session.scalar(select(Incident.id).where(Incident.number == number))
+    assert incident_id is not None
+    rules = intake.MailRules(
+        our_address="opsdesk@localhost", our_domain="localhost", storage_dir=tmp_path
+    )
+    report = mail_samples.dsn_bounce(f"<incident-{number}@localhost>", "user@desk.test", number)
+    async with db.write() as session:
+        await intake.store_mail(session, raw=report, door="smtp", now=clock.now())
+    async with db.write() as session:
+        await intake.process_pending(session, rules=rules, now=clock.now())
+    async with db.write() as session:
+        queued = await notify_service.notify_incident_event(
+            session,
+            incident_id=incident_id,
+            event="resolved",
+            actor_id=desk.tech.id,
+            now=clock.now(),
+        )
+    assert queued == 0
+    headers = desk.admin.headers
+    listed = (await client.get("/api/v1/admin/bouncing-addresses", headers=headers)).json()
+    assert [(row["address"], row["bounces"]) for row in listed] == [("user@desk.test", 1)]
+    assert "5.1.1" in listed[0]["last_status"]
+    done = await client.get(
+        "/api/v1/admin/jobs", params={"state": "done", "kind": "mail.deliver"}, headers=headers
+    )
+    [skipped] = [job for job in done.json()["items"] if job["payload"]["to"] == "user@desk.test"]
+    assert skipped["last_error"].startswith("skipped: address bounces (1 bounce")
+
+    csrf = await as_admin(client)
+    page = (await client.get("/admin/notifications")).text
+    bouncing = page[page.index('id="bouncing-list"') : page.index('id="skipped-heading"')]
+    assert "<td>user@desk.test</td><td>1</td>" in bouncing and "failed 5.1.1" in bouncing
+    unsent = page[page.index('id="skipped-mails"') : page.index('id="webhooks"')]
+    assert f'<a href="/incidents/{number}">{number}</a>' in unsent
+    assert "user@desk.test" in unsent and "skipped: address bounces" in unsent
+    cleared = await client.post(
+        "/admin/notifications/bouncing/clear",
+        data={"csrf_token": csrf, "address": "User@Desk.test"},
+    )
+    assert cleared.status_code == 303
+    page = (await client.get("/admin/notifications")).text
+    assert "user@desk.test gets notifications again." in page
+    assert "No address bounces." in page
+    again = await client.delete("/api/v1/admin/bouncing-addresses/user@desk.test", headers=headers)
+    assert again.status_code == 404 and again.json()["error"]["field"] == "address"
+    async with db.write() as session:
+        queued = await notify_service.notify_incident_event(
+            session,
+            incident_id=incident_id,
+            event="completed",
+            actor_id=desk.tech.id,
+            now=clock.now(),
+        )
+    assert queued == 1  # mailed again once cleared

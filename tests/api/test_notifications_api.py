@@ -32,6 +32,8 @@ ROUTES = [
         {"url": "https://x.example", "events": ["*"], "secret": SECRET},
     ),
     ("DELETE", "/api/v1/admin/webhooks/1", None),
+    ("GET", "/api/v1/admin/bouncing-addresses", None),
+    ("DELETE", "/api/v1/admin/bouncing-addresses/gone@corp.example", None),
 ]
 
 

@@ -34,11 +34,16 @@ from opsdesk.core.database import Database
 from opsdesk.core.jobs import Job
 from opsdesk.core.settings import Settings
 from opsdesk.incidents import creation
+from opsdesk.incidents.models import Incident
 from opsdesk.incidents.schemas import IncidentCreate
-from opsdesk.notify import service
+from opsdesk.intake.email import service as intake
+from opsdesk.intake.email.models import InboundMail
+from opsdesk.intake.email.outcomes import MailRules
+from opsdesk.notify import bounces, service
 from opsdesk.notify.webhooks import verify
 from opsdesk.worker.handlers import default_handlers
 from opsdesk.worker.runner import JobContext, Worker
+from tests import mail_samples
 from tests.factories import Desk
 
 pytestmark = pytest.mark.e2e
@@ -235,6 +240,92 @@ async def test_a_mail_whose_delivery_was_not_recorded_is_sent_again_with_the_sam
     ids = [message["Message-ID"] for _rcpt, message in smtp_server.mailbox.received]
     assert len(ids) == 2 and ids[0] == ids[1] == claimed.payload["message_id"]
     assert set(await _states(db)) == {"done"}
+
+
+async def _bounce(db: Database, clock: FixedClock, tmp_path: Path, number: str, to: str) -> str:
+    """A delivery report for one of our mails to ``to``, fed through inbound mail as every
+    door feeds it (store, then process); returns the outcome."""
+    rules = MailRules(
+        our_address="desk@desk.example", our_domain="desk.example", storage_dir=tmp_path
+    )
+    original = f"<incident-{number}.assigned.abc123@desk.example>"
+    async with db.write() as session:
+        stored = await intake.store_mail(
+            session, raw=mail_samples.dsn_bounce(original, to, number), door="smtp", now=clock.now()
+        )
+    async with db.write() as session:
+        await intake.process_pending(session, rules=rules, now=clock.now())
+    async with db.read() as session:
+        mail = await session.get(InboundMail, stored.id)
+        assert mail is not None
+        return f"{mail.outcome} {mail.incident_number}"
+
+
+async def _notify_and_deliver(
+    db: Database, clock: FixedClock, settings: Settings, incident_id: int, event: str, actor: str
+) -> int:
+    async with db.write() as session:
+        queued = await service.notify_incident_event(
+            session,
+            incident_id=incident_id,
+            event=event,
+            actor_id=actor,
+            now=clock.now(),
+            settings=settings,
+        )
+    worker = Worker(db=db, clock=clock, handlers=default_handlers(settings), settings=settings)
+    try:
+        await _drain(worker)
+    finally:
+        await worker.close()
+    return queued
+
+
+async def test_no_mail_goes_to_an_address_that_bounced_and_the_outbox_says_why(
+    db: Database,
+    desk: Desk,
+    clock: FixedClock,
+    mail_settings: Settings,
+    smtp_server: SmtpServer,
+    tmp_path: Path,
+) -> None:
+    incident_id = await _settled_incident(db, desk, clock, mail_settings, smtp_server)
+    async with db.read() as session:
+        incident = await session.get(Incident, incident_id)
+        assert incident is not None
+        number = incident.number
+    # The reporter's mailbox is gone: the report names it as the MTA wrote it (any case).
+    assert await _bounce(db, clock, tmp_path, number, "User@Desk.test") == f"bounce {number}"
+    async with db.write() as session:
+        before = set(await session.scalars(select(Job.id)))
+    queued = await _notify_and_deliver(
+        db, clock, mail_settings, incident_id, "created", desk.tech.id
+    )
+    assert queued == 1  # the assignee's mail; the reporter's receipt is not sent
+    received = smtp_server.mailbox.received
+    assert [rcpt for rcpt, _message in received] == [["tech2@desk.test"]]
+    async with db.read() as session:
+        listed = await jobs.list_jobs(session, state="done", kind="mail.deliver")
+    mails = {job.payload["to"]: job for job in listed if job.id not in before}
+    assert set(mails) == {"user@desk.test", "tech2@desk.test"}
+    skipped = mails["user@desk.test"]
+    assert skipped.attempts == 0 and skipped.payload["event"] == "created"
+    assert skipped.last_error is not None
+    assert skipped.last_error.startswith("skipped: address bounces (1 bounce, the last on ")
+    assert "failed 5.1.1" in skipped.last_error
+    assert mails["tech2@desk.test"].last_error is None
+
+    # Once an administrator clears the address, the reporter is mailed again.
+    async with db.write() as session:
+        await bounces.clear_bouncing(
+            session=session, caller=desk.admin.caller, address="user@desk.test"
+        )
+    clock.advance(timedelta(minutes=1))
+    assert (
+        await _notify_and_deliver(db, clock, mail_settings, incident_id, "resolved", desk.tech2.id)
+        == 1
+    )
+    assert [rcpt for rcpt, _message in received][1:] == [["user@desk.test"]]
 
 
 # Webhooks -------------------------------------------------------------------------------

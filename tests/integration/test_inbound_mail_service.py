@@ -18,8 +18,9 @@ from opsdesk.core.jobs import Job
 from opsdesk.incidents.lifecycle import Action
 from opsdesk.incidents.models import Attachment, Incident, IncidentHistory
 from opsdesk.intake.email import service
-from opsdesk.intake.email.models import BouncingAddress, InboundMail
+from opsdesk.intake.email.models import InboundMail
 from opsdesk.intake.email.outcomes import MailRules
+from opsdesk.notify.models import BouncingAddress
 from tests import mail_samples as samples
 from tests.api.test_lifecycle_actions import ok, sample_params
 from tests.factories import Desk, create_incident

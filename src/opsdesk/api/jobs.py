@@ -28,7 +28,9 @@ class JobOut(BaseModel):
     due_at: datetime
     attempts: int
     max_attempts: int
-    last_error: str | None = Field(description="Why the last try failed (truncated)")
+    last_error: str | None = Field(
+        description="Why the last try failed, or why a done job was skipped (truncated)"
+    )
     claimed_by: str | None = Field(description="The worker running it (hostname:pid)")
     claim_expires_at: datetime | None
     dedupe_key: str | None

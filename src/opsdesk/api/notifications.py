@@ -1,14 +1,19 @@
-"""Admin routes for mail templates, notification rules and webhook subscriptions."""
+"""Admin routes for mail templates, notification rules, webhook subscriptions and the
+addresses notifications are not mailed to because they bounce."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Response
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Response
 
 from opsdesk.api.deps import ADMIN_ONLY, DB, ClockDep, CurrentCaller
 from opsdesk.core.bounds import RowId
-from opsdesk.notify import service
+from opsdesk.notify import bounces, service
+from opsdesk.notify.models import BOUNCING_ADDRESS_MAX
 from opsdesk.notify.rules import RecipientKind
 from opsdesk.notify.schemas import (
+    BouncingAddressOut,
     RuleOut,
     RulesIn,
     RulesOut,
@@ -122,4 +127,24 @@ async def create_webhook(
 async def delete_webhook(webhook_id: RowId, caller: CurrentCaller, db: DB) -> Response:
     async with db.write() as session:
         await service.delete_webhook(session=session, caller=caller, webhook_id=webhook_id)
+    return Response(status_code=204)
+
+
+@router.get("/bouncing-addresses", response_model=list[BouncingAddressOut])
+async def list_bouncing_addresses(caller: CurrentCaller, db: DB) -> list[BouncingAddressOut]:
+    """Addresses that bounced: notifications to them are skipped (and recorded as such)."""
+    async with db.read() as session:
+        rows = await bounces.list_bouncing(session=session, caller=caller)
+    return [BouncingAddressOut.model_validate(row) for row in rows]
+
+
+@router.delete("/bouncing-addresses/{address}", status_code=204)
+async def clear_bouncing_address(
+    address: Annotated[str, Path(min_length=1, max_length=BOUNCING_ADDRESS_MAX)],
+    caller: CurrentCaller,
+    db: DB,
+) -> Response:
+    """Forget an address's bounces: it gets notifications again."""
+    async with db.write() as session:
+        await bounces.clear_bouncing(session=session, caller=caller, address=address)
     return Response(status_code=204)

@@ -10,7 +10,8 @@ attempt), so a worker that lost its lease cannot overwrite the work of the one t
 
 States: ``ready`` (waiting for ``due_at``) → ``running`` (claimed) → ``done``; a failure goes
 back to ``ready`` with an exponential backoff, or to ``dead`` after ``max_attempts`` tries,
-where it waits for an administrator to retry it.
+where it waits for an administrator to retry it. A job recorded as skipped starts ``done``,
+with the reason in ``last_error``.
 """
 
 from __future__ import annotations
@@ -208,6 +209,19 @@ async def enqueue(
     )
     inserted = await session.scalar(statement)
     return inserted is not None
+
+
+async def record_skipped(
+    session: AsyncSession, *, kind: str, payload: dict[str, Any], reason: str, now: datetime
+) -> None:
+    """A job decided against, kept ``done`` with the reason in ``last_error``: nobody runs it,
+    but the queue an administrator lists shows what was not sent beside what was."""
+    _check_text("kind", kind, KIND_MAX)
+    row = Job(kind=kind, payload=payload, state=DONE, attempts=0, max_attempts=1)
+    row.due_at = row.created_at = row.finished_at = now
+    row.last_error = _truncate_error(reason or "skipped")
+    session.add(row)
+    await session.flush()
 
 
 @cache

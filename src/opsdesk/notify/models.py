@@ -1,10 +1,11 @@
-"""Tables: edited mail templates, notification rules and webhook subscriptions."""
+"""Tables: edited mail templates, notification rules, webhook subscriptions and the addresses
+our mail bounces from."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, Boolean, ForeignKey, String, Text
+from sqlalchemy import JSON, Boolean, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from opsdesk.core.database import Base, BigIntPK, UTCDateTime
@@ -48,3 +49,21 @@ class WebhookSubscription(Base):
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     created_by: Mapped[str | None] = mapped_column(ForeignKey("users.id"))
+
+
+BOUNCING_ADDRESS_MAX = 254
+
+
+class BouncingAddress(Base):
+    """A recipient our notifications bounced from: recorded by inbound mail when a delivery
+    report comes back, read here so that no further notification is mailed to it."""
+
+    __tablename__ = "bouncing_addresses"
+
+    # Lower case: the inbound side stores the address as the delivery report names it, folded.
+    address: Mapped[str] = mapped_column(String(BOUNCING_ADDRESS_MAX), primary_key=True)
+    bounces: Mapped[int] = mapped_column(Integer)
+    first_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    last_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    last_status: Mapped[str] = mapped_column(String(200), default="")
+    last_incident_id: Mapped[int | None] = mapped_column(ForeignKey("incidents.id"))

@@ -1,4 +1,5 @@
-"""Pydantic I/O for mail templates, notification rules and webhook subscriptions."""
+"""Pydantic I/O for mail templates, notification rules, webhook subscriptions and bouncing
+addresses."""
 
 from __future__ import annotations
 
@@ -70,3 +71,12 @@ class WebhookOut(Out):
     active: bool
     created_at: datetime
     created_by: str | None
+
+
+class BouncingAddressOut(Out):
+    address: str
+    bounces: int
+    first_at: datetime
+    last_at: datetime
+    last_status: str = Field(description="The last delivery report's action, status, diagnostic")
+    last_incident_id: int | None

@@ -28,6 +28,7 @@ from opsdesk.core.errors import NotFound, ValidationFailed
 from opsdesk.core.settings import Settings, get_settings
 from opsdesk.incidents.fields import LEVEL_LABELS, STATUS_LABELS, Status
 from opsdesk.incidents.models import Incident
+from opsdesk.notify import bounces
 from opsdesk.notify.mail import (
     MAIL_JOB,
     OutgoingMail,
@@ -322,7 +323,9 @@ async def notify_incident_event(
     One ``mail.deliver`` job per recipient, holding the rendered message and a Message-ID
     fixed now. ``extra`` may carry ``event_key`` (what makes this event unique, e.g. a
     history row id; default: ``now``) for deduplication, ``target`` and ``due_at`` for the
-    SLA templates, and anything else a custom template reads as ``extra``.
+    SLA templates, and anything else a custom template reads as ``extra``. A recipient whose
+    address bounces (``notify.bounces``) is not mailed: their mail is recorded as a ``done``
+    job whose ``last_error`` says why, and is not counted.
     """
     _check_event(event)
     settings = settings or get_settings()
@@ -351,6 +354,9 @@ async def notify_incident_event(
     template = await _effective_template(session, event) if people_to_tell else None
     domain = mail_domain(settings.mail_from)
     root = root_message_id(incident.number, domain)
+    bouncing = await bounces.bouncing_among(
+        session, (people[uid].email for uid, _kind in people_to_tell if uid in people)
+    )
     queued = 0
     for user_id, kind in people_to_tell:
         user = people.get(user_id)
@@ -397,6 +403,17 @@ async def notify_incident_event(
             incident=incident.number,
             event=event,
         )
+        bounced = bouncing.get(user.email.strip().lower())
+        if bounced is not None:
+            # Kept as a finished job so the outbox shows the mail and why it was not sent.
+            await jobs.record_skipped(
+                session,
+                kind=MAIL_JOB,
+                payload=mail.to_payload(),
+                reason=bounces.skip_reason(bounced),
+                now=now,
+            )
+            continue
         if await jobs.enqueue(
             session,
             kind=MAIL_JOB,

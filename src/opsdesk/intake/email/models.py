@@ -1,4 +1,8 @@
-"""Tables: every inbound mail as received (raw bytes first) and addresses that bounce."""
+"""Tables: every inbound mail as received (raw bytes first).
+
+The addresses that bounce are kept by notify (``notify.models.BouncingAddress``), which
+stops mailing them; a delivery report read here records them there.
+"""
 
 from __future__ import annotations
 
@@ -51,16 +55,3 @@ class InboundMail(Base):
         Index("ix_inbound_mails_status_id", "status", "id"),
         Index("ix_inbound_mails_sender_received_at", "sender", "received_at"),
     )
-
-
-class BouncingAddress(Base):
-    """A recipient our notifications bounced from: kept so staff see why they go unread."""
-
-    __tablename__ = "bouncing_addresses"
-
-    address: Mapped[str] = mapped_column(String(ADDRESS_MAX), primary_key=True)
-    bounces: Mapped[int] = mapped_column(Integer)
-    first_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    last_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    last_status: Mapped[str] = mapped_column(String(200), default="")
-    last_incident_id: Mapped[int | None] = mapped_column(ForeignKey("incidents.id"))

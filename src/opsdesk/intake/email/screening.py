@@ -14,9 +14,10 @@ from opsdesk.incidents.access import incident_by_number
 from opsdesk.incidents.models import Incident
 from opsdesk.intake.email import threads
 from opsdesk.intake.email.loops import Kind, classify
-from opsdesk.intake.email.models import ADDRESS_MAX, BouncingAddress, InboundMail
+from opsdesk.intake.email.models import ADDRESS_MAX, InboundMail
 from opsdesk.intake.email.outcomes import MailResult, MailRules, MailStatus, Outcome
 from opsdesk.intake.email.parser import ParsedMail
+from opsdesk.notify.models import BouncingAddress
 
 
 async def screen(

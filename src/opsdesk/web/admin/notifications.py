@@ -1,4 +1,5 @@
-"""Notification admin pages: who hears of what, mail templates with a live preview, webhooks."""
+"""Notification admin pages: who hears of what, mail templates with a live preview, webhooks,
+and the addresses that bounce (with the mails not sent to them)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from fastapi.responses import Response
 from opsdesk.auth.roles import Caller
 from opsdesk.core.errors import NotFound, OpsdeskError
 from opsdesk.notify import admin as notify_admin
+from opsdesk.notify import bounces
 from opsdesk.notify import service as notify_service
 from opsdesk.notify.rules import RecipientKind
 from opsdesk.notify.templates import EVENT_LABELS, MailTemplate, RenderedMail
@@ -51,6 +53,8 @@ async def _page(
         rules = await notify_service.get_rules(session=session, caller=caller)
         templates = await notify_service.list_templates(session=session, caller=caller)
         webhooks = await notify_service.list_webhooks(session=session, caller=caller)
+        bouncing = await bounces.list_bouncing(session=session, caller=caller)
+        skipped = await bounces.skipped_mails(session=session, caller=caller)
     return render_admin(
         request,
         "admin/notifications.html",
@@ -63,6 +67,25 @@ async def _page(
             "webhook_events": [
                 ("*", "Every event"),
                 *((e, e) for e in notify_service.WEBHOOK_EVENTS),
+            ],
+            "bouncing": [
+                {
+                    "address": row.address,
+                    "bounces": row.bounces,
+                    "last_at": _format_time(row.last_at),
+                    "last_status": row.last_status,
+                }
+                for row in bouncing
+            ],
+            "skipped": [
+                {
+                    "at": _format_time(mail.at),
+                    "to": mail.to,
+                    "incident": mail.incident,
+                    "event": EVENT_LABELS.get(mail.event, mail.event),
+                    "reason": mail.reason,
+                }
+                for mail in skipped
             ],
         },
         caller=caller,
@@ -103,6 +126,23 @@ async def save_rules(request: Request) -> Response:
             session=session, caller=caller, rules=changes, now=_clock(request).now()
         )
     return done(request, "Notification rules saved.", "/admin/notifications")
+
+
+@router.post("/admin/notifications/bouncing/clear")
+async def clear_bouncing(request: Request) -> Response:
+    form = await request.form()
+    address = _text(form, "address")
+    async with _db(request).write() as session:
+        caller = await admin_for_post(request, session, form)
+        if not isinstance(caller, Caller):
+            return caller
+        try:
+            await bounces.clear_bouncing(session=session, caller=caller, address=address)
+        except OpsdeskError as exc:
+            message = f"Not cleared: {exc.message}"
+        else:
+            message = f"{address.strip().lower()} gets notifications again."
+    return done(request, message, "/admin/notifications#bouncing")
 
 
 # Mail templates ---------------------------------------------------------------------------
