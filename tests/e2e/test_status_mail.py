@@ -12,7 +12,7 @@ from opsdesk.core.database import Database
 from opsdesk.core.settings import Settings
 from opsdesk.incidents import service as incidents
 from opsdesk.incidents.schemas import IncidentCreate
-from opsdesk.reviews import status
+from opsdesk.reviews import status_audiences, status_updates
 from opsdesk.reviews.status_rules import AudienceKind, UpdateState
 from opsdesk.reviews.status_schemas import AudienceIn, StatusUpdateCreate
 from opsdesk.worker import Worker, default_handlers
@@ -45,7 +45,7 @@ async def test_two_updates_reach_the_stakeholder_list_one_mail_each(
 ) -> None:
     now = clock.now()
     async with db.write() as session:
-        owners = await status.create_audience(
+        owners = await status_audiences.create_audience(
             session=session,
             caller=desk.manager.caller,
             data=AudienceIn(
@@ -56,7 +56,7 @@ async def test_two_updates_reach_the_stakeholder_list_one_mail_each(
             ),
             now=now,
         )
-        customers = await status.create_audience(
+        customers = await status_audiences.create_audience(
             session=session,
             caller=desk.manager.caller,
             data=AudienceIn(
@@ -77,7 +77,7 @@ async def test_two_updates_reach_the_stakeholder_list_one_mail_each(
         (UpdateState.IDENTIFIED, "A faulty update; rolling back."),
     ):
         async with db.write() as session:
-            await status.post_update(
+            await status_updates.post_update(
                 session=session,
                 caller=desk.tech.caller,
                 data=StatusUpdateCreate(
