@@ -28,6 +28,7 @@ from opsdesk.incidents.service import record_history
 from opsdesk.reviews import major_cadence, major_team, war_rooms
 from opsdesk.reviews.major_models import MajorIncident
 from opsdesk.reviews.major_rules import TEAM_ROLE_LABELS, Declared, Rule, TeamRole, reminder_due
+from opsdesk.reviews.war_room_states import WarRoomStatus
 
 SWEEP_JOB = "major.sweep"
 SWEEP_BATCH = 200
@@ -261,7 +262,8 @@ async def downgrade(
     reason: str,
     now: datetime,
 ) -> MajorIncident:
-    """Undo a declaration: the incident is an ordinary one again; the record stays."""
+    """Undo a declaration: the incident is an ordinary one again and its open war room is
+    closed, its timeline saying why; the records stay."""
     major = await major_team.major_of(session, incident.id)
     major_team.require_lead(caller, major, "downgrade a major incident")
     if major is None or not major.active:
@@ -284,6 +286,18 @@ async def downgrade(
         )
     )
     await session.flush()
+    room = await war_rooms.open_room_of(session, incident.id)
+    if room is not None:
+        await war_rooms.set_status(
+            session,
+            caller=caller,
+            room=room,
+            incident=incident,
+            status=WarRoomStatus.CLOSED,
+            now=now,
+            note="Downgraded from major incident" + (f": {why}" if why else ""),
+            downgraded=True,
+        )
     return major
 
 
