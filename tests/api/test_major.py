@@ -39,6 +39,20 @@ async def _mails(db: Database, event: str) -> list[str]:
         return sorted(row.payload["to"] for row in rows if row.payload.get("event") == event)
 
 
+async def _payloads(db: Database, event: str) -> list[dict[str, Any]]:
+    async with db.read() as session:
+        rows = await session.scalars(select(jobs.Job).where(jobs.Job.kind == MAIL_JOB))
+        return [dict(row.payload) for row in rows if row.payload.get("event") == event]
+
+
+def _names_the_incident(mail: dict[str, Any], number: str) -> bool:
+    """The incident's number in the subject (the [#NUMBER] tag replies are matched by) and
+    in both bodies."""
+    return mail["subject"].startswith(f"[#{number}] ") and all(
+        number in mail[part] for part in ("text", "html")
+    )
+
+
 async def _workgroup(client: httpx.AsyncClient, desk: Desk, key: str, members: list[str]) -> None:
     response = await client.post(
         "/api/v1/workgroups",
@@ -82,6 +96,15 @@ async def test_declare_assembles_pages_and_downgrades(
     assert body["update_due_at"] is not None  # P2: every 30 minutes by default
     # Paged through the notification path: one mail per member, in the outbox.
     assert await _mails(db, "major_paged") == ["manager@desk.test", "tech2@desk.test"]
+    paged = {mail["to"]: mail for mail in await _payloads(db, "major_paged")}
+    for address, role in (
+        ("manager@desk.test", "incident manager"),
+        ("tech2@desk.test", "technical lead"),
+    ):
+        mail = paged[address]
+        assert _names_the_incident(mail, number), mail["subject"]
+        assert mail["subject"] == f"[#{number}] Major incident: you are {role} for Website down"
+        assert f"Incident {number} is a major incident" in mail["text"]
     # Idempotent: declaring again changes nothing.
     again = await _declare(client, desk, number, reason="again")
     assert again.status_code == 200 and again.json()["reason"] == "external website down"
@@ -317,6 +340,12 @@ async def test_rules_declare_p1_and_alert_storms_and_remind_the_manager(
     clock.advance(timedelta(minutes=16))
     await _run_worker(db, clock, rules)
     assert await _mails(db, "major_update_due") == ["manager@desk.test"]
+    (due,) = await _payloads(db, "major_update_due")
+    assert _names_the_incident(due, p1), due["subject"]
+    assert due["subject"].endswith(
+        "Update due: no update on major incident Core network down for 15 minutes"
+    )
+    assert f"No update has been posted on major incident {p1} for 15 minutes" in due["text"]
     await _run_worker(db, clock, rules)
     assert len(await _mails(db, "major_update_due")) == 1  # once per interval
     room = major.json()["war_room_id"]

@@ -112,10 +112,20 @@ async def test_two_updates_reach_the_stakeholder_list_one_mail_each(
         assert body is not None
         text = body.get_content()
         assert "SECRET" not in text + str(message["Subject"])
-        assert incident.number not in text + str(message["Subject"])
+        # Only the internal stakeholder (the manager, in no customers' audience) is told the
+        # incident's number; owner@corp.test is a customer too and is mailed as one.
+        told = incident.number in text and incident.number in str(message["Subject"])
+        assert told == (recipients[0] == "manager@desk.test")
+        if not told:
+            assert incident.number not in text + str(message["Subject"])
     assert sorted({r[0] for r, _m in status_mails}) == expected
-    subjects = sorted({str(m["Subject"]) for _r, m in status_mails})
+    subjects = sorted({str(m["Subject"]) for r, m in status_mails if r[0] != "manager@desk.test"})
     assert subjects == ["[Identified] Checkout problems", "[Investigating] Checkout problems"]
+    internal = sorted({str(m["Subject"]) for r, m in status_mails if r[0] == "manager@desk.test"})
+    assert internal == [
+        f"Incident {incident.number}: [Identified] Checkout problems",
+        f"Incident {incident.number}: [Investigating] Checkout problems",
+    ]
     identified = next(m for _r, m in status_mails if "Identified" in str(m["Subject"]))
     body = identified.get_body(preferencelist=("plain",))
     assert body is not None and "A faulty update; rolling back." in body.get_content()

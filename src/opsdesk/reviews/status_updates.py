@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import secrets
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from html import escape
@@ -33,6 +33,7 @@ from opsdesk.reviews import status_audiences, status_page
 from opsdesk.reviews.status_models import StatusAudience, StatusIncident, StatusUpdate
 from opsdesk.reviews.status_rules import (
     STATE_LABELS,
+    AudienceKind,
     UpdateState,
     check_transition,
     fill,
@@ -96,23 +97,26 @@ async def _audiences_of(session: AsyncSession, ids: Sequence[int]) -> list[Statu
     return chosen
 
 
-async def _addresses(session: AsyncSession, audiences: Sequence[StatusAudience]) -> list[str]:
-    """Each address once, in audience order: listed addresses, then active users'."""
+async def _addresses(session: AsyncSession, audiences: Sequence[StatusAudience]) -> dict[str, bool]:
+    """Each address once, in audience order (listed addresses, then active users'), and
+    whether it is only an internal stakeholder's: an address that is also a customer's is
+    mailed as a customer."""
     user_ids = {user_id for audience in audiences for user_id in audience.user_ids}
     users = {
         user.id: user
         for user in await session.scalars(select(User).where(User.id.in_(user_ids)))
         if user.active and user.email
     }
-    found: list[str] = []
+    found: dict[str, bool] = {}
     for audience in audiences:
+        internal = audience.kind == AudienceKind.INTERNAL.value
         for address in [
             *audience.emails,
             *(users[u].email for u in audience.user_ids if u in users),
         ]:
             address = address.strip().lower()
-            if address and address not in found:
-                found.append(address)
+            if address:
+                found[address] = found.get(address, True) and internal
     return found
 
 
@@ -209,6 +213,7 @@ async def post_update(
         session,
         update=update,
         communicated=communicated,
+        number=incident.number,
         addresses=addresses,
         now=now,
         settings=settings,
@@ -236,11 +241,14 @@ async def _queue_mails(
     *,
     update: StatusUpdate,
     communicated: StatusIncident,
-    addresses: Sequence[str],
+    number: str,
+    addresses: Mapping[str, bool],
     now: datetime,
     settings: Settings,
 ) -> None:
-    """One message per recipient: nobody sees another recipient's address."""
+    """One message per recipient: nobody sees another recipient's address. Internal
+    stakeholders' mails also name the incident number (subject and last line), so that they
+    can find the incident; customers' never do, like the public page."""
     if not addresses:
         return
     template = await status_audiences.effective_template(session, UpdateState(update.state))
@@ -253,20 +261,29 @@ async def _queue_mails(
         "message": update.message,
         "status_url": f"{base}/status/incidents/{communicated.public_id}",
     }
-    subject = " ".join(fill(template.subject, values).split())[:300]
+    subject = " ".join(fill(template.subject, values).split())
     text = fill(template.body, values)
-    html = "".join(f"<p>{escape(part).replace(chr(10), '<br>')}</p>" for part in text.split("\n\n"))
+    # Not the ``[#NUMBER]`` tag of incident mails: a reply to a status mail must not become
+    # a conversation on the incident.
+    versions = {
+        False: (subject[:300], text),
+        True: (f"Incident {number}: {subject}"[:300], f"{text.rstrip()}\n\nIncident: {number}"),
+    }
     domain = mail_domain(settings.mail_from)
     root = f"<status-{communicated.public_id}@{domain}>"
     new_jobs = []
-    for address in addresses:
+    for address, internal in addresses.items():
+        mail_subject, mail_text = versions[internal]
+        html = "".join(
+            f"<p>{escape(part).replace(chr(10), '<br>')}</p>" for part in mail_text.split("\n\n")
+        )
         mail = OutgoingMail(
             message_id=f"<status-{communicated.public_id}.{update.id}.{uuid.uuid4().hex}@{domain}>",
             sender=settings.mail_from,
             to=address,
             to_name="",
-            subject=subject,
-            text=text,
+            subject=mail_subject,
+            text=mail_text,
             html=html,
             date=now.isoformat(),
             in_reply_to=root,
