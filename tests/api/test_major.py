@@ -40,6 +40,20 @@ async def _mails(db: Database, event: str) -> list[str]:
         return sorted(row.payload["to"] for row in rows if row.payload.get("event") == event)
 
 
+async def _payloads(db: Database, event: str) -> list[dict[str, Any]]:
+    async with db.read() as session:
+        rows = await session.scalars(select(jobs.Job).where(jobs.Job.kind == MAIL_JOB))
+        return [dict(row.payload) for row in rows if row.payload.get("event") == event]
+
+
+def _names_the_incident(mail: dict[str, Any], number: str) -> bool:
+    """The incident's number in the subject (the [#NUMBER] tag replies are matched by) and
+    in both bodies."""
+    return mail["subject"].startswith(f"[#{number}] ") and all(
+        number in mail[part] for part in ("text", "html")
+    )
+
+
 async def _workgroup(client: httpx.AsyncClient, desk: Desk, key: str, members: list[str]) -> None:
     response = await client.post(
         "/api/v1/workgroups",
@@ -83,6 +97,15 @@ async def test_declare_assembles_pages_and_downgrades(
     assert body["update_due_at"] is not None  # P2: every 30 minutes by default
     # Paged through the notification path: one mail per member, in the outbox.
     assert await _mails(db, "major_paged") == ["manager@desk.test", "tech2@desk.test"]
+    paged = {mail["to"]: mail for mail in await _payloads(db, "major_paged")}
+    for address, role in (
+        ("manager@desk.test", "incident manager"),
+        ("tech2@desk.test", "technical lead"),
+    ):
+        mail = paged[address]
+        assert _names_the_incident(mail, number), mail["subject"]
+        assert mail["subject"] == f"[#{number}] Major incident: you are {role} for Website down"
+        assert f"Incident {number} is a major incident" in mail["text"]
     # Idempotent: declaring again changes nothing.
     again = await _declare(client, desk, number, reason="again")
     assert again.status_code == 200 and again.json()["reason"] == "external website down"
@@ -141,6 +164,65 @@ async def test_declare_assembles_pages_and_downgrades(
     assert down.json()["downgrade_reason"] == "false alarm"
     incident = await client.get(f"/api/v1/incidents/{number}", headers=desk.tech.headers)
     assert incident.json()["major"] is False
+
+
+async def test_downgrade_closes_the_war_room_and_its_timeline_says_why(
+    client: httpx.AsyncClient, desk: Desk, clock: FixedClock
+) -> None:
+    number = (await create_incident(client, desk.tech, title="Login slow", level="P2"))["number"]
+    declared = await _declare(client, desk, number, reason="logins time out")
+    assert declared.status_code == 201, declared.text
+    room_url = f"/api/v1/war-rooms/{declared.json()['war_room_id']}"
+    moved = await client.patch(
+        room_url, json={"status": "fault_delimitation"}, headers=desk.manager.headers
+    )
+    assert moved.status_code == 200, moved.text
+    clock.advance(timedelta(minutes=3))
+
+    # No fault cause or impact was written: a downgraded incident's room closes all the same.
+    url = f"/api/v1/incidents/{number}/major"
+    reason = "a slow health check, not an outage"
+    down = await client.delete(url, params={"reason": reason}, headers=desk.manager.headers)
+    assert down.status_code == 200, down.text
+    assert down.json()["active"] is False and down.json()["war_room_id"] is None
+    room = (await client.get(room_url, headers=desk.tech.headers)).json()
+    assert room["status"] == "closed" and room["closed_at"] is not None
+    timeline = (await client.get(f"{room_url}/timeline", headers=desk.tech.headers)).json()
+    last = timeline[-1]
+    assert (last["kind"], last["status_from"], last["status_to"]) == (
+        "status",
+        "fault_delimitation",
+        "closed",
+    )
+    assert last["body"] == f"Downgraded from major incident: {reason}"
+    assert last["author_id"] == desk.manager.id
+    history = await client.get(f"/api/v1/incidents/{number}/history", headers=desk.tech.headers)
+    assert (
+        f"Fault delimitation → WarRoom closed: Downgraded from major incident: {reason}"
+        in history.text
+    )
+    closed_note = await client.post(
+        f"{room_url}/timeline", json={"body": "anyone?"}, headers=desk.tech.headers
+    )
+    assert closed_note.status_code == 422 and "war_room_id" in closed_note.text
+    listed = await client.get(
+        "/api/v1/war-rooms", params={"status": "closed"}, headers=desk.tech.headers
+    )
+    assert [r["number"] for r in listed.json()["items"]] == [room["number"]]
+
+    # Declared again, it gets a new room; downgraded without a reason, the note says so.
+    again = await _declare(client, desk, number, reason="logins fail now")
+    assert again.status_code == 201, again.text
+    second_url = f"/api/v1/war-rooms/{again.json()['war_room_id']}"
+    assert second_url != room_url
+    assert (await client.delete(url, headers=desk.manager.headers)).status_code == 200
+    second = (await client.get(second_url, headers=desk.tech.headers)).json()
+    assert second["status"] == "closed"
+    entries = (await client.get(f"{second_url}/timeline", headers=desk.tech.headers)).json()
+    assert (entries[-1]["status_to"], entries[-1]["body"]) == (
+        "closed",
+        "Downgraded from major incident",
+    )
 
 
 async def test_war_room_statuses_timeline_and_children(
@@ -259,6 +341,12 @@ async def test_rules_declare_p1_and_alert_storms_and_remind_the_manager(
     clock.advance(timedelta(minutes=16))
     await _run_worker(db, clock, rules)
     assert await _mails(db, "major_update_due") == ["manager@desk.test"]
+    (due,) = await _payloads(db, "major_update_due")
+    assert _names_the_incident(due, p1), due["subject"]
+    assert due["subject"].endswith(
+        "Update due: no update on major incident Core network down for 15 minutes"
+    )
+    assert f"No update has been posted on major incident {p1} for 15 minutes" in due["text"]
     await _run_worker(db, clock, rules)
     assert len(await _mails(db, "major_update_due")) == 1  # once per interval
     room = major.json()["war_room_id"]

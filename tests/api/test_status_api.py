@@ -184,6 +184,56 @@ async def test_two_updates_on_status_and_feed_and_nothing_internal_anywhere(
     assert one.status_code == 200 and one.json()["recipient_count"] == 2
 
 
+async def test_internal_stakeholders_mails_name_the_incident_number_customers_never(
+    client: httpx.AsyncClient, desk: Desk, db: Database
+) -> None:
+    internal = await _audience(
+        client,
+        desk,
+        name="Service owners",
+        kind="internal",
+        emails=["owner@corp.test", "shared@corp.test"],
+        user_ids=[desk.manager.id],
+    )
+    customers = await _audience(client, desk, emails=["a@cust.test", "shared@corp.test"])
+    number = (await create_incident(client, desk.tech, title="SECRET-INTERNAL-TITLE"))["number"]
+    posted = await _post(
+        client,
+        desk,
+        number,
+        title="Website slow",
+        audience_ids=[internal["id"], customers["id"]],
+    )
+    assert posted.status_code == 201, posted.text
+    assert posted.json()["recipient_count"] == 4
+    async with db.read() as session:
+        mails = {
+            job.payload["to"]: job.payload
+            for job in await session.scalars(select(Job).where(Job.kind == "mail.deliver"))
+            if job.payload.get("event") == "status_update"
+        }
+    assert sorted(mails) == [
+        "a@cust.test",
+        "manager@desk.test",
+        "owner@corp.test",
+        "shared@corp.test",
+    ]
+    for address in ("owner@corp.test", "manager@desk.test"):
+        mail = mails[address]
+        assert mail["subject"] == f"Incident {number}: [Investigating] Website slow"
+        assert mail["text"].startswith("We are investigating a problem affecting")  # as before
+        assert mail["text"].endswith(f"Incident: {number}")
+        assert number in mail["html"]
+    # A customer, and an address that is a customer's too, get the mail without the number.
+    for address in ("a@cust.test", "shared@corp.test"):
+        mail = mails[address]
+        assert mail["subject"] == "[Investigating] Website slow"
+        assert all(number not in mail[part] for part in ("subject", "text", "html"))
+    for mail in mails.values():
+        assert "SECRET" not in mail["subject"] + mail["text"] + mail["html"]
+        assert f"[#{number}]" not in mail["subject"]  # a reply must not land on the incident
+
+
 async def test_caching_headers_and_etag(client: httpx.AsyncClient, desk: Desk) -> None:
     for path in ("/status", "/status/feed.atom"):
         first = await client.get(path)

@@ -151,8 +151,14 @@ async def test_a_p1_from_an_alert_runs_as_a_major_incident_to_an_approved_review
         (tech2.id, "technical_lead"),
     }
     await _work_off(db, clock, mail_settings)
-    paged = {recipient for recipient, _message in _mails(smtp_server, "major_paged")}
+    paged_mails = _mails(smtp_server, "major_paged")
+    paged = {recipient for recipient, _message in paged_mails}
     assert paged >= {"manager@desk.test", "tech@desk.test", "tech2@desk.test"}
+    for _recipient, message in paged_mails:  # the number in the subject and both bodies
+        assert str(message["Subject"]).startswith(f"[#{number}] Major incident: you are ")
+        for kind in ("plain", "html"):
+            part = message.get_body(preferencelist=(kind,))
+            assert part is not None and number in part.get_content()
 
     # The desk takes it: accepted, then second-level support works on it.
     clock.advance(timedelta(minutes=3))

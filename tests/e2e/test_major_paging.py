@@ -15,7 +15,7 @@ from opsdesk.core.database import Database
 from opsdesk.core.settings import Settings
 from opsdesk.incidents import access, creation
 from opsdesk.incidents.schemas import IncidentCreate
-from opsdesk.reviews import major_service
+from opsdesk.reviews import major_service, major_team
 from opsdesk.reviews.major_rules import Declared
 from tests.e2e.test_mail_delivery import (  # noqa: F401 - fixtures
     SmtpServer,
@@ -75,7 +75,7 @@ async def test_each_member_is_paged_and_the_manager_reminded(
             reason="external website down",
             now=now,
             settings=settings,
-            team=major_service.TeamRequest(
+            team=major_team.TeamRequest(
                 manager_id=desk.manager.id,
                 communications_lead_id=desk.admin.id,
                 technical_workgroups=["webops"],

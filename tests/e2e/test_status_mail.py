@@ -12,7 +12,7 @@ from opsdesk.core.database import Database
 from opsdesk.core.settings import Settings
 from opsdesk.incidents import creation
 from opsdesk.incidents.schemas import IncidentCreate
-from opsdesk.reviews import status
+from opsdesk.reviews import status_audiences, status_updates
 from opsdesk.reviews.status_rules import AudienceKind, UpdateState
 from opsdesk.reviews.status_schemas import AudienceIn, StatusUpdateCreate
 from opsdesk.worker.handlers import default_handlers
@@ -46,7 +46,7 @@ async def test_two_updates_reach_the_stakeholder_list_one_mail_each(
 ) -> None:
     now = clock.now()
     async with db.write() as session:
-        owners = await status.create_audience(
+        owners = await status_audiences.create_audience(
             session=session,
             caller=desk.manager.caller,
             data=AudienceIn(
@@ -57,7 +57,7 @@ async def test_two_updates_reach_the_stakeholder_list_one_mail_each(
             ),
             now=now,
         )
-        customers = await status.create_audience(
+        customers = await status_audiences.create_audience(
             session=session,
             caller=desk.manager.caller,
             data=AudienceIn(
@@ -78,7 +78,7 @@ async def test_two_updates_reach_the_stakeholder_list_one_mail_each(
         (UpdateState.IDENTIFIED, "A faulty update; rolling back."),
     ):
         async with db.write() as session:
-            await status.post_update(
+            await status_updates.post_update(
                 session=session,
                 caller=desk.tech.caller,
                 data=StatusUpdateCreate(
@@ -113,10 +113,20 @@ async def test_two_updates_reach_the_stakeholder_list_one_mail_each(
         assert body is not None
         text = body.get_content()
         assert "SECRET" not in text + str(message["Subject"])
-        assert incident.number not in text + str(message["Subject"])
+        # Only the internal stakeholder (the manager, in no customers' audience) is told the
+        # incident's number; owner@corp.test is a customer too and is mailed as one.
+        told = incident.number in text and incident.number in str(message["Subject"])
+        assert told == (recipients[0] == "manager@desk.test")
+        if not told:
+            assert incident.number not in text + str(message["Subject"])
     assert sorted({r[0] for r, _m in status_mails}) == expected
-    subjects = sorted({str(m["Subject"]) for _r, m in status_mails})
+    subjects = sorted({str(m["Subject"]) for r, m in status_mails if r[0] != "manager@desk.test"})
     assert subjects == ["[Identified] Checkout problems", "[Investigating] Checkout problems"]
+    internal = sorted({str(m["Subject"]) for r, m in status_mails if r[0] == "manager@desk.test"})
+    assert internal == [
+        f"Incident {incident.number}: [Identified] Checkout problems",
+        f"Incident {incident.number}: [Investigating] Checkout problems",
+    ]
     identified = next(m for _r, m in status_mails if "Identified" in str(m["Subject"]))
     body = identified.get_body(preferencelist=("plain",))
     assert body is not None and "A faulty update; rolling back." in body.get_content()

@@ -9,7 +9,7 @@ from opsdesk.core.clock import FixedClock
 from opsdesk.core.database import Database
 from opsdesk.incidents import creation
 from opsdesk.incidents.schemas import IncidentCreate
-from opsdesk.reviews import status
+from opsdesk.reviews import status_page, status_updates
 from opsdesk.reviews.status_rules import ComponentState, UpdateState
 from opsdesk.reviews.status_schemas import ComponentIn, StatusUpdateCreate
 from tests.factories import Desk
@@ -20,7 +20,7 @@ async def test_public_view_over_time_and_the_last_update(
 ) -> None:
     now = clock.now()
     async with db.write() as session:
-        await status.set_component(
+        await status_page.set_component(
             session=session,
             caller=desk.admin.caller,
             application="app_email",
@@ -33,11 +33,11 @@ async def test_public_view_over_time_and_the_last_update(
             data=IncidentCreate(title="mx-1 queue", level="P2", application="app_email"),
             now=now,
         )
-        assert await status.last_status_update_at(session, incident.id) is None
+        assert await status_updates.last_status_update_at(session, incident.id) is None
 
     async def post(state: UpdateState, at: timedelta) -> None:
         async with db.write() as session:
-            await status.post_update(
+            await status_updates.post_update(
                 session=session,
                 caller=desk.tech.caller,
                 data=StatusUpdateCreate(
@@ -46,9 +46,9 @@ async def test_public_view_over_time_and_the_last_update(
                 now=now + at,
             )
 
-    async def view(at: timedelta) -> status.PublicStatus:
+    async def view(at: timedelta) -> status_page.PublicStatus:
         async with db.read() as session:
-            return await status.public_status(session=session, now=now + at)
+            return await status_page.public_status(session=session, now=now + at)
 
     await post(UpdateState.INVESTIGATING, timedelta(minutes=1))
     seen = await view(timedelta(minutes=2))
@@ -58,7 +58,9 @@ async def test_public_view_over_time_and_the_last_update(
     ]
     await post(UpdateState.RESOLVED, timedelta(hours=1))
     async with db.read() as session:
-        assert await status.last_status_update_at(session, incident.id) == now + timedelta(hours=1)
+        assert await status_updates.last_status_update_at(session, incident.id) == now + timedelta(
+            hours=1
+        )
     resolved = await view(timedelta(days=89))
     assert resolved.open_incidents == [] and len(resolved.past_incidents) == 1
     assert [u.state for u in resolved.past_incidents[0].updates] == [
@@ -74,7 +76,7 @@ async def test_public_view_over_time_and_the_last_update(
     assert len(reopened.open_incidents) == 1 and reopened.past_incidents == []
     assert len(reopened.open_incidents[0].updates) == 3
     async with db.read() as session:
-        entries = await status.feed_entries(session=session)
+        entries = await status_page.feed_entries(session=session)
     assert [entry.state for entry in entries] == [
         UpdateState.INVESTIGATING,
         UpdateState.RESOLVED,

@@ -92,3 +92,9 @@ def test_war_room_moves() -> None:
     check_move(S.RECOVERED, S.CLOSED, fault_cause="cert", fault_impact="checkout down")
     with pytest.raises(MoveRefused, match="none"):
         check_move(S.CLOSED, S.RECOVERED, fault_cause="a", fault_impact="b")
+    # A downgraded incident's room closes from any open status without cause and impact,
+    # but a closed room stays closed.
+    for current in (S.STARTED, S.FAULT_DELIMITATION, S.RECOVERED):
+        check_move(current, S.CLOSED, fault_cause="", fault_impact="", downgraded=True)
+    with pytest.raises(MoveRefused, match="none"):
+        check_move(S.CLOSED, S.CLOSED, fault_cause="", fault_impact="", downgraded=True)

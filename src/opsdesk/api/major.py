@@ -19,7 +19,7 @@ from opsdesk.incidents.models import Incident
 from opsdesk.relations import links
 from opsdesk.relations.link_rules import LinkKind
 from opsdesk.reviews import major_service as major
-from opsdesk.reviews import war_rooms
+from opsdesk.reviews import major_team, war_rooms
 from opsdesk.reviews.major_models import WarRoom
 from opsdesk.reviews.major_rules import Declared
 from opsdesk.reviews.major_schemas import (
@@ -47,27 +47,27 @@ def _settings(request: Request) -> Settings:
     return settings
 
 
-def _team(body: DeclareIn | WarRoomCreate) -> major.TeamRequest:
-    return major.TeamRequest(
+def _team(body: DeclareIn | WarRoomCreate) -> major_team.TeamRequest:
+    return major_team.TeamRequest(
         manager_id=body.manager_id,
         communications_lead_id=getattr(body, "communications_lead_id", None),
         technical_leads=list(getattr(body, "technical_leads", [])),
         technical_workgroups=list(body.technical_workgroups),
-        technical_shifts=[major.Shift(s.scene, s.role) for s in body.technical_shifts],
+        technical_shifts=[major_team.Shift(s.scene, s.role) for s in body.technical_shifts],
     )
 
 
 async def _incident(
     session: AsyncSession, caller: Caller, number: str, *, for_update: bool = False
 ) -> Incident:
-    major.require_staff(caller)
+    major_team.require_staff(caller)
     return await access.access_incident(
         session=session, caller=caller, number=number, for_update=for_update
     )
 
 
 async def _major_out(session: AsyncSession, incident: Incident, settings: Settings) -> MajorOut:
-    row = await major.major_of(session, incident.id)
+    row = await major_team.major_of(session, incident.id)
     if row is None:
         raise NotFound(f"incident {incident.number} was never declared major", field="number")
     view = await major.view(session, incident, row, settings=settings)
@@ -149,7 +149,7 @@ async def add_member(
     settings = _settings(request)
     async with db.write() as session:
         incident = await _incident(session, caller, number, for_update=True)
-        await major.add_member(
+        await major_team.add_member(
             session,
             caller=caller,
             incident=incident,
@@ -167,7 +167,7 @@ async def remove_member(
 ) -> Response:
     async with db.write() as session:
         incident = await _incident(session, caller, number, for_update=True)
-        await major.remove_member(
+        await major_team.remove_member(
             session, caller=caller, incident=incident, member_id=member_id, now=clock.now()
         )
     return Response(status_code=204)
@@ -180,7 +180,7 @@ async def acknowledge(
     """The paged person acknowledges their page."""
     async with db.write() as session:
         incident = await _incident(session, caller, number, for_update=True)
-        member = await major.acknowledge(
+        member = await major_team.acknowledge(
             session, caller=caller, incident=incident, member_id=member_id, now=clock.now()
         )
         team = (await _major_out(session, incident, _settings(request))).team
@@ -215,7 +215,7 @@ def room_out(room: WarRoom, incident: Incident) -> WarRoomOut:
 async def _room(
     session: AsyncSession, caller: Caller, room_id: int, *, for_update: bool = False
 ) -> tuple[WarRoom, Incident]:
-    major.require_staff(caller)
+    major_team.require_staff(caller)
     room = await war_rooms.get_room(session, room_id, for_update=for_update)
     incident = await session.get(Incident, room.incident_id)
     assert incident is not None
@@ -285,8 +285,8 @@ async def patch_room(
     managers, or the major incident's manager."""
     async with db.write() as session:
         room, incident = await _room(session, caller, room_id, for_update=True)
-        row = await major.major_of(session, incident.id)
-        major.require_lead(caller, row, "change the war room")
+        row = await major_team.major_of(session, incident.id)
+        major_team.require_lead(caller, row, "change the war room")
         await war_rooms.set_status(
             session,
             caller=caller,

@@ -12,7 +12,7 @@ from opsdesk.api.deps import DB, AdminCaller, ClockDep, ManagerCaller, StaffCall
 from opsdesk.core.bounds import PageNumber, RowId
 from opsdesk.core.pagination import MAX_PER_PAGE, PageRequest
 from opsdesk.core.settings import Settings
-from opsdesk.reviews import status
+from opsdesk.reviews import status_audiences, status_page, status_updates
 from opsdesk.reviews.status_schemas import (
     AudienceIn,
     AudienceOut,
@@ -37,7 +37,7 @@ StateKey = Annotated[str, Path(min_length=1, max_length=32)]
 AppKey = Annotated[str, Path(min_length=1, max_length=64)]
 
 
-def _update_out(view: status.UpdateView) -> StatusUpdateOut:
+def _update_out(view: status_updates.UpdateView) -> StatusUpdateOut:
     return StatusUpdateOut.model_validate(view)
 
 
@@ -54,7 +54,7 @@ async def post_update(
     audiences (one message per recipient), recorded in the incident's history."""
     settings: Settings = request.app.state.settings
     async with db.write() as session:
-        view = await status.post_update(
+        view = await status_updates.post_update(
             session=session, caller=caller, data=body, now=clock.now(), settings=settings
         )
     response.headers["Location"] = f"/api/v1/status-updates/{view.id}"
@@ -72,7 +72,7 @@ async def list_updates(
 ) -> StatusUpdatePage:
     """Posted updates, newest first; filter by incident number or application key."""
     async with db.read() as session:
-        found = await status.list_updates(
+        found = await status_updates.list_updates(
             session=session,
             caller=caller,
             page=PageRequest(page, per_page),
@@ -90,7 +90,7 @@ async def list_updates(
 @updates.get("/{update_id}", response_model=StatusUpdateOut)
 async def get_update(update_id: RowId, caller: StaffCaller, db: DB) -> StatusUpdateOut:
     async with db.read() as session:
-        view = await status.get_update(session=session, caller=caller, update_id=update_id)
+        view = await status_updates.get_update(session=session, caller=caller, update_id=update_id)
     return _update_out(view)
 
 
@@ -100,14 +100,16 @@ async def get_update(update_id: RowId, caller: StaffCaller, db: DB) -> StatusUpd
 @audiences.get("", response_model=list[AudienceOut])
 async def list_audiences(caller: StaffCaller, db: DB) -> list[AudienceOut]:
     async with db.read() as session:
-        rows = await status.list_audiences(session=session, caller=caller)
+        rows = await status_audiences.list_audiences(session=session, caller=caller)
         return [AudienceOut.model_validate(row) for row in rows]
 
 
 @audiences.get("/{audience_id}", response_model=AudienceOut)
 async def get_audience(audience_id: RowId, caller: StaffCaller, db: DB) -> AudienceOut:
     async with db.read() as session:
-        row = await status.get_audience(session=session, caller=caller, audience_id=audience_id)
+        row = await status_audiences.get_audience(
+            session=session, caller=caller, audience_id=audience_id
+        )
         return AudienceOut.model_validate(row)
 
 
@@ -116,7 +118,7 @@ async def create_audience(
     body: AudienceIn, caller: ManagerCaller, db: DB, clock: ClockDep, response: Response
 ) -> AudienceOut:
     async with db.write() as session:
-        row = await status.create_audience(
+        row = await status_audiences.create_audience(
             session=session, caller=caller, data=body, now=clock.now()
         )
         out = AudienceOut.model_validate(row)
@@ -129,7 +131,7 @@ async def update_audience(
     audience_id: RowId, body: AudienceIn, caller: ManagerCaller, db: DB, clock: ClockDep
 ) -> AudienceOut:
     async with db.write() as session:
-        row = await status.update_audience(
+        row = await status_audiences.update_audience(
             session=session, caller=caller, audience_id=audience_id, data=body, now=clock.now()
         )
         return AudienceOut.model_validate(row)
@@ -138,14 +140,16 @@ async def update_audience(
 @audiences.delete("/{audience_id}", status_code=204)
 async def delete_audience(audience_id: RowId, caller: ManagerCaller, db: DB) -> Response:
     async with db.write() as session:
-        await status.delete_audience(session=session, caller=caller, audience_id=audience_id)
+        await status_audiences.delete_audience(
+            session=session, caller=caller, audience_id=audience_id
+        )
     return Response(status_code=204)
 
 
 # Templates: staff read them (the composer's prefill), administrators edit them.
 
 
-def _template_out(view: status.TemplateView) -> StatusTemplateOut:
+def _template_out(view: status_audiences.TemplateView) -> StatusTemplateOut:
     return StatusTemplateOut(
         state=view.state,
         subject=view.subject,
@@ -158,14 +162,14 @@ def _template_out(view: status.TemplateView) -> StatusTemplateOut:
 @templates.get("", response_model=list[StatusTemplateOut])
 async def list_templates(caller: StaffCaller, db: DB) -> list[StatusTemplateOut]:
     async with db.read() as session:
-        views = await status.list_templates(session=session, caller=caller)
+        views = await status_audiences.list_templates(session=session, caller=caller)
     return [_template_out(view) for view in views]
 
 
 @templates.get("/{state}", response_model=StatusTemplateOut)
 async def get_template(state: StateKey, caller: StaffCaller, db: DB) -> StatusTemplateOut:
     async with db.read() as session:
-        view = await status.get_template(session=session, caller=caller, state=state)
+        view = await status_audiences.get_template(session=session, caller=caller, state=state)
     return _template_out(view)
 
 
@@ -174,7 +178,7 @@ async def put_template(
     state: StateKey, body: StatusTemplateIn, caller: AdminCaller, db: DB, clock: ClockDep
 ) -> StatusTemplateOut:
     async with db.write() as session:
-        view = await status.update_template(
+        view = await status_audiences.update_template(
             session=session, caller=caller, state=state, data=body, now=clock.now()
         )
     return _template_out(view)
@@ -184,14 +188,14 @@ async def put_template(
 async def reset_template(state: StateKey, caller: AdminCaller, db: DB) -> StatusTemplateOut:
     """Back to the shipped default."""
     async with db.write() as session:
-        view = await status.reset_template(session=session, caller=caller, state=state)
+        view = await status_audiences.reset_template(session=session, caller=caller, state=state)
     return _template_out(view)
 
 
 # Components: the applications on the status page.
 
 
-def _component_out(view: status.ComponentView) -> ComponentOut:
+def _component_out(view: status_page.ComponentView) -> ComponentOut:
     return ComponentOut(
         application=view.application,
         name=view.name,
@@ -207,7 +211,7 @@ def _component_out(view: status.ComponentView) -> ComponentOut:
 async def list_components(caller: StaffCaller, db: DB) -> list[ComponentOut]:
     """Every application with its status-page settings and current public state."""
     async with db.read() as session:
-        views = await status.list_components(session=session, caller=caller)
+        views = await status_page.list_components(session=session, caller=caller)
     return [_component_out(view) for view in views]
 
 
@@ -217,7 +221,7 @@ async def put_component(
 ) -> ComponentOut:
     """Show an application on /status (or not), its public name, order, a state override."""
     async with db.write() as session:
-        view = await status.set_component(
+        view = await status_page.set_component(
             session=session, caller=caller, application=application, data=body, now=clock.now()
         )
     return _component_out(view)

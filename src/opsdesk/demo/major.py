@@ -13,7 +13,7 @@ from opsdesk.incidents import access, creation
 from opsdesk.incidents.schemas import IncidentCreate
 from opsdesk.relations import links
 from opsdesk.relations.link_rules import LinkKind
-from opsdesk.reviews import major_service, war_rooms
+from opsdesk.reviews import major_service, major_team, war_rooms
 from opsdesk.reviews.major_rules import Declared
 from opsdesk.reviews.war_room_states import WarRoomStatus
 
@@ -39,7 +39,7 @@ async def load_demo_major(
         reason="The public checkout is failing for customers",
         now=now - timedelta(minutes=45),
         settings=settings,
-        team=major_service.TeamRequest(
+        team=major_team.TeamRequest(
             manager_id=manager.user_id,
             communications_lead_id=tech.user_id,
             technical_workgroups=["network"],

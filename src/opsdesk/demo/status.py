@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from opsdesk.auth.roles import Caller
 from opsdesk.incidents import creation
 from opsdesk.incidents.schemas import IncidentCreate
-from opsdesk.reviews import status
+from opsdesk.reviews import status_audiences, status_page, status_updates
 from opsdesk.reviews.status_rules import AudienceKind, UpdateState
 from opsdesk.reviews.status_schemas import AudienceIn, ComponentIn, StatusUpdateCreate
 
@@ -26,14 +26,14 @@ async def load_demo_status(
     *, session: AsyncSession, admin: Caller, manager: Caller, tech: Caller, now: datetime
 ) -> None:
     for key, name, order in PUBLIC_APPLICATIONS:
-        await status.set_component(
+        await status_page.set_component(
             session=session,
             caller=admin,
             application=key,
             data=ComponentIn(public=True, display_name=name, sort_order=order),
             now=now,
         )
-    owners = await status.create_audience(
+    owners = await status_audiences.create_audience(
         session=session,
         caller=manager,
         data=AudienceIn(
@@ -44,7 +44,7 @@ async def load_demo_status(
         ),
         now=now,
     )
-    customers = await status.create_audience(
+    customers = await status_audiences.create_audience(
         session=session,
         caller=manager,
         data=AudienceIn(
@@ -83,7 +83,7 @@ async def load_demo_status(
             "Payments by invoice are not affected.",
         ),
     ):
-        await status.post_update(
+        await status_updates.post_update(
             session=session,
             caller=manager,
             data=StatusUpdateCreate(
@@ -112,7 +112,7 @@ async def load_demo_status(
         (2, UpdateState.MONITORING, "A fix is in place; sign-in times are back to normal."),
         (1, UpdateState.RESOLVED, "Sign-in has been working normally for an hour."),
     ):
-        await status.post_update(
+        await status_updates.post_update(
             session=session,
             caller=manager,
             data=StatusUpdateCreate(

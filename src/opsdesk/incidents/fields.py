@@ -172,7 +172,7 @@ class HistoryAction(StrEnum):
     SPLIT_FROM = "incident_split_from"  # on the new incident
     LINK = "incident_link"
     UNLINK = "incident_unlink"
-    # A stakeholder update posted (reviews/status.py): internal, the text itself is public.
+    # A stakeholder update posted (reviews/status_updates.py): internal, the text is public.
     STATUS_UPDATE = "incident_status_update"
     # Major incidents (reviews/): declared, downgraded, the team and the war room.
     MAJOR_DECLARE = "incident_major_declare"

@@ -46,8 +46,8 @@ DEFAULT_RULES: dict[str, tuple[RecipientKind, ...]] = {
     "review_reviewed": (R.ASSIGNEE,),
     "review_returned": (R.ASSIGNEE,),
     "review_approved": (R.ASSIGNEE,),
-    # Major incidents (reviews/major_service.py): ASSIGNEE means the person paged to the
-    # response team, or the major incident's manager for the update reminder.
+    # Major incidents (reviews/major_team.py, major_cadence.py): ASSIGNEE means the person
+    # paged to the response team, or the major incident's manager for the update reminder.
     "major_paged": (R.ASSIGNEE,),
     "major_update_due": (R.ASSIGNEE,),
 }

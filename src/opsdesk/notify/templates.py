@@ -104,7 +104,8 @@ SAMPLE_CONTEXT: dict[str, Any] = {
         "location": "",
         "url": "https://opsdesk.example/incidents/INC20260302100000001#work",
     },
-    # The major incident of a major_* event (reviews/major_service.py; empty for the others).
+    # The major incident of a major_* event (reviews/major_team.py and major_cadence.py;
+    # empty for the others).
     "major": {
         "role": "technical_lead",
         "role_label": "Technical lead",

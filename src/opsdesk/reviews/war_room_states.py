@@ -2,7 +2,8 @@
 
 COC (coc-api.md §6.6): 1 started → 3 fault delimitation → 7 fault recovered → 20 closed.
 A recovered fault that comes back goes to fault delimitation again; closing needs the
-fault's cause and impact written down.
+fault's cause and impact written down, unless the room closes because its incident was
+downgraded (it was no major fault after all: there is no cause or impact to record).
 """
 
 from __future__ import annotations
@@ -68,15 +69,21 @@ def parse_status(raw: str, *, field: str = "status") -> WarRoomStatus:
 
 
 def check_move(
-    current: WarRoomStatus, target: WarRoomStatus, *, fault_cause: str, fault_impact: str
+    current: WarRoomStatus,
+    target: WarRoomStatus,
+    *,
+    fault_cause: str,
+    fault_impact: str,
+    downgraded: bool = False,
 ) -> None:
-    """Refuse a move the table does not have, and closing without cause and impact."""
+    """Refuse a move the table does not have, and closing without cause and impact (unless
+    the incident was ``downgraded``)."""
     if target not in MOVES[current]:
         allowed = ", ".join(sorted(s.value for s in MOVES[current])) or "none (it is closed)"
         raise MoveRefused(
             f"status: cannot go from {current.value} to {target.value}; allowed: {allowed}"
         )
-    if target == WarRoomStatus.CLOSED:
+    if target == WarRoomStatus.CLOSED and not downgraded:
         if not fault_cause.strip():
             raise MoveRefused("fault_cause: required to close the war room", "fault_cause")
         if not fault_impact.strip():

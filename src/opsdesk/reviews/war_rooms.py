@@ -185,8 +185,10 @@ async def set_status(
     fault_cause: str | None = None,
     fault_impact: str | None = None,
     note: str = "",
+    downgraded: bool = False,
 ) -> WarRoom:
-    """Move the room to ``status`` (the caller's right to is checked by the caller)."""
+    """Move the room to ``status`` (the caller's right to is checked by the caller);
+    ``downgraded``: its incident is no longer major (see ``check_move``)."""
     _staff(caller)
     if fault_cause is not None:
         room.fault_cause = fault_cause
@@ -198,7 +200,13 @@ async def set_status(
         await session.flush()
         return room
     try:
-        check_move(current, status, fault_cause=room.fault_cause, fault_impact=room.fault_impact)
+        check_move(
+            current,
+            status,
+            fault_cause=room.fault_cause,
+            fault_impact=room.fault_impact,
+            downgraded=downgraded,
+        )
     except MoveRefused as exc:
         raise ValidationFailed(exc.message, field=exc.field) from None
     room.status = status.value

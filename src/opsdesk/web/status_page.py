@@ -1,6 +1,6 @@
 """The public status page: ``/status``, ``/status/incidents/{public_id}`` and the Atom feed
 ``/status/feed.atom``. No sign-in and no session: these pages read only the status page's
-public tables (``reviews.status.public_status``), never an incident, a note or a name of
+public tables (``reviews.status_page.public_status``), never an incident, a note or a name of
 staff, so nothing internal can appear on them. Short public caching with an ETag."""
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from fastapi.responses import Response
 
 from opsdesk import __version__
 from opsdesk.core.errors import NotFound
-from opsdesk.reviews import status
+from opsdesk.reviews import status_page as page_service
 from opsdesk.reviews.status_feed import atom_feed
 from opsdesk.web.common import SECURITY_HEADERS, _clock, _db, templates
 
@@ -49,7 +49,7 @@ def _page(request: Request, name: str, context: dict[str, Any], status_code: int
 @router.get("/status")
 async def status_page(request: Request) -> Response:
     async with _db(request).read() as session:
-        view = await status.public_status(session=session, now=_clock(request).now())
+        view = await page_service.public_status(session=session, now=_clock(request).now())
     return _page(request, "status_public.html", {"status": view, "title": FEED_TITLE})
 
 
@@ -57,7 +57,7 @@ async def status_page(request: Request) -> Response:
 async def status_incident(request: Request, public_id: str) -> Response:
     try:
         async with _db(request).read() as session:
-            incident = await status.public_incident(session=session, public_id=public_id[:32])
+            incident = await page_service.public_incident(session=session, public_id=public_id[:32])
     except NotFound:
         return _page(
             request,
@@ -73,6 +73,6 @@ async def status_incident(request: Request, public_id: str) -> Response:
 @router.get("/status/feed.atom")
 async def status_feed(request: Request) -> Response:
     async with _db(request).read() as session:
-        entries = await status.feed_entries(session=session)
+        entries = await page_service.feed_entries(session=session)
     base = request.app.state.settings.public_url
     return _cached(request, atom_feed(base_url=base, title=FEED_TITLE, entries=entries), ATOM_TYPE)

@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from opsdesk.auth.roles import Caller
 from opsdesk.incidents.models import Incident
-from opsdesk.reviews import status
+from opsdesk.reviews import status_audiences, status_updates
 from opsdesk.reviews.status_rules import STATE_LABELS, UpdateState
 from opsdesk.web.common import _user_names
 
@@ -52,14 +52,16 @@ async def status_context(
     """The section's context (staff only; end users get nothing)."""
     if not caller.is_staff:
         return {}
-    communicated = await status.status_incident_of(session, incident.id)
+    communicated = await status_updates.status_incident_of(session, incident.id)
     previous = UpdateState(communicated.state) if communicated is not None else None
     suggested = NEXT_STATE[previous]
     audiences = [
-        row for row in await status.list_audiences(session=session, caller=caller) if row.active
+        row
+        for row in await status_audiences.list_audiences(session=session, caller=caller)
+        if row.active
     ]
     audience_names = {row.id: row.name for row in audiences}
-    updates = await status.updates_of_incident(session, incident.id)
+    updates = await status_updates.updates_of_incident(session, incident.id)
     names = await _user_names(session, [update.posted_by for update in updates])
     return {
         "status_section": {
@@ -68,11 +70,15 @@ async def status_context(
             "title": communicated.title if communicated is not None else "",
             "states": [(state.value, STATE_LABELS[state]) for state in UpdateState],
             "suggested": suggested.value,
-            "message": await status.prefill(session=session, incident=incident, state=suggested),
+            "message": await status_updates.prefill(
+                session=session, incident=incident, state=suggested
+            ),
             # Each state's starting text: the composer swaps it in when the state changes
             # and the text was not edited (web/static/status.js).
             "prefills": {
-                state.value: await status.prefill(session=session, incident=incident, state=state)
+                state.value: await status_updates.prefill(
+                    session=session, incident=incident, state=state
+                )
                 for state in UpdateState
             },
             "audiences": [AudienceChoice(row.id, f"{row.name} ({row.kind})") for row in audiences],

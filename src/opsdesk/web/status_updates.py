@@ -1,5 +1,5 @@
 """The form route of the incident page's "Stakeholder updates" section: post an update
-through ``reviews.status.post_update``; a refusal shows the page again with the message."""
+through ``reviews.status_updates.post_update``; a refusal shows the page again with the message."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from fastapi.responses import Response
 from pydantic import ValidationError
 
 from opsdesk.core.errors import OpsdeskError
-from opsdesk.reviews import status
+from opsdesk.reviews import status_updates
 from opsdesk.reviews.status_rules import STATE_LABELS
 from opsdesk.reviews.status_schemas import StatusUpdateCreate
 from opsdesk.web.common import (
@@ -54,7 +54,7 @@ async def post_status_update(request: Request, number: str) -> Response:
             }
         )
         async with _db(request).write() as session:
-            view = await status.post_update(
+            view = await status_updates.post_update(
                 session=session,
                 caller=caller,
                 data=data,

@@ -1,7 +1,8 @@
 """Major incidents and war rooms in the console: the incident page's declare and acknowledge
 forms, the war-room list (``/war-rooms``) and a war room's page (``/war-rooms/{id}``).
 
-Routes only translate between HTML forms and ``reviews.major_service`` / ``war_rooms``.
+Routes only translate between HTML forms and ``reviews.major_service`` / ``major_team`` /
+``war_rooms``.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from opsdesk.incidents.models import Incident
 from opsdesk.relations import links
 from opsdesk.relations.link_rules import LinkKind
 from opsdesk.reviews import major_service as major
-from opsdesk.reviews import war_rooms
+from opsdesk.reviews import major_team, war_rooms
 from opsdesk.reviews.major_rules import Declared
 from opsdesk.reviews.war_room_states import MOVES, STATUS_NAMES, WarRoomStatus
 from opsdesk.web.common import (
@@ -94,7 +95,7 @@ async def acknowledge(request: Request, number: str, member_id: RowId) -> Respon
             incident = await access.access_incident(
                 session=session, caller=caller, number=number, for_update=True
             )
-            await major.acknowledge(
+            await major_team.acknowledge(
                 session,
                 caller=caller,
                 incident=incident,
@@ -168,7 +169,7 @@ async def room_page(request: Request, room_id: RowId) -> Response:
             )
         incident = await session.get(Incident, room.incident_id)
         assert incident is not None
-        row = await major.major_of(session, incident.id)
+        row = await major_team.major_of(session, incident.id)
         view = None if row is None else await major.view(session, incident, row, settings=settings)
         entries = await war_rooms.entries_of(session, room.id)
         children = list(
@@ -192,7 +193,7 @@ async def room_page(request: Request, room_id: RowId) -> Response:
                 if move in MOVES[status]
             ],
             "major": view,
-            "may_lead": major.may_lead(caller, row),
+            "may_lead": major_team.may_lead(caller, row),
             "admin_name": names.get(room.admin_id or "", ""),
             "entries": [
                 {
@@ -232,11 +233,13 @@ async def room_status(request: Request, room_id: RowId) -> Response:
     url = f"/war-rooms/{room_id}"
     try:
         async with _db(request).write() as session:
-            major.require_staff(caller)
+            major_team.require_staff(caller)
             room = await war_rooms.get_room(session, room_id, for_update=True)
             incident = await session.get(Incident, room.incident_id)
             assert incident is not None
-            major.require_lead(caller, await major.major_of(session, incident.id), "change it")
+            major_team.require_lead(
+                caller, await major_team.major_of(session, incident.id), "change it"
+            )
             raw = _text(form, "status")
             if raw not in set(WarRoomStatus):
                 return _done(request, url, f"Not changed: status: unknown status {raw!r}")
@@ -265,7 +268,7 @@ async def room_note(request: Request, room_id: RowId) -> Response:
     url = f"/war-rooms/{room_id}"
     try:
         async with _db(request).write() as session:
-            major.require_staff(caller)
+            major_team.require_staff(caller)
             room = await war_rooms.get_room(session, room_id, for_update=True)
             await war_rooms.add_note(
                 session,
@@ -289,7 +292,7 @@ async def room_child(request: Request, room_id: RowId) -> Response:
     child = _text(form, "number").strip()
     try:
         async with _db(request).write() as session:
-            major.require_staff(caller)
+            major_team.require_staff(caller)
             room = await war_rooms.get_room(session, room_id)
             incident = await session.get(Incident, room.incident_id)
             assert incident is not None

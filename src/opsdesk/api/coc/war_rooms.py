@@ -20,7 +20,7 @@ from opsdesk.core.errors import ValidationFailed
 from opsdesk.incidents import access
 from opsdesk.incidents.fields import parse_level
 from opsdesk.reviews import major_service as major
-from opsdesk.reviews import war_rooms
+from opsdesk.reviews import major_team, war_rooms
 from opsdesk.reviews.war_room_states import MoveRefused, parse_status
 
 router = APIRouter(tags=["COC-compatible"])
@@ -106,13 +106,13 @@ async def create_war_room(
     regions = _named(body.region_code_list, body.region_names)
     apps = _named(body.application_id_list, body.application_names)
     applications = None if apps is None else [{"id": a["code"], "name": a["name"]} for a in apps]
-    team = major.TeamRequest(
+    team = major_team.TeamRequest(
         manager_id=body.war_room_admin,
         technical_leads=[p for p in body.participant or [] if p],
-        technical_shifts=[major.Shift(g.scene_id, g.role_id) for g in body.schedule_group],
+        technical_shifts=[major_team.Shift(g.scene_id, g.role_id) for g in body.schedule_group],
     )
     async with db.write() as session:
-        major.require_staff(caller)
+        major_team.require_staff(caller)
         incident = await access.access_incident(
             session=session, caller=caller, number=body.incident_number, for_update=True
         )

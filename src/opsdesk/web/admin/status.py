@@ -12,7 +12,7 @@ from pydantic import ValidationError
 from opsdesk.auth.roles import Caller
 from opsdesk.core.bounds import RowId
 from opsdesk.core.errors import NotFound, OpsdeskError
-from opsdesk.reviews import status
+from opsdesk.reviews import status_audiences, status_page
 from opsdesk.reviews.status_rules import (
     COMPONENT_LABELS,
     PLACEHOLDERS,
@@ -49,9 +49,9 @@ async def _page(
     values: dict[str, Any] | None = None,
 ) -> Response:
     async with _db(request).read() as session:
-        components = await status.list_components(session=session, caller=caller)
-        audiences = await status.list_audiences(session=session, caller=caller)
-        message_templates = await status.list_templates(session=session, caller=caller)
+        components = await status_page.list_components(session=session, caller=caller)
+        audiences = await status_audiences.list_audiences(session=session, caller=caller)
+        message_templates = await status_audiences.list_templates(session=session, caller=caller)
     return render_admin(
         request,
         "admin/status.html",
@@ -99,7 +99,7 @@ async def save_component(request: Request, application: str) -> Response:
             },
         )
         async with _db(request).write() as session:
-            view = await status.set_component(
+            view = await status_page.set_component(
                 session=session,
                 caller=caller,
                 application=application[:64],
@@ -135,7 +135,7 @@ async def add_audience(request: Request) -> Response:
     try:
         data = validated(AudienceIn, _audience_input(form) | {"active": True})
         async with _db(request).write() as session:
-            audience = await status.create_audience(
+            audience = await status_audiences.create_audience(
                 session=session, caller=caller, data=data, now=_clock(request).now()
             )
     except FormInvalid as exc:
@@ -159,12 +159,12 @@ async def audience_page(request: Request, audience_id: RowId) -> Response:
         if not isinstance(caller, Caller):
             return caller
         try:
-            audience = await status.get_audience(
+            audience = await status_audiences.get_audience(
                 session=session, caller=caller, audience_id=audience_id
             )
         except NotFound:
             return _missing(request, caller)
-        components = await status.list_components(session=session, caller=caller)
+        components = await status_page.list_components(session=session, caller=caller)
     return render_admin(
         request,
         "admin/status_audience.html",
@@ -195,7 +195,7 @@ async def save_audience(request: Request, audience_id: RowId) -> Response:
     try:
         data = validated(AudienceIn, _audience_input(form))
         async with _db(request).write() as session:
-            audience = await status.update_audience(
+            audience = await status_audiences.update_audience(
                 session=session,
                 caller=caller,
                 audience_id=audience_id,
@@ -219,7 +219,9 @@ async def delete_audience(request: Request, audience_id: RowId) -> Response:
         return caller
     try:
         async with _db(request).write() as session:
-            await status.delete_audience(session=session, caller=caller, audience_id=audience_id)
+            await status_audiences.delete_audience(
+                session=session, caller=caller, audience_id=audience_id
+            )
     except NotFound:
         return _missing(request, caller)
     return done(request, "Audience deleted.", PAGE + "#audiences")
@@ -235,13 +237,15 @@ async def save_template(request: Request, state: str) -> Response:
     try:
         if _text(form, "reset") == "on":
             async with _db(request).write() as session:
-                await status.reset_template(session=session, caller=caller, state=state[:32])
+                await status_audiences.reset_template(
+                    session=session, caller=caller, state=state[:32]
+                )
             return done(request, "Template reset to the default.", PAGE + "#templates")
         data = StatusTemplateIn.model_validate(
             {name: _text(form, name) for name in ("subject", "body", "message")}
         )
         async with _db(request).write() as session:
-            view = await status.update_template(
+            view = await status_audiences.update_template(
                 session=session,
                 caller=caller,
                 state=state[:32],
