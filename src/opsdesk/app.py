@@ -80,6 +80,7 @@ from opsdesk.web import routes as web_routes
 from opsdesk.web import status_page as web_status_page
 from opsdesk.web import status_updates as web_status_updates
 from opsdesk.web import suggestions as web_suggestions
+from opsdesk.web import task_page as web_task_page
 from opsdesk.web import teams as web_teams
 from opsdesk.web import war_rooms as web_war_rooms
 from opsdesk.web import work as web_work
@@ -221,6 +222,7 @@ def create_app(
     app.include_router(web_links.router)
     app.include_router(web_teams.router)
     app.include_router(web_work.router)
+    app.include_router(web_task_page.router)
     app.include_router(web_status_updates.router)
     app.include_router(web_pir.router)
     app.include_router(web_knowledge.router)

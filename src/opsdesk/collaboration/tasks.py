@@ -210,6 +210,17 @@ async def _task(session: AsyncSession, incident: Incident, task_id: int) -> Inci
     return task
 
 
+async def get_task(
+    *, session: AsyncSession, caller: Caller, number: str, task_id: int
+) -> tuple[Incident, IncidentTask]:
+    """One task with its incident; staff only, like the list (end users: 403 on their own
+    incident, 404 on others')."""
+    incident = await incident_for_work(
+        session=session, caller=caller, number=number, what="tasks", for_update=False
+    )
+    return incident, await _task(session, incident, task_id)
+
+
 async def update_task(
     *,
     session: AsyncSession,
