@@ -1,7 +1,9 @@
 """Tasks and work orders in a real browser: add a work order to an incident, try to resolve
-(warning, explicit override), resolve with the override recorded; the work-order pages.
+(warning, explicit override), resolve with the override recorded; the work-order pages;
+a task edited on its own page.
 
-With OPSDESK_SCREENSHOTS=1 this test also refreshes docs/screenshots/work-orders.png.
+With OPSDESK_SCREENSHOTS=1 these tests also refresh docs/screenshots/work-orders.png and
+task-page.png.
 """
 
 from __future__ import annotations
@@ -108,3 +110,50 @@ def test_a_work_order_blocks_resolving_until_the_override_is_ticked(page: Page) 
     assert_accessible(page)
     page.goto(url)
     expect(page.locator("#work-orders")).to_contain_text("In progress")
+
+
+def test_a_task_is_edited_on_its_page_with_a_refusal_beside_the_field(page: Page) -> None:
+    title = f"Mail relay queue grows {uuid.uuid4().hex[:6]}"
+    sign_in(page, "tech@example.com", "demo-tech")
+    page.goto("/incidents/new")
+    page.get_by_label("Title").fill(title)
+    page.get_by_role("button", name="Create incident").click()
+    expect(page).to_have_url(DETAIL_URL)
+    url = page.url
+    page.locator("#task-add summary").click()
+    page.locator("#task-add-title").fill("Check the relay logs")
+    page.locator("#task-add").get_by_role("button", name="Add task").click()
+    expect(page.get_by_role("status")).to_contain_text("added.")
+    page.locator("#tasks").get_by_role("link", name=re.compile("Check the relay logs")).click()
+    expect(page.locator("#task-title")).to_have_text("Check the relay logs")
+    form = page.locator("#task-edit-form")
+
+    # Only blanks as a title: refused beside the title, what was typed is kept.
+    form.get_by_label("Title").fill("   ")
+    form.get_by_label("Description").fill("Queue at 4000 and rising")
+    with page.expect_response(lambda r: r.request.method == "POST") as answer:
+        form.get_by_role("button", name="Save task").click()
+    assert answer.value.status == 422
+    expect(page.locator("#task-edit-title-error")).to_contain_text("Title")
+    expect(form.get_by_label("Title")).to_have_attribute("aria-invalid", "true")
+    expect(form.get_by_label("Description")).to_have_value("Queue at 4000 and rising")
+    expect(page.locator("#task-title")).to_have_text("Check the relay logs")
+    assert_accessible(page)
+
+    form.get_by_label("Title").fill("Drain the mail relay queue")
+    form.get_by_label("For person").select_option(label="Tom Technician (tech2@example.com)")
+    form.get_by_label("For workgroup").select_option(label="Network operations")
+    form.get_by_label("Due (UTC)").fill("2030-01-02T09:30")
+    form.get_by_label("Status").select_option(label="In progress")
+    form.get_by_role("button", name="Save task").click()
+    expect(page.get_by_role("status")).to_contain_text("saved.")
+    expect(page.locator("#task-title")).to_have_text("Drain the mail relay queue")
+    expect(page.locator("#task-status")).to_have_text("In progress")
+    expect(page.locator("#task-props")).to_contain_text("Tom Technician")
+    expect(page.locator("#task-props")).to_contain_text("Network operations")
+    expect(form.get_by_label("Description")).to_have_value("Queue at 4000 and rising")
+    assert_accessible(page)
+    screenshot(page, "task-page")
+    page.goto(url)
+    expect(page.locator("#tasks")).to_contain_text("Drain the mail relay queue")
+    expect(page.locator("#tasks")).to_contain_text("In progress")
