@@ -267,3 +267,112 @@ async def test_only_admins_change_escalation_steps(
     assert (await client.post(f"{url}/steps/50", data=step)).status_code == 403
     assert (await client.post(f"{url}/steps/50/delete", data=step)).status_code == 403
     assert steps_of(await stored(db, desk, "default-p3")) == before
+
+
+def pause_boxes(html: str) -> dict[str, bool]:
+    """The pause checkboxes of the policy form: phase → ticked."""
+    return {
+        phase: bool(ticked)
+        for phase, ticked in re.findall(
+            r'<input type="checkbox" id="pause-[^"]*" name="pause_phases" value="([^"]*)"'
+            r"( checked)?>",
+            html,
+        )
+    }
+
+
+P3_FORM = {
+    "name": "Default P3",
+    "order": "1030",
+    "calendar": "business-hours",
+    "response_min": "120",
+    "resolution_min": "1620",
+    "levels": ["level_30"],
+    "active": "on",
+}
+
+
+async def test_an_admin_sees_and_edits_a_policys_pause_phases(
+    client: httpx.AsyncClient, desk: Desk, db: Database
+) -> None:
+    csrf = await as_admin(client)
+    url = "/admin/sla/policies/default-p3"
+    page = await client.get(url)
+    # The lifecycle's choices, then the default's phase that no incident can be in.
+    assert pause_boxes(page.text) == {
+        "pause_requested": False,
+        "paused": True,
+        "level_change_requested": False,
+        "rejected": True,
+        "awaiting_requester": True,
+    }
+    assert 'id="pauses-resolution"' in page.text and "On Hold, Rejected, awaiting_requester" in (
+        page.text
+    )
+    assert "recomputes the clocks of every incident not yet closed" in page.text
+
+    form = {"csrf_token": csrf, **P3_FORM, "pauses_shown": "1"}
+    saved = await client.post(url, data={**form, "pause_phases": ["pause_requested", "paused"]})
+    assert (saved.status_code, saved.headers["location"]) == (303, "/admin/sla")
+    row = await stored(db, desk, "default-p3")
+    assert row.pause_phases == ["pause_requested", "paused"]
+    assert [float(step["percent"]) for step in row.thresholds] == [50, 75, 100]
+    page = await client.get(url)
+    assert [phase for phase, ticked in pause_boxes(page.text).items() if ticked] == [
+        "pause_requested",
+        "paused",
+    ]
+    assert "awaiting_requester" not in pause_boxes(page.text)  # unticked, so gone
+    assert "In Progress (pause awaiting approval), On Hold, Draft" in page.text
+
+    # A form without the pause boxes (the overview's, an older page) keeps the pauses.
+    kept = await client.post(url, data={"csrf_token": csrf, **P3_FORM, "name": "P3"})
+    assert kept.status_code == 303
+    row = await stored(db, desk, "default-p3")
+    assert (row.name, row.pause_phases) == ("P3", ["pause_requested", "paused"])
+    # With the boxes shown and none ticked, the clocks never pause (but in a draft).
+    cleared = await client.post(url, data=form)
+    assert cleared.status_code == 303
+    assert (await stored(db, desk, "default-p3")).pause_phases == []
+
+
+async def test_a_refused_pause_phase_is_named_beside_the_boxes_and_changes_nothing(
+    client: httpx.AsyncClient, desk: Desk, db: Database
+) -> None:
+    csrf = await as_admin(client)
+    url = "/admin/sla/policies/default-p3"
+    before = await stored(db, desk, "default-p3")
+    before_values = (before.name, before.response_s, list(before.pause_phases))
+    form = {"csrf_token": csrf, **P3_FORM, "pauses_shown": "1", "name": "Renamed"}
+    for phase in ("in_progress", "new"):
+        refused = await client.post(url, data={**form, "pause_phases": ["paused", phase]})
+        assert refused.status_code == 422
+        assert "cannot pause the clock" in error_beside(refused.text, "pause_phases")
+        assert 'id="pause-phases"' in refused.text
+        # The form shows what was sent, the refused phase ticked beside its error.
+        assert pause_boxes(refused.text)[phase] and pause_boxes(refused.text)["paused"]
+        assert not pause_boxes(refused.text)["rejected"]
+        assert 'value="Renamed"' in refused.text
+    # Another field refused: the ticked boxes come back as sent, nothing is written either.
+    other = await client.post(
+        url, data={**form, "response_min": "soon", "pause_phases": ["level_change_requested"]}
+    )
+    assert other.status_code == 422 and error_beside(other.text, "response_min")
+    assert [phase for phase, ticked in pause_boxes(other.text).items() if ticked] == [
+        "level_change_requested"
+    ]
+    after = await stored(db, desk, "default-p3")
+    assert (after.name, after.response_s, list(after.pause_phases)) == before_values
+
+
+@pytest.mark.parametrize("who", NOT_ADMINS)
+async def test_only_admins_change_pause_phases(
+    client: httpx.AsyncClient, desk: Desk, db: Database, clock: FixedClock, who: str
+) -> None:
+    csrf = await as_someone(client, desk, db, clock, who)
+    url = "/admin/sla/policies/default-p3"
+    before = list((await stored(db, desk, "default-p3")).pause_phases)
+    assert (await client.get(url)).status_code == 403
+    form = {"csrf_token": csrf, **P3_FORM, "pauses_shown": "1", "pause_phases": ["paused"]}
+    assert (await client.post(url, data=form)).status_code == 403
+    assert list((await stored(db, desk, "default-p3")).pause_phases) == before

@@ -1,5 +1,5 @@
 """Admin pages in a real browser: the matrix grid, a user, a workgroup, a rotation and an SLA
-policy's escalation steps, axe-core.
+policy's pause phases and escalation steps, axe-core.
 
 With OPSDESK_SCREENSHOTS=1 these tests also refresh docs/screenshots/admin-*.png.
 """
@@ -120,7 +120,7 @@ def test_an_admin_creates_a_user_a_workgroup_and_a_rotation_in_the_browser(page:
     screenshot(page, "shift-calendar")
 
 
-def test_an_admin_edits_a_rotation_and_a_policys_escalation_steps(page: Page) -> None:
+def test_an_admin_edits_a_rotation_and_a_policys_pauses_and_escalation_steps(page: Page) -> None:
     suffix = uuid.uuid4().hex[:6]
     sign_in(page, "admin@example.com", "demo-admin")
     page.goto("/admin/shifts")
@@ -169,6 +169,30 @@ def test_an_admin_edits_a_rotation_and_a_policys_escalation_steps(page: Page) ->
     page.locator("#edit-policy").get_by_label("Active").uncheck()
     page.locator("#edit-policy").get_by_role("button", name="Save").click()
     page.goto(f"/admin/sla/policies/steps-{suffix}")
+    # Its pauses: the defaults, shown per clock and as boxes; a refusal keeps what was ticked.
+    expect(page.locator("#pauses-resolution")).to_contain_text("On Hold, Rejected")
+    pauses = page.locator("#pause-phases")
+    expect(pauses.get_by_label("On Hold")).to_be_checked()
+    pauses.get_by_label("Rejected").uncheck()
+    pauses.get_by_label("In Progress (pause awaiting approval)").check()
+    form = page.locator("#edit-policy")
+    form.get_by_label("Respond within (business minutes)").fill("soon")
+    form.get_by_role("button", name="Save").click()
+    expect(page.locator("#f-response_min-error")).to_be_visible()
+    pauses = page.locator("#pause-phases")
+    expect(pauses.get_by_label("Rejected")).not_to_be_checked()
+    expect(pauses.get_by_label("In Progress (pause awaiting approval)")).to_be_checked()
+    expect(page.locator("#pauses-resolution")).to_contain_text("On Hold, Rejected")  # unsaved
+    assert_accessible(page)
+    page.locator("#edit-policy").get_by_label("Respond within (business minutes)").fill("")
+    page.locator("#edit-policy").get_by_role("button", name="Save").click()
+    expect(page.get_by_role("status")).to_have_text(f"SLA policy steps-{suffix} saved.")
+    page.goto(f"/admin/sla/policies/steps-{suffix}")
+    expect(page.locator("#pauses-response")).to_contain_text(
+        "In Progress (pause awaiting approval), On Hold, awaiting_requester"
+    )
+    expect(page.locator("#pause-phases").get_by_label("Rejected")).not_to_be_checked()
+    screenshot(page, "sla-pauses")
     expect(page.locator("#steps tbody tr")).to_have_count(3)  # the default steps
     form = page.locator("#add-step")
     form.get_by_label("At percent of the target").fill("75")  # taken by a default step

@@ -14,6 +14,7 @@ from opsdesk.sla.policies import (
     DEFAULT_CALENDARS,
     DEFAULT_PAUSE_PHASES,
     DEFAULT_POLICIES,
+    PAUSE_CHOICES,
     ActionKind,
     EscalationAction,
     IncidentFacts,
@@ -140,6 +141,38 @@ def test_default_calendars_and_escalations() -> None:
         ActionKind.NOTIFY_MANAGER,
     ]
     assert p3.actions_at(60) == ()
+
+
+def test_the_pause_choices_are_the_lifecycle_phases_a_policy_may_pause_in() -> None:
+    assert PAUSE_CHOICES == ("pause_requested", "paused", "level_change_requested", "rejected")
+    created = datetime(2026, 3, 9, 10, tzinfo=UTC)
+    for phase in PAUSE_CHOICES:  # each one is accepted, and holds the resolution clock
+        held = SlaPolicy(
+            key="p",
+            name="p",
+            order=1,
+            calendar="24x7",
+            resolution_s=H,
+            pause_phases=frozenset({phase}),
+        )
+        clock = policy_clocks(
+            held,
+            DEFAULT_CALENDARS,
+            created_at=created,
+            timeline=[PhaseChange(created, "in_progress"), PhaseChange(created, phase)],
+            now=datetime(2026, 3, 9, 11, tzinfo=UTC),
+        )[Target.RESOLUTION]
+        assert (clock.state, clock.paused_s) == (ClockState.PAUSED, H), phase
+    for phase in ("new", "in_progress"):
+        with pytest.raises(ValueError, match="pause_phases"):
+            SlaPolicy(
+                key="p",
+                name="p",
+                order=1,
+                calendar="24x7",
+                resolution_s=H,
+                pause_phases=frozenset({phase}),
+            )
 
 
 def test_thresholds_are_kept_in_percent_order() -> None:

@@ -42,13 +42,22 @@ from enum import StrEnum
 from typing import Final
 
 from opsdesk.incidents.fields import LEVELS
+from opsdesk.incidents.lifecycle import Phase
 from opsdesk.sla.calendar import BusinessCalendar, weekly_hours
-from opsdesk.sla.clock import PhaseChange, SlaClock, Target, compute_clock
+from opsdesk.sla.clock import DRAFT, STOP_PHASES, PhaseChange, SlaClock, Target, compute_clock
 
 AWAITING_REQUESTER: Final = "awaiting_requester"
 DEFAULT_PAUSE_PHASES: Final = frozenset({"paused", "rejected", AWAITING_REQUESTER})
 # Pausing in these would mean the clocks never run.
 _NEVER_PAUSED: Final = frozenset({"new", "in_progress"})
+# The lifecycle phases where pausing is a choice: not those that run the clocks, not draft
+# (it always holds them), not those that end the incident (resolved and completed stop the
+# clocks whatever the policy says; merged is a way of being completed).
+PAUSE_CHOICES: Final = tuple(
+    phase.value
+    for phase in Phase
+    if phase.value not in _NEVER_PAUSED | STOP_PHASES | {DRAFT, Phase.MERGED.value}
+)
 
 MINUTE: Final = 60
 HOUR: Final = 3600

@@ -1,9 +1,9 @@
-"""SLA admin pages: the overview, policies (targets, what they match, order) and their
-escalation steps; calendars are in sla_calendars.py."""
+"""SLA admin pages: the overview, policies (targets, what they match, order, pause phases)
+and their escalation steps; calendars are in sla_calendars.py."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -15,9 +15,10 @@ from opsdesk.assignment import workgroups as assignment_workgroups
 from opsdesk.auth.roles import Caller
 from opsdesk.catalog.kinds import Kind
 from opsdesk.core.errors import NotFound, OpsdeskError, ValidationFailed
+from opsdesk.incidents.lifecycle import PHASE_LABELS, Phase
 from opsdesk.sla import configuration as sla_configuration
 from opsdesk.sla.models import SlaPolicyRow
-from opsdesk.sla.policies import ActionKind
+from opsdesk.sla.policies import PAUSE_CHOICES, ActionKind
 from opsdesk.sla.schemas import PolicyIn
 from opsdesk.web.admin.base import (
     FORM_ERROR,
@@ -43,9 +44,21 @@ MATCHES = {
 }
 POLICY_INPUTS = {"response_s": "response_min", "resolution_s": "resolution_min"}
 POLICY_FORM = frozenset(
-    {"key", "name", "order", "calendar", "response_min", "resolution_min", "organisations"}
+    {
+        "key",
+        "name",
+        "order",
+        "calendar",
+        "response_min",
+        "resolution_min",
+        "organisations",
+        "pause_phases",
+    }
     | set(MATCHES)
 )
+# Sent with the pause checkboxes: without it (the overview's "add" form, an older page) the
+# policy keeps its pauses, as no box ticked cannot be told from no boxes shown.
+PAUSES_SHOWN = "pauses_shown"
 # The escalation actions a step form offers as checkboxes; reassign has its own select.
 STEP_KINDS = (
     (ActionKind.NOTIFY_ASSIGNEE.value, "Notify the assignee"),
@@ -146,6 +159,10 @@ def _policy_values(form: FormData) -> dict[str, Any]:
     for name in MATCHES:
         values[name] = [value for value in form.getlist(name) if isinstance(value, str)]
     values["active"] = _text(form, "active") == "on"
+    values["pause_phases"] = list(
+        dict.fromkeys(v for v in form.getlist("pause_phases") if isinstance(v, str))
+    )
+    values[PAUSES_SHOWN] = _text(form, PAUSES_SHOWN) == "1"
     return values
 
 
@@ -167,11 +184,38 @@ def _policy_data(values: dict[str, Any], existing: SlaPolicyRow | None) -> dict[
         "organisations": words(values["organisations"]),
         "active": values["active"],
     }
-    if existing is not None:
-        # Not on this form: escalation thresholds and pause phases stay as they are.
+    if values[PAUSES_SHOWN]:
+        data["pause_phases"] = values["pause_phases"]
+    elif existing is not None:
         data["pause_phases"] = list(existing.pause_phases)
+    if existing is not None:
+        # Not on this form: the escalation steps stay as they are.
         data["thresholds"] = list(existing.thresholds)
     return data
+
+
+def _phase_label(phase: str) -> str | None:
+    try:
+        return PHASE_LABELS[Phase(phase)].en
+    except ValueError:
+        return None
+
+
+def _pause_phases(*held: Iterable[str]) -> list[str]:
+    """The lifecycle's choices, then any other phase held (stored through the API, or sent),
+    so that saving the form never drops one unseen."""
+    return [*PAUSE_CHOICES, *sorted(set().union(*held) - set(PAUSE_CHOICES))]
+
+
+def _pause_options(*held: Iterable[str]) -> list[tuple[str, str]]:
+    unknown = "(not a phase of the incident lifecycle: no incident is ever in it)"
+    return [(phase, _phase_label(phase) or f"{phase} {unknown}") for phase in _pause_phases(*held)]
+
+
+def _pauses_view(row: SlaPolicyRow) -> list[str]:
+    """The policy's pause phases as labels, in the form's order."""
+    held = set(row.pause_phases)
+    return [_phase_label(p) or p for p in _pause_phases(held) if p in held]
 
 
 async def _policy_page(
@@ -193,11 +237,14 @@ async def _policy_page(
         catalog = await _catalog_names(session, MATCHES.values())
         groups = await _workgroup_names(session, caller)
     match = row.match or {}
+    shown = (values or {}).get("pause_phases", [])
     return render_admin(
         request,
         "admin/sla_policy.html",
         {
             "policy": row,
+            "pauses": _pauses_view(row),
+            "pause_options": _pause_options(row.pause_phases, shown),
             "steps": _steps_view(row, groups),
             "step_form": step_values is not None,
             "step_values": FormValues(step_values or {}),
@@ -218,6 +265,7 @@ async def _policy_page(
             **{name: list(match.get(name, [])) for name in MATCHES},
             "organisations": ", ".join(match.get("organisations", [])),
             "active": row.active,
+            "pause_phases": list(row.pause_phases),
         },
     )
 
