@@ -1,9 +1,9 @@
 """Major incidents in a real browser: declare from the incident page (the team is paged),
 the war room's status buttons, timeline and children, the war-room list and the
-"Major incidents" queue; axe on each page.
+"Major incidents" queue, and downgrading from the incident page; axe on each page.
 
-With OPSDESK_SCREENSHOTS=1 this test also refreshes docs/screenshots/war-room.png (the
-demo's war room, in fault delimitation).
+With OPSDESK_SCREENSHOTS=1 these tests also refresh docs/screenshots/war-room.png (the
+demo's war room, in fault delimitation) and major-downgrade.png (the downgrade form).
 """
 
 from __future__ import annotations
@@ -69,5 +69,54 @@ def test_declare_work_the_war_room_and_find_it_in_the_queue(page: Page) -> None:
     expect(page.locator("#war-room-status")).to_have_text("Fault recovered")
     expect(page.locator("#war-room-timeline")).to_contain_text(
         re.compile("Fault delimitation → Fault recovered")
+    )
+    assert_accessible(page)
+
+
+def test_downgrade_from_the_incident_page_closes_the_war_room(page: Page) -> None:
+    sign_in(page, "manager@example.com", "demo-manager")
+    title = f"Intranet search slow {uuid.uuid4().hex[:6]}"
+    page.goto("/incidents/new")
+    page.get_by_label("Title").fill(title)
+    page.get_by_role("button", name="Create incident").click()
+    expect(page).to_have_url(DETAIL_URL)
+    incident_url = page.url
+    page.get_by_label("Why is this a major incident?").fill("search looks down for everyone")
+    page.get_by_role("button", name="Declare major incident").click()
+    expect(page.get_by_role("status")).to_contain_text("Declared a major incident")
+    section = page.locator("#major")
+    room_number = section.locator("#war-room-link").inner_text().strip()
+
+    # The form opens from the section; the reason is required.
+    section.locator("#major-downgrade > summary").click()
+    reason = page.get_by_label("Why is it no longer a major incident?")
+    expect(reason).to_be_visible()
+    expect(reason).to_have_attribute("required", "")
+    reason.fill("only the slow search index, one team affected")
+    assert_accessible(page)
+    screenshot(page, "major-downgrade")
+    page.get_by_role("button", name="Downgrade to an ordinary incident").click()
+
+    expect(page).to_have_url(incident_url + "#major")
+    expect(page.get_by_role("status")).to_contain_text(
+        f"Downgraded to an ordinary incident. War room {room_number} closed."
+    )
+    expect(section).to_contain_text("only the slow search index, one team affected")
+    expect(section.locator("#major-downgrade")).to_have_count(0)
+    expect(page.locator("#incident-head")).not_to_contain_text("Major incident")
+    expect(page.locator("#history")).to_contain_text(
+        "Downgraded from major incident: only the slow search index, one team affected"
+    )
+    assert_accessible(page)
+
+    # Its war room says a downgrade closed it.
+    page.goto("/war-rooms?status=closed")
+    page.locator("#war-room-list tr", has_text=title).get_by_role("link").first.click()
+    expect(page.locator("#war-room-status")).to_have_text("WarRoom closed")
+    expect(page.locator("#war-room-closed")).to_contain_text(
+        "by a downgrade: the incident is no longer a major incident"
+    )
+    expect(page.locator("#war-room-timeline")).to_contain_text(
+        "Downgraded from major incident: only the slow search index"
     )
     assert_accessible(page)

@@ -20,6 +20,8 @@ from opsdesk.reviews.war_room_states import (
     MoveRefused,
     WarRoomStatus,
     check_move,
+    downgrade_note,
+    downgrade_reason,
     parse_status,
 )
 
@@ -98,3 +100,13 @@ def test_war_room_moves() -> None:
         check_move(current, S.CLOSED, fault_cause="", fault_impact="", downgraded=True)
     with pytest.raises(MoveRefused, match="none"):
         check_move(S.CLOSED, S.CLOSED, fault_cause="", fault_impact="", downgraded=True)
+
+
+@pytest.mark.parametrize("reason", ["", "one user only", "a: b"])
+def test_a_downgrade_note_gives_its_reason_back(reason: str) -> None:
+    assert downgrade_reason(downgrade_note(reason)) == reason
+
+
+@pytest.mark.parametrize("note", ["", "disk replaced", "Downgraded from major incidents", "x"])
+def test_other_closing_notes_are_no_downgrade(note: str) -> None:
+    assert downgrade_reason(note) is None

@@ -28,7 +28,7 @@ from opsdesk.incidents.models import Incident
 from opsdesk.reviews import major_cadence, major_team, war_rooms
 from opsdesk.reviews.major_models import MajorIncident
 from opsdesk.reviews.major_rules import TEAM_ROLE_LABELS, Declared, Rule, TeamRole, reminder_due
-from opsdesk.reviews.war_room_states import WarRoomStatus
+from opsdesk.reviews.war_room_states import WarRoomStatus, downgrade_note
 
 SWEEP_JOB = "major.sweep"
 SWEEP_BATCH = 200
@@ -282,7 +282,7 @@ async def downgrade(
             operator_id=caller.user_id,
             now=now,
             changes=[{"field": "major", "old": True, "new": False}],
-            comment="Downgraded from major incident" + (f": {why}" if why else ""),
+            comment=downgrade_note(why),
         )
     )
     await session.flush()
@@ -295,7 +295,7 @@ async def downgrade(
             incident=incident,
             status=WarRoomStatus.CLOSED,
             now=now,
-            note="Downgraded from major incident" + (f": {why}" if why else ""),
+            note=downgrade_note(why),
             downgraded=True,
         )
     return major

@@ -47,6 +47,25 @@ MOVES: dict[WarRoomStatus, frozenset[WarRoomStatus]] = {
 }
 
 
+# The note a downgrade closes the war room with (and its incident history row's comment):
+# the war-room page recognises a room closed by a downgrade from its stored closing note.
+DOWNGRADE_NOTE = "Downgraded from major incident"
+
+
+def downgrade_note(reason: str) -> str:
+    return DOWNGRADE_NOTE + (f": {reason}" if reason else "")
+
+
+def downgrade_reason(closing_note: str) -> str | None:
+    """The reason of a room closed by a downgrade ("" if none was given), from the note of
+    its closing timeline entry; None if something else closed it."""
+    if closing_note == DOWNGRADE_NOTE:
+        return ""
+    if closing_note.startswith(DOWNGRADE_NOTE + ": "):
+        return closing_note[len(DOWNGRADE_NOTE) + 2 :]
+    return None
+
+
 class MoveRefused(ValueError):
     def __init__(self, message: str, field: str = "status") -> None:
         super().__init__(message)

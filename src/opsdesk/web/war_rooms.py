@@ -1,5 +1,5 @@
-"""Major incidents and war rooms in the console: the incident page's declare and acknowledge
-forms, the war-room list (``/war-rooms``) and a war room's page (``/war-rooms/{id}``).
+"""Major incidents and war rooms in the console: the incident page's declare, acknowledge
+and downgrade forms, the war-room list (``/war-rooms``) and a war room's page (``/war-rooms/{id}``).
 
 Routes only translate between HTML forms and ``reviews.major_service`` / ``major_team`` /
 ``war_rooms``.
@@ -13,7 +13,7 @@ from sqlalchemy import select
 
 from opsdesk.auth.roles import Caller
 from opsdesk.core.bounds import RowId
-from opsdesk.core.errors import OpsdeskError
+from opsdesk.core.errors import OpsdeskError, ValidationFailed
 from opsdesk.core.settings import Settings
 from opsdesk.incidents import access
 from opsdesk.incidents.models import Incident
@@ -22,7 +22,12 @@ from opsdesk.relations.link_rules import LinkKind
 from opsdesk.reviews import major_service as major
 from opsdesk.reviews import major_team, war_rooms
 from opsdesk.reviews.major_rules import Declared
-from opsdesk.reviews.war_room_states import MOVES, STATUS_NAMES, WarRoomStatus
+from opsdesk.reviews.war_room_states import (
+    MOVES,
+    STATUS_NAMES,
+    WarRoomStatus,
+    downgrade_reason,
+)
 from opsdesk.web.common import (
     _clock,
     _db,
@@ -37,6 +42,9 @@ from opsdesk.web.common import (
     _to_login,
     _user_names,
 )
+from opsdesk.web.incident_page import refused
+
+DOWNGRADE_FORM = "major-downgrade"
 
 router = APIRouter(include_in_schema=False)
 PER_PAGE = 50
@@ -105,6 +113,38 @@ async def acknowledge(request: Request, number: str, member_id: RowId) -> Respon
     except OpsdeskError as exc:
         return _done(request, f"/incidents/{number}#major", f"Not acknowledged: {exc.message}")
     return _done(request, f"/incidents/{number}#major", "Page acknowledged.")
+
+
+@router.post("/incidents/{number}/major/downgrade")
+async def downgrade(request: Request, number: str) -> Response:
+    """Downgrade with a reason; a refusal shows the incident page again, the reason beside
+    the field. The service decides who may."""
+    posted = await _posted(request)
+    if isinstance(posted, Response):
+        return posted
+    caller, form = posted
+    reason = _text(form, "reason").strip()
+    try:
+        if not reason:
+            raise ValidationFailed("reason: is required for a downgrade", field="reason")
+        async with _db(request).write() as session:
+            incident = await access.access_incident(
+                session=session, caller=caller, number=number, for_update=True
+            )
+            room = await war_rooms.open_room_of(session, incident.id)
+            await major.downgrade(
+                session, caller=caller, incident=incident, reason=reason, now=_clock(request).now()
+            )
+    except OpsdeskError as exc:
+        return await refused(request, caller, number, DOWNGRADE_FORM, form, exc)
+    closed = (
+        f" War room {room.number} closed."
+        if room is not None and room.status == WarRoomStatus.CLOSED
+        else ""
+    )
+    return _done(
+        request, f"/incidents/{number}#major", f"Downgraded to an ordinary incident.{closed}"
+    )
 
 
 @router.get("/war-rooms")
@@ -179,6 +219,7 @@ async def room_page(request: Request, room_id: RowId) -> Response:
         )
         names = await _user_names(session, [e.author_id for e in entries] + [room.admin_id])
     status = WarRoomStatus(room.status)
+    closing = [e for e in entries if e.status_to == WarRoomStatus.CLOSED]
     return _render(
         request,
         "war_room.html",
@@ -219,6 +260,8 @@ async def room_page(request: Request, room_id: RowId) -> Response:
                 for child in children
             ],
             "is_open": status != WarRoomStatus.CLOSED,
+            # The reason ("" if none) when a downgrade closed the room, else None.
+            "downgraded": downgrade_reason(closing[-1].body) if closing else None,
         },
         caller=caller,
     )
