@@ -67,6 +67,11 @@ async def test_only_those_who_may_downgrade_get_the_form(
     assert refused.status_code == 403
     assert 'id="form-error"' in refused.text
     assert "Only an incident manager or this major incident&#39;s manager may" in refused.text
+    # Who is asking is checked before what was typed: no reason is still a 403 for them.
+    empty = await client.post(
+        f"/incidents/{number}/major/downgrade", data={"csrf_token": csrf, "reason": ""}
+    )
+    assert empty.status_code == 403
     assert (await major_of(client, desk, number))["active"] is True
 
     # The end user's portal page has no major section at all; posting is refused.
