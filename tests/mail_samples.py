@@ -122,14 +122,24 @@ def out_of_office(sender: str, number: str) -> bytes:
     return msg.as_bytes()
 
 
-def dsn_bounce(original_id: str, recipient: str, number: str) -> bytes:
+def dsn_bounce(
+    original_id: str,
+    recipient: str,
+    number: str,
+    *,
+    action: str = "failed",
+    status: str = "5.1.1",
+    diagnostic: str = "smtp; 550 5.1.1 <{recipient}>: Recipient address rejected",
+    subject: str = "Undelivered Mail Returned to Sender",
+) -> bytes:
     """A Postfix-style multipart/report DSN for one of our notifications (as Postfix writes
     it: the ``email`` package cannot generate a message/delivery-status part)."""
+    diagnostic = diagnostic.format(recipient=recipient)
     boundary = "B2D4E1A0C3.1709371800/mx.desk.test"
     return f"""Return-Path: <>
 From: MAILER-DAEMON@mx.desk.test (Mail Delivery System)
 To: helpdesk@desk.test
-Subject: Undelivered Mail Returned to Sender
+Subject: {subject}
 Date: {DATE}
 Message-ID: {make_msgid(domain="mx.desk.test")}
 Auto-Submitted: auto-replied
@@ -150,9 +160,9 @@ Reporting-MTA: dns; mx.desk.test
 
 Final-Recipient: rfc822; {recipient}
 Original-Recipient: rfc822;{recipient}
-Action: failed
-Status: 5.1.1
-Diagnostic-Code: smtp; 550 5.1.1 <{recipient}>: Recipient address rejected
+Action: {action}
+Status: {status}
+Diagnostic-Code: {diagnostic}
 
 --{boundary}
 Content-Description: Undelivered Message Headers
@@ -166,6 +176,20 @@ X-Opsdesk-Incident: {number}
 
 --{boundary}--
 """.replace("\n", "\r\n").encode()
+
+
+def dsn_delayed(original_id: str, recipient: str, number: str) -> bytes:
+    """Postfix's warning that a mail is still queued (``delay_warning_time``): a transient
+    4.x.x report, not a bounce."""
+    return dsn_bounce(
+        original_id,
+        recipient,
+        number,
+        action="delayed",
+        status="4.4.1",
+        diagnostic="smtp; 451 4.4.1 connect to mx.corp.example: Connection timed out",
+        subject="Delayed Mail (still being retried)",
+    )
 
 
 def iso_2022_jp(sender: str) -> bytes:

@@ -10,7 +10,7 @@ import httpx
 import pytest
 from sqlalchemy import select
 
-from opsdesk.core import jobs
+from opsdesk.core import job_claims
 from opsdesk.core.clock import FixedClock
 from opsdesk.core.database import Database
 from opsdesk.incidents.models import Incident
@@ -101,9 +101,13 @@ async def test_webhooks_are_added_tested_and_their_deliveries_listed(
         r"<td>webhook.test</td><td>Waiting</td>", log.text
     )
     async with db.write() as session:
-        [job] = await jobs.claim(session, worker_id="w:1", now=clock.now(), limit=1, lease_s=30)
+        [job] = await job_claims.claim(
+            session, worker_id="w:1", now=clock.now(), limit=1, lease_s=30
+        )
         assert job.payload["subscription_id"] == webhook_id
-        await jobs.fail(session, job_id=job.id, worker_id="w:1", error="HTTP 500", now=clock.now())
+        await job_claims.fail(
+            session, job_id=job.id, worker_id="w:1", error="HTTP 500", now=clock.now()
+        )
     failed = await client.get(page_url)
     assert "<td>Failed</td>" in failed.text and "HTTP 500" in failed.text
     deleted = await client.post(f"{page_url}/delete", data={"csrf_token": csrf})

@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import func, select
 
 from opsdesk.alerts.models import Alert, AlertGroup, ConversionRule
-from opsdesk.core import jobs
+from opsdesk.core import job_admin
 from opsdesk.core.database import Database
 from opsdesk.incidents.events import INCIDENT_CHANGED
 from opsdesk.incidents.models import Incident, IncidentHistory
@@ -70,7 +70,7 @@ async def changed_jobs(db: Database) -> int:
         return len(
             [
                 job
-                for job in await jobs.list_jobs(session, state="ready", limit=1000, offset=0)
+                for job in await job_admin.list_jobs(session, state="ready", limit=1000, offset=0)
                 if job.kind == INCIDENT_CHANGED
             ]
         )

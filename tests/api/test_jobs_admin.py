@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from opsdesk.core import jobs
+from opsdesk.core import job_claims, jobs
 from opsdesk.core.clock import FixedClock
 from opsdesk.core.database import Database
 from tests.api.test_web_pages import csrf_of, sign_in
@@ -17,9 +17,11 @@ async def dead_job(db: Database, clock: FixedClock, kind: str = "mail.send") -> 
         await jobs.enqueue(
             session, kind=kind, payload={"to": "a@b.test"}, now=clock.now(), max_attempts=1
         )
-        [job] = await jobs.claim(session, worker_id="w:1", now=clock.now(), limit=1, lease_s=30)
+        [job] = await job_claims.claim(
+            session, worker_id="w:1", now=clock.now(), limit=1, lease_s=30
+        )
         assert (
-            await jobs.fail(
+            await job_claims.fail(
                 session, job_id=job.id, worker_id="w:1", error="SMTP 554 rejected", now=clock.now()
             )
             == "dead"

@@ -3,6 +3,7 @@ status page and its Atom feed (which never show anything internal), caching, bad
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 from xml.etree import ElementTree as ET
 
@@ -10,9 +11,15 @@ import httpx
 from sqlalchemy import select
 
 from opsdesk.auth import service as auth_service
+from opsdesk.core.clock import FixedClock
 from opsdesk.core.database import Database
 from opsdesk.core.jobs import Job
+from opsdesk.incidents.fields import HistoryAction
 from opsdesk.incidents.models import IncidentHistory
+from opsdesk.intake.email import service as intake
+from opsdesk.intake.email.outcomes import MailRules
+from tests import mail_samples
+from tests.api.admin_pages import as_admin
 from tests.factories import Desk, create_incident
 
 ATOM = "{http://www.w3.org/2005/Atom}"
@@ -232,6 +239,51 @@ async def test_internal_stakeholders_mails_name_the_incident_number_customers_ne
     for mail in mails.values():
         assert "SECRET" not in mail["subject"] + mail["text"] + mail["html"]
         assert f"[#{number}]" not in mail["subject"]  # a reply must not land on the incident
+
+
+async def test_an_audience_address_that_bounces_is_skipped_and_recorded_the_others_mailed(
+    client: httpx.AsyncClient, desk: Desk, db: Database, clock: FixedClock, tmp_path: Path
+) -> None:
+    # The address bounced a status mail before: inbound mail reads the report and marks it.
+    rules = MailRules(our_address="opsdesk@localhost", our_domain="localhost", storage_dir=tmp_path)
+    report = mail_samples.dsn_bounce("<status-abc.1.x@localhost>", "Gone@Cust.test", "")
+    async with db.write() as session:
+        await intake.store_mail(session, raw=report, door="smtp", now=clock.now())
+    async with db.write() as session:
+        await intake.process_pending(session, rules=rules, now=clock.now())
+    audience = await _audience(
+        client, desk, emails=["a@cust.test", "gone@cust.test", "b@cust.test"]
+    )
+    number = (await create_incident(client, desk.tech, title="Shop"))["number"]
+    posted = await _post(client, desk, number, title="Shop down", audience_ids=[audience["id"]])
+    assert posted.status_code == 201, posted.text
+    async with db.read() as session:
+        rows = [
+            job
+            for job in await session.scalars(select(Job).where(Job.kind == "mail.deliver"))
+            if job.payload.get("event") == "status_update"
+        ]
+        history = list(
+            await session.scalars(
+                select(IncidentHistory.comment).where(
+                    IncidentHistory.action == HistoryAction.STATUS_UPDATE
+                )
+            )
+        )
+    sent = sorted(job.payload["to"] for job in rows if job.state == "ready")
+    assert sent == ["a@cust.test", "b@cust.test"]
+    [skipped] = [job for job in rows if job.state == "done"]
+    assert skipped.payload["to"] == "gone@cust.test" and skipped.attempts == 0
+    assert skipped.payload["subject"] == "[Investigating] Shop down"
+    assert skipped.last_error is not None
+    assert skipped.last_error.startswith("skipped: address bounces (1 bounce")
+    assert "failed 5.1.1" in skipped.last_error
+    assert any("mailed to 3 recipients" in c and "1 not mailed" in c for c in history if c)
+    await as_admin(client)
+    page = (await client.get("/admin/notifications")).text
+    unsent = page[page.index('id="skipped-mails"') : page.index('id="webhooks"')]
+    assert "gone@cust.test" in unsent and "status_update" in unsent
+    assert "a@cust.test" not in unsent and number not in unsent
 
 
 async def test_caching_headers_and_etag(client: httpx.AsyncClient, desk: Desk) -> None:

@@ -28,7 +28,7 @@ from sqlalchemy import func, select
 
 from opsdesk.assignment import workgroups as assignment_workgroups
 from opsdesk.assignment.schemas import WorkgroupCreate
-from opsdesk.core import jobs
+from opsdesk.core import job_admin, job_claims
 from opsdesk.core.clock import FixedClock, SystemClock
 from opsdesk.core.database import Database
 from opsdesk.core.jobs import Job
@@ -228,7 +228,9 @@ async def test_a_mail_whose_delivery_was_not_recorded_is_sent_again_with_the_sam
     # The first worker sends, then "dies" before recording: its handler is run by hand on
     # a claim that is never completed.
     async with db.write() as session:
-        (claimed,) = await jobs.claim(session, worker_id="a", now=clock.now(), limit=10, lease_s=60)
+        (claimed,) = await job_claims.claim(
+            session, worker_id="a", now=clock.now(), limit=10, lease_s=60
+        )
     context = JobContext(db=db, clock=clock, settings=mail_settings, job=claimed, worker_id="a")
     await handlers["mail.deliver"].handler(claimed.payload, context)
     clock.advance(timedelta(seconds=61))
@@ -305,7 +307,7 @@ async def test_no_mail_goes_to_an_address_that_bounced_and_the_outbox_says_why(
     received = smtp_server.mailbox.received
     assert [rcpt for rcpt, _message in received] == [["tech2@desk.test"]]
     async with db.read() as session:
-        listed = await jobs.list_jobs(session, state="done", kind="mail.deliver")
+        listed = await job_admin.list_jobs(session, state="done", kind="mail.deliver")
     mails = {job.payload["to"]: job for job in listed if job.id not in before}
     assert set(mails) == {"user@desk.test", "tech2@desk.test"}
     skipped = mails["user@desk.test"]

@@ -12,6 +12,7 @@ from opsdesk.core.database import Database
 from opsdesk.core.settings import Settings
 from opsdesk.incidents import creation
 from opsdesk.incidents.schemas import IncidentCreate
+from opsdesk.notify import bounces
 from opsdesk.reviews import status_audiences, status_updates
 from opsdesk.reviews.status_rules import AudienceKind, UpdateState
 from opsdesk.reviews.status_schemas import AudienceIn, StatusUpdateCreate
@@ -131,3 +132,60 @@ async def test_two_updates_reach_the_stakeholder_list_one_mail_each(
     body = identified.get_body(preferencelist=("plain",))
     assert body is not None and "A faulty update; rolling back." in body.get_content()
     assert "/status/incidents/" in body.get_content()
+
+
+async def test_an_update_skips_only_the_audience_address_that_bounces(
+    db: Database,
+    desk: Desk,
+    clock: FixedClock,
+    mail_settings: Settings,  # noqa: F811
+    smtp_server: SmtpServer,  # noqa: F811
+) -> None:
+    now = clock.now()
+    async with db.write() as session:
+        await bounces.record_bounce(
+            session, address="Bob@Cust-B.test", detail="failed 5.1.1 user unknown", now=now
+        )
+        customers = await status_audiences.create_audience(
+            session=session,
+            caller=desk.manager.caller,
+            data=AudienceIn(
+                name="Customers",
+                kind=AudienceKind.CUSTOMERS,
+                emails=["alice@cust-a.test", "bob@cust-b.test", "carol@cust-c.test"],
+            ),
+            now=now,
+        )
+        incident = await creation.create_incident(
+            session=session,
+            caller=desk.tech.caller,
+            data=IncidentCreate(title="Checkout", application="app_website"),
+            now=now,
+        )
+        await status_updates.post_update(
+            session=session,
+            caller=desk.tech.caller,
+            data=StatusUpdateCreate(
+                incident=incident.number,
+                state=UpdateState.INVESTIGATING,
+                title="Checkout problems",
+                message="Checkout fails for some customers.",
+                audience_ids=[customers.id],
+            ),
+            now=now,
+            settings=mail_settings,
+        )
+    await _deliver(db, clock, mail_settings)
+
+    with smtp_server.mailbox.lock:
+        received = list(smtp_server.mailbox.received)
+    reached = sorted(
+        recipients[0]
+        for recipients, message in received
+        if message["X-Opsdesk-Event"] == "status_update"
+    )
+    assert reached == ["alice@cust-a.test", "carol@cust-c.test"]
+    async with db.read() as session:
+        unsent = await bounces.skipped_mails(session=session, caller=desk.admin.caller)
+    assert [(mail.to, mail.event) for mail in unsent] == [("bob@cust-b.test", "status_update")]
+    assert unsent[0].reason.startswith("skipped: address bounces (1 bounce")

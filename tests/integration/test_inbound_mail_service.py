@@ -220,6 +220,47 @@ async def test_bounce_is_logged_on_its_incident_and_marks_the_address(
     assert any("gone@corp.example bounced" in note for note in notes)
 
 
+async def test_a_delayed_report_leaves_the_address_usable_a_failed_one_marks_it(
+    db: Database, clock: FixedClock, rules: MailRules, desk: Desk
+) -> None:
+    first = await deliver(db, clock, rules, samples.plain("user@desk.test", "Printer", "jams"))
+    number = first.incident_number
+    assert number
+    original = f"<incident-{number}.assigned.abc123@desk.test>"
+    delayed = await deliver(
+        db, clock, rules, samples.dsn_delayed(original, "slow@corp.example", number)
+    )
+    assert (delayed.outcome, delayed.incident_number) == ("bounce", number)
+    assert "not delivered yet" in delayed.reason and "4.4.1" in delayed.reason
+    async with db.read() as session:
+        assert await session.get(BouncingAddress, "slow@corp.example") is None
+        notes = list(
+            await session.scalars(
+                select(IncidentHistory.comment).where(
+                    IncidentHistory.incident_id == first.incident_id,
+                    IncidentHistory.internal.is_(True),
+                )
+            )
+        )
+    # Still logged on the incident, as before.
+    assert any("slow@corp.example not delivered yet" in note for note in notes)
+    clock.advance(timedelta(hours=5))
+    failed = await deliver(
+        db,
+        clock,
+        rules,
+        samples.dsn_bounce(
+            original, "slow@corp.example", number, status="5.4.7", diagnostic="delivery expired"
+        ),
+    )
+    assert failed.outcome == "bounce" and "bounced" in failed.reason
+    async with db.read() as session:
+        address = await session.get(BouncingAddress, "slow@corp.example")
+        assert address is not None and address.bounces == 1
+        assert address.last_status == "failed 5.4.7 delivery expired"
+        assert address.last_incident_id == first.incident_id
+
+
 async def test_rate_limit_holds_then_an_admin_processes_again(
     db: Database, clock: FixedClock, rules: MailRules, desk: Desk
 ) -> None:
@@ -257,6 +298,25 @@ async def test_unknown_senders_can_be_refused_with_a_polite_reply(
         assert await session.scalar(select(func.count()).select_from(Incident)) == 0
         reply = await session.scalar(select(Job).where(Job.kind == "mail.deliver"))
     assert reply is not None and reply.payload["to"] == "who@else.example"
+    assert (reply.state, reply.last_error) == ("ready", None)
+
+
+async def test_the_polite_refusal_to_a_bouncing_sender_is_skipped_and_recorded(
+    db: Database, clock: FixedClock, rules: MailRules, desk: Desk
+) -> None:
+    strict = replace(rules, unknown_senders="refuse")
+    report = samples.dsn_bounce("<refusal.1@desk.test>", "Who@Else.example", "")
+    assert (await deliver(db, clock, strict, report)).outcome == "bounce"
+    mail = await deliver(db, clock, strict, samples.plain("who@else.example", "Hi", "help"))
+    assert mail.outcome == "refused" and "not a known user" in mail.reason
+    async with db.read() as session:
+        replies = list(await session.scalars(select(Job).where(Job.kind == "mail.deliver")))
+    assert len(replies) == 1
+    (reply,) = replies
+    assert reply.payload["to"] == "who@else.example" and reply.state == "done"
+    assert reply.last_error is not None
+    assert reply.last_error.startswith("skipped: address bounces (1 bounce")
+    assert reply.attempts == 0 and "5.1.1" in reply.last_error
 
 
 async def test_one_bad_mail_in_a_batch_costs_only_itself(

@@ -9,11 +9,12 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from opsdesk.core import jobs
+from opsdesk.core import job_admin, job_claims, jobs
 from opsdesk.core.clock import FixedClock
 from opsdesk.core.database import Database
 from opsdesk.core.errors import Conflict, NotFound, ValidationFailed
-from opsdesk.core.jobs import ClaimedJob, Job
+from opsdesk.core.job_claims import ClaimedJob
+from opsdesk.core.jobs import Job
 
 A = "host-a:1"
 B = "host-b:2"
@@ -29,7 +30,7 @@ async def claim(
     db: Database, clock: FixedClock, worker: str = A, limit: int = 10, lease_s: float = 30
 ) -> list[ClaimedJob]:
     async with db.write() as session:
-        return await jobs.claim(
+        return await job_claims.claim(
             session, worker_id=worker, now=clock.now(), limit=limit, lease_s=lease_s
         )
 
@@ -43,7 +44,7 @@ async def load(db: Database, job_id: int) -> Job:
 
 async def fail(db: Database, clock: FixedClock, job: ClaimedJob, worker: str = A) -> str:
     async with db.write() as session:
-        return await jobs.fail(
+        return await job_claims.fail(
             session, job_id=job.id, worker_id=worker, error="boom", now=clock.now(), jitter=1.0
         )
 
@@ -85,7 +86,7 @@ async def test_claim_takes_the_earliest_due_first_and_respects_limit_and_kinds(
     first = await claim(db, clock, limit=2)
     assert [job.payload["m"] for job in first] == [3, 2]
     async with db.write() as session:
-        only_b = await jobs.claim(
+        only_b = await job_claims.claim(
             session, worker_id=B, now=clock.now(), limit=10, lease_s=30, kinds=["b"]
         )
     assert [job.payload["m"] for job in only_b] == [1]
@@ -101,11 +102,11 @@ async def test_a_dedupe_key_allows_one_live_job_and_frees_up_when_it_finishes(
     [job, _other] = await claim(db, clock)
     assert not await add(db, clock, dedupe_key="sla:42")  # running still counts as live
     async with db.write() as session:
-        assert await jobs.complete(session, job_id=job.id, worker_id=A, now=clock.now())
+        assert await job_claims.complete(session, job_id=job.id, worker_id=A, now=clock.now())
     assert await add(db, clock, dedupe_key="sla:42")
     assert await add(db, clock) and await add(db, clock)  # no key: never deduplicated
     async with db.read() as session:
-        assert (await jobs.count_jobs(session))["ready"] == 3
+        assert (await job_admin.count_jobs(session))["ready"] == 3
 
 
 async def test_concurrent_enqueues_with_one_dedupe_key_make_one_job_and_no_error(
@@ -114,7 +115,7 @@ async def test_concurrent_enqueues_with_one_dedupe_key_make_one_job_and_no_error
     results = await asyncio.gather(*(add(db, clock, dedupe_key="once") for _ in range(20)))
     assert sorted(results) == [False] * 19 + [True]
     async with db.read() as session:
-        assert (await jobs.count_jobs(session))["ready"] == 1
+        assert (await job_admin.count_jobs(session))["ready"] == 1
 
 
 @pytest.mark.parametrize(
@@ -140,13 +141,13 @@ async def test_complete_marks_done_and_a_stranger_cannot_complete(
     await add(db, clock)
     [job] = await claim(db, clock)
     async with db.write() as session:
-        assert not await jobs.complete(session, job_id=job.id, worker_id=B, now=clock.now())
+        assert not await job_claims.complete(session, job_id=job.id, worker_id=B, now=clock.now())
     clock.advance(timedelta(seconds=2))
     async with db.write() as session:
-        assert await jobs.complete(
+        assert await job_claims.complete(
             session, job_id=job.id, worker_id=A, now=clock.now(), attempt=job.attempt
         )
-        assert not await jobs.complete(session, job_id=job.id, worker_id=A, now=clock.now())
+        assert not await job_claims.complete(session, job_id=job.id, worker_id=A, now=clock.now())
     row = await load(db, job.id)
     assert (row.state, row.finished_at, row.claim_expires_at) == ("done", clock.now(), None)
 
@@ -158,10 +159,12 @@ async def test_complete_many_records_a_batch_in_one_statement(
         await add(db, clock)
     claimed = await claim(db, clock)
     async with db.write() as session:
-        done = await jobs.complete_many(session, jobs=claimed[:4], worker_id=A, now=clock.now())
+        done = await job_claims.complete_many(
+            session, jobs=claimed[:4], worker_id=A, now=clock.now()
+        )
     assert done == {job.id for job in claimed[:4]}
     async with db.read() as session:
-        counts = await jobs.count_jobs(session)
+        counts = await job_admin.count_jobs(session)
     assert (counts["done"], counts["running"]) == (4, 1)
 
 
@@ -173,7 +176,7 @@ async def test_a_failure_is_retried_after_a_growing_backoff_then_the_job_dies(
     assert await fail(db, clock, job) == "retry"
     row = await load(db, job.id)
     assert (row.state, row.last_error, row.claimed_by) == ("ready", "boom", None)
-    assert row.due_at == clock.now() + timedelta(seconds=jobs.backoff_delay(1, jitter=1.0))
+    assert row.due_at == clock.now() + timedelta(seconds=job_claims.backoff_delay(1, jitter=1.0))
     assert await claim(db, clock) == []  # not before the backoff
     clock.advance(timedelta(seconds=10))
     [job] = await claim(db, clock)
@@ -193,7 +196,9 @@ async def test_a_long_error_is_stored_truncated(db: Database, clock: FixedClock)
     await add(db, clock)
     [job] = await claim(db, clock)
     async with db.write() as session:
-        await jobs.fail(session, job_id=job.id, worker_id=A, error="x" * 10_000, now=clock.now())
+        await job_claims.fail(
+            session, job_id=job.id, worker_id=A, error="x" * 10_000, now=clock.now()
+        )
     stored = (await load(db, job.id)).last_error
     assert stored is not None and len(stored) == jobs.ERROR_MAX
 
@@ -209,18 +214,19 @@ async def test_an_expired_claim_is_taken_over_and_the_stale_worker_cannot_record
     [fresh] = await claim(db, clock, worker=B)
     assert (fresh.id, fresh.attempt) == (stale.id, 2)
     async with db.write() as session:
-        assert not await jobs.complete(session, job_id=stale.id, worker_id=A, now=clock.now())
+        assert not await job_claims.complete(session, job_id=stale.id, worker_id=A, now=clock.now())
         assert (
-            await jobs.complete_many(session, jobs=[stale], worker_id=A, now=clock.now()) == set()
+            await job_claims.complete_many(session, jobs=[stale], worker_id=A, now=clock.now())
+            == set()
         )
-        assert not await jobs.kill(
+        assert not await job_claims.kill(
             session, job_id=stale.id, worker_id=A, error="x", now=clock.now()
         )
     assert await fail(db, clock, stale, worker=A) == "lost"
     row = await load(db, fresh.id)
     assert (row.state, row.claimed_by, row.last_error) == ("running", B, None)
     async with db.write() as session:
-        assert await jobs.complete(
+        assert await job_claims.complete(
             session, job_id=fresh.id, worker_id=B, now=clock.now(), attempt=2
         )
     assert (await load(db, fresh.id)).state == "done"
@@ -234,15 +240,16 @@ async def test_the_same_worker_cannot_record_an_older_attempt_of_its_own(
     clock.advance(timedelta(seconds=5))
     [second] = await claim(db, clock, worker=A, lease_s=5)
     async with db.write() as session:
-        assert not await jobs.complete(
+        assert not await job_claims.complete(
             session, job_id=first.id, worker_id=A, now=clock.now(), attempt=first.attempt
         )
         assert (
-            await jobs.complete_many(session, jobs=[first], worker_id=A, now=clock.now()) == set()
+            await job_claims.complete_many(session, jobs=[first], worker_id=A, now=clock.now())
+            == set()
         )
-        assert await jobs.complete_many(session, jobs=[second], worker_id=A, now=clock.now()) == {
-            second.id
-        }
+        assert await job_claims.complete_many(
+            session, jobs=[second], worker_id=A, now=clock.now()
+        ) == {second.id}
 
 
 async def test_extending_claims_keeps_a_slow_job_from_being_taken_over(
@@ -252,7 +259,7 @@ async def test_extending_claims_keeps_a_slow_job_from_being_taken_over(
     [job] = await claim(db, clock, lease_s=30)
     clock.advance(timedelta(seconds=20))
     async with db.write() as session:
-        held = await jobs.extend_claims(
+        held = await job_claims.extend_claims(
             session, jobs=[job], worker_id=A, now=clock.now(), lease_s=30
         )
     assert held == {job.id}
@@ -265,7 +272,7 @@ async def test_a_recurring_job_is_rescheduled_in_place(db: Database, clock: Fixe
     [job] = await claim(db, clock)
     later = clock.now() + timedelta(minutes=1)
     async with db.write() as session:
-        assert await jobs.complete(
+        assert await job_claims.complete(
             session, job_id=job.id, worker_id=A, now=clock.now(), reschedule_at=later
         )
     row = await load(db, job.id)
@@ -280,21 +287,21 @@ async def test_an_admin_retries_a_dead_job_with_fresh_tries(
     [job] = await claim(db, clock)
     assert await fail(db, clock, job) == "dead"
     async with db.read() as session:
-        [dead] = await jobs.list_jobs(session, state="dead")
+        [dead] = await job_admin.list_jobs(session, state="dead")
     assert dead.id == job.id and dead.last_error == "boom"
     clock.advance(timedelta(hours=1))
     async with db.write() as session:
-        retried = await jobs.retry_dead(session, job_id=job.id, now=clock.now())
+        retried = await job_admin.retry_dead(session, job_id=job.id, now=clock.now())
     assert (retried.state, retried.attempts, retried.due_at) == ("ready", 0, clock.now())
     assert retried.finished_at is None
     [again] = await claim(db, clock)
     assert (again.id, again.attempt) == (job.id, 1)
     with pytest.raises(Conflict, match="running"):
         async with db.write() as session:
-            await jobs.retry_dead(session, job_id=job.id, now=clock.now())
+            await job_admin.retry_dead(session, job_id=job.id, now=clock.now())
     with pytest.raises(NotFound):
         async with db.write() as session:
-            await jobs.retry_dead(session, job_id=job.id + 1000, now=clock.now())
+            await job_admin.retry_dead(session, job_id=job.id + 1000, now=clock.now())
 
 
 async def test_a_dead_job_is_not_retried_while_a_live_one_has_its_dedupe_key(
@@ -306,7 +313,7 @@ async def test_a_dead_job_is_not_retried_while_a_live_one_has_its_dedupe_key(
     assert await add(db, clock, dedupe_key="sla:9")
     with pytest.raises(Conflict, match="dedupe key"):
         async with db.write() as session:
-            await jobs.retry_dead(session, job_id=job.id, now=clock.now())
+            await job_admin.retry_dead(session, job_id=job.id, now=clock.now())
 
 
 async def test_list_jobs_filters_by_state_and_kind_and_pages(
@@ -315,12 +322,12 @@ async def test_list_jobs_filters_by_state_and_kind_and_pages(
     for n in range(5):
         await add(db, clock, kind="a" if n % 2 else "b", due_at=clock.now() + timedelta(minutes=n))
     async with db.read() as session:
-        page1 = await jobs.list_jobs(session, state="ready", limit=2)
-        page2 = await jobs.list_jobs(session, state="ready", limit=2, offset=2)
-        only_a = await jobs.list_jobs(session, state="ready", kind="a")
-        counts_a = await jobs.count_jobs(session, kind="a")
+        page1 = await job_admin.list_jobs(session, state="ready", limit=2)
+        page2 = await job_admin.list_jobs(session, state="ready", limit=2, offset=2)
+        only_a = await job_admin.list_jobs(session, state="ready", kind="a")
+        counts_a = await job_admin.count_jobs(session, kind="a")
         with pytest.raises(ValidationFailed, match="state"):
-            await jobs.list_jobs(session, state="lost")
+            await job_admin.list_jobs(session, state="lost")
     assert [job.due_at for job in page1 + page2] == sorted(
         (job.due_at for job in page1 + page2), reverse=True
     )
@@ -333,13 +340,13 @@ async def test_purge_removes_old_done_jobs_only(db: Database, clock: FixedClock)
         await add(db, clock)
     claimed = await claim(db, clock)
     async with db.write() as session:
-        await jobs.complete_many(session, jobs=claimed[:2], worker_id=A, now=clock.now())
+        await job_claims.complete_many(session, jobs=claimed[:2], worker_id=A, now=clock.now())
     clock.advance(timedelta(days=8))
     async with db.write() as session:
-        removed = await jobs.purge_finished(session, before=clock.now() - timedelta(days=7))
+        removed = await job_admin.purge_finished(session, before=clock.now() - timedelta(days=7))
     assert removed == 2
     async with db.read() as session:
-        assert (await jobs.count_jobs(session))["running"] == 1
+        assert (await job_admin.count_jobs(session))["running"] == 1
         assert list(await session.scalars(select(Job.id))) == [claimed[2].id]
 
 
@@ -371,7 +378,9 @@ async def test_enqueue_many_adds_a_fan_out_and_skips_live_dedupe_keys(
         added = await jobs.enqueue_many(session, new_jobs=new_jobs, now=clock.now(), chunk=3)
     assert added == 4  # mail:0, mail:2, mail:3 once each, and the one without a key
     async with db.read() as session:
-        keys = sorted(str(job.dedupe_key) for job in await jobs.list_jobs(session, state="ready"))
+        keys = sorted(
+            str(job.dedupe_key) for job in await job_admin.list_jobs(session, state="ready")
+        )
     assert keys == ["None", "mail:0", "mail:1", "mail:2", "mail:3"]
     with pytest.raises(ValidationFailed) as caught:
         async with db.write() as session:

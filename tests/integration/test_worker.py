@@ -12,7 +12,7 @@ from sqlalchemy import select, update
 from opsdesk.auth.events import Client, EventKind, record_event
 from opsdesk.auth.models import AuthEvent, AuthSession
 from opsdesk.auth.sessions import end_session, session_policy_of, start_session
-from opsdesk.core import jobs
+from opsdesk.core import job_claims, jobs
 from opsdesk.core.clock import FixedClock
 from opsdesk.core.database import Database
 from opsdesk.core.jobs import Job
@@ -70,7 +70,7 @@ async def test_handlers_run_with_their_payload_and_outcomes_are_recorded(
     assert "broken, echo" in by_kind["nobody.knows"].last_error
 
     assert await worker.run_once() == 0  # the failed one waits for its backoff
-    clock.advance(timedelta(seconds=jobs.BACKOFF_BASE_S))
+    clock.advance(timedelta(seconds=job_claims.BACKOFF_BASE_S))
     assert await worker.run_once() == 1
     assert by_kind["broken"].id in {job.id for job in await all_jobs(db) if job.state == "dead"}
 
@@ -114,7 +114,7 @@ async def test_a_transactional_job_taken_over_midway_leaves_no_writes(
     await started.wait()
     clock.advance(timedelta(seconds=worker.lease_s))
     async with db.write() as session:
-        [taken] = await jobs.claim(
+        [taken] = await job_claims.claim(
             session, worker_id="other:2", now=clock.now(), limit=1, lease_s=60
         )
     release.set()

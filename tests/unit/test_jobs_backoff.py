@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from opsdesk.core.jobs import BACKOFF_BASE_S, BACKOFF_CAP_S, backoff_delay
+from opsdesk.core.job_claims import BACKOFF_BASE_S, BACKOFF_CAP_S, backoff_delay
 
 
 def test_the_ceiling_doubles_per_attempt() -> None:

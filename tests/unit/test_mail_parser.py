@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 
 from opsdesk.intake.email import threads
-from opsdesk.intake.email.loops import Kind, classify
+from opsdesk.intake.email.loops import Kind, classify, permanent_failure
 from opsdesk.intake.email.parser import (
+    DeliveryReport,
     MailUnreadable,
     codec_for,
     decode_words,
@@ -166,6 +167,36 @@ def test_robots_and_reports_are_bounces() -> None:
     assert mail.report.recipients == ["gone@corp.example"]
     assert mail.report.status == "5.1.1"
     assert mail.report.original_message_id == original
+    assert permanent_failure(mail.report)
+
+
+def test_a_delayed_report_is_a_bounce_but_not_a_permanent_failure() -> None:
+    original = f"<incident-{NUMBER}@desk.test>"
+    mail = parse_mail(samples.dsn_delayed(original, "slow@corp.example", NUMBER))
+    assert classify(mail, **OURS).kind is Kind.BOUNCE
+    assert mail.report is not None
+    assert (mail.report.action, mail.report.status) == ("delayed", "4.4.1")
+    assert not permanent_failure(mail.report)
+
+
+@pytest.mark.parametrize(
+    ("action", "status", "permanent"),
+    [
+        ("failed", "5.1.1", True),
+        ("Failed", "", True),
+        ("", "5.2.2", True),
+        ("failed", "4.4.7", True),
+        ("delayed", "4.4.1", False),
+        ("", "4.2.2", False),
+        ("delivered", "2.0.0", False),
+        ("", "", False),
+    ],
+)
+def test_only_a_failed_action_or_a_5xx_status_is_permanent(
+    action: str, status: str, permanent: bool
+) -> None:
+    report = DeliveryReport(["a@corp.example"], action, status, "", None, {})
+    assert permanent_failure(report) is permanent
 
 
 def test_out_of_office_is_automatic() -> None:

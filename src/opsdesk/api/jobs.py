@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from opsdesk.api.deps import ADMIN_ONLY, DB, ClockDep, CurrentCaller
 from opsdesk.auth.roles import Role
 from opsdesk.auth.service import require_role
-from opsdesk.core import jobs
+from opsdesk.core import job_admin, jobs
 from opsdesk.core.bounds import MAX_PAGE, RowId
 from opsdesk.core.pagination import MAX_PER_PAGE
 
@@ -57,10 +57,10 @@ async def list_jobs(
 ) -> JobPage:
     require_role(caller, Role.ADMIN)
     async with db.read() as session:
-        items = await jobs.list_jobs(
+        items = await job_admin.list_jobs(
             session, state=state, kind=kind, limit=per_page, offset=(page - 1) * per_page
         )
-        counts = await jobs.count_jobs(session, kind=kind)
+        counts = await job_admin.count_jobs(session, kind=kind)
     return JobPage(
         items=[JobOut.model_validate(job) for job in items],
         total=counts[state],
@@ -75,5 +75,5 @@ async def retry_job(job_id: RowId, caller: CurrentCaller, db: DB, clock: ClockDe
     """Give a dead job a fresh set of tries, due now."""
     require_role(caller, Role.ADMIN)
     async with db.write() as session:
-        job = await jobs.retry_dead(session, job_id=job_id, now=clock.now())
+        job = await job_admin.retry_dead(session, job_id=job_id, now=clock.now())
         return JobOut.model_validate(job)

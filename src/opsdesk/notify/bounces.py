@@ -1,13 +1,14 @@
-"""Addresses our mail bounces from: the rule that stops mailing them, and the administrator's
-list of them with a way to clear one (a fixed mailbox gets its notifications again).
+"""Addresses our mail bounces from: recording them, the rule that stops mailing them, and the
+administrator's list of them with a way to clear one (a fixed mailbox gets its mail again).
 
-Inbound mail records the addresses (``intake/email``: a delivery report of one of our mails
-adds a bounce to its recipient); this module only reads that record, and clears it.
+Inbound mail reads the delivery reports (``intake/email``) and calls ``record_bounce`` for
+the recipient of a permanent failure; every sender (notifications, status updates, intake's
+automatic replies) leaves a bouncing address out and records the mail as skipped.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -18,13 +19,14 @@ from opsdesk.auth import service as auth
 from opsdesk.auth.roles import Caller, Role
 from opsdesk.core import jobs
 from opsdesk.core.errors import NotFound, ValidationFailed
-from opsdesk.notify.mail import MAIL_JOB
+from opsdesk.notify.mail import MAIL_JOB, OutgoingMail
 from opsdesk.notify.models import BOUNCING_ADDRESS_MAX, BouncingAddress
 
-# Inbound mail marks an address bouncing on the first delivery report it reads for it (there
-# is no higher threshold there), so one recorded bounce is enough to stop mailing it.
+# Only permanent failures are recorded (a delayed report is not), so one is enough to stop
+# mailing the address.
 BOUNCES_TO_SKIP = 1
 SKIPPED_PREFIX = "skipped: address bounces"
+STATUS_MAX = 200
 
 
 def is_bouncing(row: BouncingAddress) -> bool:
@@ -40,6 +42,51 @@ async def bouncing_among(
         return {}
     rows = await session.scalars(select(BouncingAddress).where(BouncingAddress.address.in_(wanted)))
     return {row.address: row for row in rows if is_bouncing(row)}
+
+
+async def record_bounce(
+    session: AsyncSession,
+    *,
+    address: str,
+    detail: str,
+    now: datetime,
+    incident_id: int | None = None,
+) -> BouncingAddress:
+    """Count a permanent delivery failure to ``address`` (folded to lower case); ``detail``
+    is the report's action, status and diagnostic, kept as the last status."""
+    key = address.strip().lower()
+    if not key or len(key) > BOUNCING_ADDRESS_MAX:
+        raise ValidationFailed(
+            f"address: must be 1 to {BOUNCING_ADDRESS_MAX} characters", field="address"
+        )
+    row = await session.get(BouncingAddress, key, with_for_update=True)
+    if row is None:
+        row = BouncingAddress(address=key, bounces=0, first_at=now)
+        session.add(row)
+    row.bounces += 1
+    row.last_at = now
+    row.last_status = detail[:STATUS_MAX]
+    row.last_incident_id = incident_id
+    await session.flush()
+    return row
+
+
+async def without_bouncing(
+    session: AsyncSession, mails: Sequence[OutgoingMail], *, now: datetime
+) -> list[OutgoingMail]:
+    """The mails to send: one to an address that bounces is recorded as skipped instead
+    (a ``done`` job saying why, listed on the admin page) and left out."""
+    bouncing = await bouncing_among(session, (mail.to for mail in mails))
+    kept = []
+    for mail in mails:
+        bounced = bouncing.get(mail.to.strip().lower())
+        if bounced is None:
+            kept.append(mail)
+            continue
+        await jobs.record_skipped(
+            session, kind=MAIL_JOB, payload=mail.to_payload(), reason=skip_reason(bounced), now=now
+        )
+    return kept
 
 
 def skip_reason(row: BouncingAddress) -> str:
@@ -95,7 +142,8 @@ class SkippedMail:
 async def skipped_mails(
     *, session: AsyncSession, caller: Caller, limit: int = 20
 ) -> list[SkippedMail]:
-    """The latest notifications not mailed because their address bounces, newest first."""
+    """The latest mails (notifications, status updates, automatic replies) not sent because
+    their address bounces, newest first."""
     auth.require_role(caller, Role.ADMIN)
     rows = await session.scalars(
         select(jobs.Job)

@@ -22,7 +22,7 @@ from typing import Any
 
 import aiosmtplib
 
-from opsdesk.core.jobs import KnownOutage
+from opsdesk.core.job_claims import KnownOutage
 from opsdesk.core.settings import Settings
 
 log = logging.getLogger(__name__)

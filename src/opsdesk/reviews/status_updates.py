@@ -29,6 +29,7 @@ from opsdesk.incidents import access
 from opsdesk.incidents import history as incident_history
 from opsdesk.incidents.fields import HistoryAction
 from opsdesk.incidents.models import Incident
+from opsdesk.notify import bounces
 from opsdesk.notify.mail import MAIL_JOB, OutgoingMail, mail_domain
 from opsdesk.reviews import status_audiences, status_page
 from opsdesk.reviews.status_models import StatusAudience, StatusIncident, StatusUpdate
@@ -210,7 +211,7 @@ async def post_update(
     )
     session.add(update)
     await session.flush()
-    await _queue_mails(
+    skipped = await _queue_mails(
         session,
         update=update,
         communicated=communicated,
@@ -223,6 +224,8 @@ async def post_update(
     mailed = f"mailed to {len(addresses)} recipient{'' if len(addresses) == 1 else 's'}"
     if audiences:
         mailed += " of " + ", ".join(audience.name for audience in audiences)
+    if skipped:
+        mailed += f"; {skipped} not mailed: the address bounces"
     session.add(
         incident_history.record_history(
             incident=incident,
@@ -246,12 +249,13 @@ async def _queue_mails(
     addresses: Mapping[str, bool],
     now: datetime,
     settings: Settings,
-) -> None:
+) -> int:
     """One message per recipient: nobody sees another recipient's address. Internal
     stakeholders' mails also name the incident number (subject and last line), so that they
-    can find the incident; customers' never do, like the public page."""
+    can find the incident; customers' never do, like the public page. Returns how many
+    recipients were skipped because their address bounces."""
     if not addresses:
-        return
+        return 0
     template = await status_audiences.effective_template(session, UpdateState(update.state))
     base = settings.public_url.rstrip("/")
     values = {
@@ -272,34 +276,40 @@ async def _queue_mails(
     }
     domain = mail_domain(settings.mail_from)
     root = f"<status-{communicated.public_id}@{domain}>"
-    new_jobs = []
+    mails = []
     for address, internal in addresses.items():
         mail_subject, mail_text = versions[internal]
         html = "".join(
             f"<p>{escape(part).replace(chr(10), '<br>')}</p>" for part in mail_text.split("\n\n")
         )
-        mail = OutgoingMail(
-            message_id=f"<status-{communicated.public_id}.{update.id}.{uuid.uuid4().hex}@{domain}>",
-            sender=settings.mail_from,
-            to=address,
-            to_name="",
-            subject=mail_subject,
-            text=mail_text,
-            html=html,
-            date=now.isoformat(),
-            in_reply_to=root,
-            references=[root],
-            event=STATUS_MAIL_EVENT,
-        )
-        new_jobs.append(
-            jobs.NewJob(
-                kind=MAIL_JOB,
-                payload=mail.to_payload(),
-                dedupe_key=f"mail:status:{update.id}:{address}"[:200],
-                max_attempts=MAIL_MAX_ATTEMPTS,
+        mails.append(
+            OutgoingMail(
+                message_id=f"<status-{communicated.public_id}.{update.id}.{uuid.uuid4().hex}@{domain}>",
+                sender=settings.mail_from,
+                to=address,
+                to_name="",
+                subject=mail_subject,
+                text=mail_text,
+                html=html,
+                date=now.isoformat(),
+                in_reply_to=root,
+                references=[root],
+                event=STATUS_MAIL_EVENT,
             )
         )
+    # An address that bounces is left out, its mail recorded as skipped; the others go.
+    kept = await bounces.without_bouncing(session, mails, now=now)
+    new_jobs = [
+        jobs.NewJob(
+            kind=MAIL_JOB,
+            payload=mail.to_payload(),
+            dedupe_key=f"mail:status:{update.id}:{mail.to}"[:200],
+            max_attempts=MAIL_MAX_ATTEMPTS,
+        )
+        for mail in kept
+    ]
     await jobs.enqueue_many(session, new_jobs=new_jobs, now=now)
+    return len(mails) - len(kept)
 
 
 async def prefill(*, session: AsyncSession, incident: Incident, state: UpdateState) -> str:

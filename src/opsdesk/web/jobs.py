@@ -9,7 +9,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from opsdesk.auth.roles import Caller
-from opsdesk.core import jobs
+from opsdesk.core import job_admin
 from opsdesk.core.errors import OpsdeskError
 from opsdesk.web.common import (
     EMPTY,
@@ -54,10 +54,10 @@ async def jobs_page(request: Request) -> Response:
         caller = await admin_for_page(request, session)
         if not isinstance(caller, Caller):
             return caller
-        found = await jobs.list_jobs(
+        found = await job_admin.list_jobs(
             session, state=state, limit=PER_PAGE + 1, offset=(page - 1) * PER_PAGE
         )
-        counts = await jobs.count_jobs(session)
+        counts = await job_admin.count_jobs(session)
     rows = [
         JobRow(
             id=job.id,
@@ -108,7 +108,7 @@ async def retry_job(request: Request, job_id: int) -> Response:
         if not isinstance(caller, Caller):
             return caller
         try:
-            job = await jobs.retry_dead(session, job_id=job_id, now=_clock(request).now())
+            job = await job_admin.retry_dead(session, job_id=job_id, now=_clock(request).now())
         except OpsdeskError as exc:
             request.session[SESSION_FLASH_KEY] = f"Job {job_id} was not retried: {exc.message}"
             return _redirect("/admin/jobs?state=dead")

@@ -12,7 +12,7 @@ from typing import Any
 from opsdesk.auth.events import purge_events
 from opsdesk.auth.sessions import purge_ended_sessions, session_policy_of
 from opsdesk.collaboration import tasks, work_orders
-from opsdesk.core import jobs
+from opsdesk.core import job_admin, jobs
 from opsdesk.core.settings import Settings
 from opsdesk.incidents.events import INCIDENT_CHANGED
 from opsdesk.incidents.sweeper import incident_rules_from, sweep_due
@@ -136,7 +136,7 @@ def default_handlers(settings: Settings) -> dict[str, HandlerSpec]:
     async def purge_jobs(_payload: dict[str, Any], ctx: JobContext) -> None:
         now = ctx.clock.now()
         before = now - timedelta(days=settings.jobs_keep_days)
-        purged = await jobs.purge_finished(ctx.session, before=before, limit=PURGE_BATCH)
+        purged = await job_admin.purge_finished(ctx.session, before=before, limit=PURGE_BATCH)
         # Ended web sessions and old auth events go with the same daily sweep.
         purged = max(
             purged,

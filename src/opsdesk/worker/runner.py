@@ -27,7 +27,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from opsdesk.core import jobs
+from opsdesk.core import job_claims, jobs
 from opsdesk.core.clock import Clock
 from opsdesk.core.database import Database
 from opsdesk.core.settings import Settings
@@ -47,7 +47,7 @@ class JobContext:
         db: Database,
         clock: Clock,
         settings: Settings,
-        job: jobs.ClaimedJob,
+        job: job_claims.ClaimedJob,
         worker_id: str,
         session: AsyncSession | None = None,
     ) -> None:
@@ -106,7 +106,7 @@ class HandlerSpec:
 
 @dataclass
 class _Outcome:
-    job: jobs.ClaimedJob
+    job: job_claims.ClaimedJob
     error: str | None = None
     dead: bool = False
     recorded: bool = False
@@ -184,10 +184,10 @@ class Worker:
         if self.db.is_sqlite:
             # SQLite has one writer: an idle poll must not take it from the web requests.
             async with self.db.read() as session:
-                if not await jobs.any_due(session, now=self.clock.now()):
+                if not await job_claims.any_due(session, now=self.clock.now()):
                     return 0
         async with self.db.write() as session:
-            claimed = await jobs.claim(
+            claimed = await job_claims.claim(
                 session,
                 worker_id=self.worker_id,
                 now=self.clock.now(),
@@ -251,7 +251,7 @@ class Worker:
             for waiter in waits:
                 waiter.cancel()
 
-    async def _heartbeat(self, pending: dict[int, jobs.ClaimedJob]) -> None:
+    async def _heartbeat(self, pending: dict[int, job_claims.ClaimedJob]) -> None:
         """Keep the claims of slow jobs alive so that no other worker takes them over."""
         while True:
             await asyncio.sleep(self.lease_s / 3)
@@ -259,7 +259,7 @@ class Worker:
                 continue
             try:
                 async with self.db.write() as session:
-                    await jobs.extend_claims(
+                    await job_claims.extend_claims(
                         session,
                         jobs=list(pending.values()),
                         worker_id=self.worker_id,
@@ -270,7 +270,7 @@ class Worker:
                 log.exception("worker %s: extending claims failed", self.worker_id)
 
     async def _run_guarded(
-        self, job: jobs.ClaimedJob, pending: dict[int, jobs.ClaimedJob]
+        self, job: job_claims.ClaimedJob, pending: dict[int, job_claims.ClaimedJob]
     ) -> _Outcome:
         async with self._limit:
             try:
@@ -278,7 +278,7 @@ class Worker:
             finally:
                 pending.pop(job.id, None)
 
-    async def _run(self, job: jobs.ClaimedJob) -> _Outcome:
+    async def _run(self, job: job_claims.ClaimedJob) -> _Outcome:
         spec = self.handlers.get(job.kind)
         if spec is None:
             known = ", ".join(sorted(self.handlers)) or "none"
@@ -292,7 +292,7 @@ class Worker:
                 async with self.db.write() as session:
                     ctx = self._context(job, session)
                     await spec.handler(dict(job.payload), ctx)
-                    held = await jobs.complete(
+                    held = await job_claims.complete(
                         session,
                         job_id=job.id,
                         worker_id=self.worker_id,
@@ -314,7 +314,7 @@ class Worker:
                 job.kind,
             )
             return _Outcome(job, recorded=True)
-        except jobs.KnownOutage as exc:
+        except job_claims.KnownOutage as exc:
             # The handler reported the outage once already; the job keeps the reason.
             log.debug(
                 "worker %s: job %d (%s) attempt %d/%d failed: %s",
@@ -341,7 +341,7 @@ class Worker:
             )
             return _Outcome(job, error=_describe(exc))
 
-    def _context(self, job: jobs.ClaimedJob, session: AsyncSession | None) -> JobContext:
+    def _context(self, job: job_claims.ClaimedJob, session: AsyncSession | None) -> JobContext:
         return JobContext(
             db=self.db,
             clock=self.clock,
@@ -367,12 +367,14 @@ class Worker:
         lost = 0
         async with self.db.write() as session:
             done = [o.job for o in todo if o.error is None and o.reschedule_at is None]
-            held = await jobs.complete_many(session, jobs=done, worker_id=self.worker_id, now=now)
+            held = await job_claims.complete_many(
+                session, jobs=done, worker_id=self.worker_id, now=now
+            )
             lost += len(done) - len(held)
             for outcome in todo:
                 job = outcome.job
                 if outcome.error is None and outcome.reschedule_at is not None:
-                    ok = await jobs.complete(
+                    ok = await job_claims.complete(
                         session,
                         job_id=job.id,
                         worker_id=self.worker_id,
@@ -382,7 +384,7 @@ class Worker:
                     )
                     lost += not ok
                 elif outcome.error is not None and outcome.dead:
-                    ok = await jobs.kill(
+                    ok = await job_claims.kill(
                         session,
                         job_id=job.id,
                         worker_id=self.worker_id,
@@ -392,7 +394,7 @@ class Worker:
                     )
                     lost += not ok
                 elif outcome.error is not None:
-                    result = await jobs.fail(
+                    result = await job_claims.fail(
                         session,
                         job_id=job.id,
                         worker_id=self.worker_id,

@@ -31,6 +31,7 @@ from opsdesk.intake.email import threads
 from opsdesk.intake.email.models import InboundMail
 from opsdesk.intake.email.outcomes import MailResult, MailRules, Outcome
 from opsdesk.intake.email.parser import ParsedAttachment, ParsedMail
+from opsdesk.notify import bounces
 from opsdesk.notify.mail import MAIL_JOB, OutgoingMail
 
 
@@ -228,4 +229,8 @@ async def _polite_refusal(
         in_reply_to=parsed.message_id,
         references=[parsed.message_id] if parsed.message_id else [],
     )
-    await jobs.enqueue(session, kind=MAIL_JOB, payload=mail.to_payload(), now=now, max_attempts=8)
+    # A sender whose address bounces is not answered: the refusal is recorded as skipped.
+    for kept in await bounces.without_bouncing(session, [mail], now=now):
+        await jobs.enqueue(
+            session, kind=MAIL_JOB, payload=kept.to_payload(), now=now, max_attempts=8
+        )

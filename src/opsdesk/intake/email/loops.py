@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
-from opsdesk.intake.email.parser import ParsedMail
+from opsdesk.intake.email.parser import DeliveryReport, ParsedMail
 
 ROBOT_LOCAL_PARTS = frozenset({"mailer-daemon", "postmaster", "mail-daemon", "mailerdaemon"})
 # The Message-IDs notify/mail.py and the polite refusal give the mails we send.
@@ -74,3 +74,12 @@ def classify(mail: ParsedMail, *, our_address: str, our_domain: str) -> Verdict:
     if _domain(mail.from_address) == our_domain and sender_local in ("noreply", "no-reply"):
         return Verdict(Kind.OWN, f"sent from {mail.from_address}")
     return Verdict(Kind.PERSON)
+
+
+def permanent_failure(report: DeliveryReport) -> bool:
+    """Whether a delivery report says the mail can never be delivered (RFC 3464 ``Action:
+    failed``, or an RFC 3463 status class 5); a ``delayed`` 4.x.x report, or one naming no
+    failure at all, is not: the address may work tomorrow."""
+    action = report.action.strip().lower()
+    status = report.status.strip()
+    return action == "failed" or status.startswith("5.")

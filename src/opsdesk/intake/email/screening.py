@@ -1,6 +1,7 @@
 """Mail that must not reach an incident: our own mail come back, automatic replies,
-bounces (logged on the incident they name, the address marked bouncing), mail without a
-sender, and runaway senders held by the rate limit. The pure rules are in ``loops``."""
+bounces (logged on the incident they name; a permanent failure marks the address bouncing
+through ``notify.bounces``), mail without a sender, and runaway senders held by the rate
+limit. The pure rules are in ``loops``."""
 
 from __future__ import annotations
 
@@ -11,13 +12,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from opsdesk.collaboration import service as collaboration
 from opsdesk.incidents.access import incident_by_number
-from opsdesk.incidents.models import Incident
 from opsdesk.intake.email import threads
-from opsdesk.intake.email.loops import Kind, classify
-from opsdesk.intake.email.models import ADDRESS_MAX, InboundMail
+from opsdesk.intake.email.loops import Kind, classify, permanent_failure
+from opsdesk.intake.email.models import InboundMail
 from opsdesk.intake.email.outcomes import MailResult, MailRules, MailStatus, Outcome
 from opsdesk.intake.email.parser import ParsedMail
-from opsdesk.notify.models import BouncingAddress
+from opsdesk.notify import bounces
+from opsdesk.notify.models import BOUNCING_ADDRESS_MAX
 
 
 async def screen(
@@ -70,7 +71,8 @@ async def screen(
 async def record_bounce(
     session: AsyncSession, parsed: ParsedMail, reason: str, rules: MailRules, now: datetime
 ) -> MailResult:
-    """Log a bounce of one of our notifications on its incident; mark the address bouncing."""
+    """Log a delivery report of one of our mails on its incident; a permanent failure also
+    marks the address bouncing, a delayed one does not (the server is still trying)."""
     report = parsed.report
     if report is None:
         return MailResult(Outcome.BOUNCE, reason + "; not a delivery report we can read")
@@ -85,9 +87,19 @@ async def record_bounce(
         if incident is not None:
             break
     status = " ".join(p for p in (report.action, report.status, report.diagnostic) if p)
-    for address in report.recipients:
-        await _mark_bouncing(session, address.lower(), status, incident, now)
-    summary = f"Mail to {', '.join(report.recipients) or 'a recipient'} bounced" + (
+    permanent = permanent_failure(report)
+    if permanent:
+        for address in report.recipients:
+            if address.strip() and len(address.strip()) <= BOUNCING_ADDRESS_MAX:
+                await bounces.record_bounce(
+                    session,
+                    address=address,
+                    detail=status,
+                    now=now,
+                    incident_id=None if incident is None else incident.id,
+                )
+    what = "bounced" if permanent else "not delivered yet (the address is still mailed)"
+    summary = f"Mail to {', '.join(report.recipients) or 'a recipient'} {what}" + (
         f": {status}" if status else ""
     )
     if incident is not None:
@@ -95,16 +107,3 @@ async def record_bounce(
             session=session, incident=incident, body=summary, now=now
         )
     return MailResult(Outcome.BOUNCE, summary, incident=incident)
-
-
-async def _mark_bouncing(
-    session: AsyncSession, address: str, status: str, incident: Incident | None, now: datetime
-) -> None:
-    row = await session.get(BouncingAddress, address[:ADDRESS_MAX], with_for_update=True)
-    if row is None:
-        row = BouncingAddress(address=address[:ADDRESS_MAX], bounces=0, first_at=now)
-        session.add(row)
-    row.bounces += 1
-    row.last_at = now
-    row.last_status = status[:200]
-    row.last_incident_id = None if incident is None else incident.id
