@@ -9,7 +9,7 @@ concurrency, record the outcomes (one transaction). Two kinds of handler:
   worker marks the job done afterwards: delivery is at-least-once, so a worker killed between
   sending and recording sends again on the next try.
 
-A handler that raises is retried with exponential backoff (``core.jobs.fail``) and ends
+A handler that raises is retried with exponential backoff (``core.job_claims.fail``) and ends
 ``dead`` after its last try; a job of a kind nobody registered goes ``dead`` at once.
 """
 
