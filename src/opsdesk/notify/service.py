@@ -354,10 +354,8 @@ async def notify_incident_event(
     template = await _effective_template(session, event) if people_to_tell else None
     domain = mail_domain(settings.mail_from)
     root = root_message_id(incident.number, domain)
-    bouncing = await bounces.bouncing_among(
-        session, (people[uid].email for uid, _kind in people_to_tell if uid in people)
-    )
     queued = 0
+    mails: list[tuple[str, OutgoingMail]] = []
     for user_id, kind in people_to_tell:
         user = people.get(user_id)
         # Nobody is told about what they did themselves, except the receipt of a report:
@@ -403,16 +401,16 @@ async def notify_incident_event(
             incident=incident.number,
             event=event,
         )
-        bounced = bouncing.get(user.email.strip().lower())
-        if bounced is not None:
-            # Kept as a finished job so the outbox shows the mail and why it was not sent.
-            await jobs.record_skipped(
-                session,
-                kind=MAIL_JOB,
-                payload=mail.to_payload(),
-                reason=bounces.skip_reason(bounced),
-                now=now,
-            )
+        mails.append((user_id, mail))
+    # A mail to an address that bounces is kept as a finished job saying why, not sent.
+    sendable = {
+        id(mail)
+        for mail in await bounces.without_bouncing(
+            session, [mail for _user_id, mail in mails], now=now
+        )
+    }
+    for user_id, mail in mails:
+        if id(mail) not in sendable:
             continue
         if await jobs.enqueue(
             session,
