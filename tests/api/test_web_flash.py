@@ -117,7 +117,7 @@ async def test_a_queued_test_is_info_and_a_refusal_an_error_with_role_alert(
     assert refused.status_code == 303
     kind, role, text = flash_of((await client.get(refused.headers["location"])).text)
     assert (kind, role) == ("notice notice-error flash", "alert")
-    assert text.startswith("Not done: Not cleared:")
+    assert text.startswith("Error: Not cleared:")
 
 
 def test_a_message_kept_before_kinds_existed_is_a_success() -> None:

@@ -154,7 +154,7 @@ FLASH_LABELS: dict[FlashKind, str] = {
     "success": "",
     "info": "Note",
     "warning": "Warning",
-    "error": "Not done",
+    "error": "Error",
 }
 
 
