@@ -17,9 +17,9 @@ from opsdesk.core.errors import OpsdeskError
 from opsdesk.core.settings import Settings
 from opsdesk.web.common import (
     EMPTY,
-    SESSION_FLASH_KEY,
     _clock,
     _db,
+    _flash,
     _format_time,
     _redirect,
     _render,
@@ -132,7 +132,7 @@ async def revoke_access_key(request: Request, access_key_id: str) -> Response:
                 now=_clock(request).now(),
             )
         except OpsdeskError as exc:
-            request.session[SESSION_FLASH_KEY] = f"Not revoked: {exc.message}"
+            _flash(request, f"Not revoked: {exc.message}", kind="error")
             return _redirect("/admin/access-keys")
-    request.session[SESSION_FLASH_KEY] = f"Access key {access_key_id} is revoked."
+    _flash(request, f"Access key {access_key_id} is revoked.")
     return _redirect("/admin/access-keys")

@@ -11,13 +11,13 @@ from opsdesk.alerts.service import KINDS
 from opsdesk.auth.roles import Caller, Role
 from opsdesk.core.errors import NotFound, OpsdeskError
 from opsdesk.web.common import (
-    SESSION_FLASH_KEY,
     _caller,
     _clock,
     _csrf_failed,
     _csrf_ok,
     _db,
     _error_page,
+    _flash,
     _redirect,
     _render,
     _text,
@@ -115,9 +115,9 @@ async def create_integration(request: Request) -> Response:
                 now=_clock(request).now(),
             )
         except OpsdeskError as exc:
-            request.session[SESSION_FLASH_KEY] = f"The integration was not created: {exc.message}"
+            _flash(request, f"The integration was not created: {exc.message}", kind="error")
             return _redirect("/admin/integrations")
-        request.session[SESSION_FLASH_KEY] = f"Integration {row.name!r} created."
+        _flash(request, f"Integration {row.name!r} created.")
         # Shown once on the next page; only its hash is stored.
         request.session["new_integration_key"] = key
     return _redirect("/admin/integrations")
@@ -140,8 +140,8 @@ async def toggle_integration(request: Request, integration_id: int) -> Response:
                 session=session, integration_id=integration_id, changes={"active": active}
             )
         except OpsdeskError as exc:
-            request.session[SESSION_FLASH_KEY] = exc.message
+            _flash(request, exc.message, kind="error")
             return _redirect("/admin/integrations")
         state = "enabled" if active else "disabled"
-        request.session[SESSION_FLASH_KEY] = f"Integration {row.name!r} {state}."
+        _flash(request, f"Integration {row.name!r} {state}.")
     return _redirect("/admin/integrations")

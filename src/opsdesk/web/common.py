@@ -5,10 +5,11 @@ from __future__ import annotations
 import hmac
 import secrets
 from collections.abc import Awaitable, Callable, Iterable, Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
-from typing import Any, Protocol, TypeVar
+from typing import Any, Literal, Protocol, TypeVar, get_args
 from urllib.parse import urlencode
 
 import jinja2
@@ -145,6 +146,34 @@ NEW_FORM_FIELDS = (
 EMPTY = "—"
 StoredT = TypeVar("StoredT", covariant=True)
 
+FlashKind = Literal["success", "info", "warning", "error"]
+FLASH_KINDS: tuple[FlashKind, ...] = get_args(FlashKind)
+# Read out before the message (the icon shows it), so the kind is not told by colour alone
+# (WCAG 1.4.1). A success, the usual case, is told by its message ("Rotation saved.") alone.
+FLASH_LABELS: dict[FlashKind, str] = {
+    "success": "",
+    "info": "Note",
+    "warning": "Warning",
+    "error": "Error",
+}
+
+
+@dataclass(frozen=True)
+class Flash:
+    """The one-time message shown at the top of the next page (templates/base.html)."""
+
+    message: str
+    kind: FlashKind = "success"
+
+    @property
+    def role(self) -> str:
+        # A warning or a refusal interrupts; a plain confirmation waits its turn.
+        return "alert" if self.kind in ("warning", "error") else "status"
+
+    @property
+    def label(self) -> str:
+        return FLASH_LABELS[self.kind]
+
 
 def _format_time(value: datetime | None) -> str:
     if value is None:
@@ -264,12 +293,12 @@ def _render(
     caller: Caller | None,
     status_code: int = 200,
 ) -> Response:
-    flash = request.session.pop(SESSION_FLASH_KEY, None) if caller is not None else None
+    flash = _flash_of(request.session.pop(SESSION_FLASH_KEY, None)) if caller is not None else None
     context = {
         "caller": caller,
         "role_label": ROLE_LABELS[caller.role] if caller is not None else "",
         "csrf_token": _csrf_token(request),
-        "flash": flash if isinstance(flash, str) else None,
+        "flash": flash,
         "version": __version__,
         "request_path": request.url.path,
         **context,
@@ -314,9 +343,29 @@ async def _posted(request: Request) -> tuple[Caller, FormData] | Response:
     return caller, form
 
 
-def _done(request: Request, url: str, message: str) -> Response:
-    """After a form succeeded: the message shown once on the page at ``url``."""
-    request.session[SESSION_FLASH_KEY] = message
+def _flash(request: Request, message: str, *, kind: FlashKind = "success") -> None:
+    """Keep ``message`` for the next page this session renders, shown once."""
+    request.session[SESSION_FLASH_KEY] = {"message": message, "kind": kind}
+
+
+def _flash_of(stored: object) -> Flash | None:
+    """The kept message; a bare string (as kept before kinds existed) is a success."""
+    if isinstance(stored, str):
+        return Flash(stored)
+    if isinstance(stored, dict):
+        message, kind = stored.get("message"), stored.get("kind")
+        if isinstance(message, str):
+            for known in FLASH_KINDS:
+                if kind == known:
+                    return Flash(message, known)
+            return Flash(message)
+    return None
+
+
+def _done(request: Request, url: str, message: str, *, kind: FlashKind = "success") -> Response:
+    """After a form was handled: the message shown once on the page at ``url``; ``kind``
+    (success, info, warning, error) sets its look and how screen readers announce it."""
+    _flash(request, message, kind=kind)
     return _redirect(url)
 
 

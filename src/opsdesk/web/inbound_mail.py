@@ -16,9 +16,10 @@ from opsdesk.intake.email import queries, service
 from opsdesk.intake.email.outcomes import OUTCOME_LABELS, MailRules, MailStatus, Outcome
 from opsdesk.web.common import (
     EMPTY,
-    SESSION_FLASH_KEY,
+    FlashKind,
     _clock,
     _db,
+    _flash,
     _format_time,
     _redirect,
     _render,
@@ -31,6 +32,17 @@ router = APIRouter(include_in_schema=False)
 PER_PAGE = 50
 FILTERS = {"all": None, "held": MailStatus.HELD, "failed": MailStatus.FAILED}
 FILTER_LABELS = {"all": "All", "held": "Held", "failed": "Failed"}
+# Processing again ran, but the mail may still have been set aside or have failed; any other
+# outcome (an incident created, threaded, reopened or linked) is a success.
+OUTCOME_FLASH_KINDS: dict[Outcome, FlashKind] = {
+    Outcome.IGNORED_AUTO_REPLY: "info",
+    Outcome.IGNORED_OWN: "info",
+    Outcome.BOUNCE: "info",
+    Outcome.HELD_RATE_LIMIT: "warning",
+    Outcome.REFUSED: "warning",
+    Outcome.FAILED_PARSE: "warning",
+    Outcome.FAILED: "warning",
+}
 
 
 @dataclass(frozen=True)
@@ -125,9 +137,12 @@ async def process_again(request: Request, mail_id: int) -> Response:
                 now=_clock(request).now(),
             )
         except OpsdeskError as exc:
-            request.session[SESSION_FLASH_KEY] = f"Mail {mail_id} was not processed: {exc.message}"
+            _flash(request, f"Mail {mail_id} was not processed: {exc.message}", kind="error")
             return _redirect("/admin/inbound-mail")
         outcome = OUTCOME_LABELS[Outcome(mail.outcome)] if mail.outcome else mail.status
         message = f"Mail {mail.id} processed again: {outcome}."
-    request.session[SESSION_FLASH_KEY] = message
+        kind: FlashKind = (
+            OUTCOME_FLASH_KINDS.get(Outcome(mail.outcome), "success") if mail.outcome else "info"
+        )
+    _flash(request, message, kind=kind)
     return _redirect("/admin/inbound-mail")

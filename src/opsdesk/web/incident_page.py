@@ -47,15 +47,16 @@ from opsdesk.web import (
 from opsdesk.web.common import (
     CATALOG_FIELDS,
     FIELD_LABELS,
-    SESSION_FLASH_KEY,
     STATUS_CLASSES,
     USER_FIELDS,
+    FlashKind,
     _catalog_names,
     _clock,
     _csrf_failed,
     _csrf_ok,
     _db,
     _error_page,
+    _flash,
     _level_class,
     _level_label,
     _name,
@@ -416,8 +417,8 @@ async def refused(
     )
 
 
-def done(request: Request, number: str, message: str) -> Response:
-    request.session[SESSION_FLASH_KEY] = message
+def done(request: Request, number: str, message: str, *, kind: FlashKind = "success") -> Response:
+    _flash(request, message, kind=kind)
     return _redirect(f"/incidents/{number}")
 
 

@@ -13,9 +13,9 @@ from opsdesk.core import job_admin
 from opsdesk.core.errors import OpsdeskError
 from opsdesk.web.common import (
     EMPTY,
-    SESSION_FLASH_KEY,
     _clock,
     _db,
+    _flash,
     _format_time,
     _redirect,
     _render,
@@ -110,8 +110,8 @@ async def retry_job(request: Request, job_id: int) -> Response:
         try:
             job = await job_admin.retry_dead(session, job_id=job_id, now=_clock(request).now())
         except OpsdeskError as exc:
-            request.session[SESSION_FLASH_KEY] = f"Job {job_id} was not retried: {exc.message}"
+            _flash(request, f"Job {job_id} was not retried: {exc.message}", kind="error")
             return _redirect("/admin/jobs?state=dead")
         message = f"Job {job.id} ({job.kind}) will run again shortly."
-    request.session[SESSION_FLASH_KEY] = message
+    _flash(request, message)
     return _redirect("/admin/jobs?state=dead")

@@ -32,11 +32,12 @@ from opsdesk.reviews.pir_schemas import (
 )
 from opsdesk.reviews.pir_workflow import STATUS_LABELS, STEP_LABELS, ReviewStatus, Step
 from opsdesk.web.common import (
-    SESSION_FLASH_KEY,
+    FlashKind,
     _clock,
     _db,
     _error_page,
     _fault_time,
+    _flash,
     _posted,
     _redirect,
     _render,
@@ -77,8 +78,15 @@ def _staff_only(request: Request, caller: Caller) -> Response | None:
     )
 
 
-def _done(request: Request, review_id: int, message: str, anchor: str = "") -> Response:
-    request.session[SESSION_FLASH_KEY] = message
+def _done(
+    request: Request,
+    review_id: int,
+    message: str,
+    anchor: str = "",
+    *,
+    kind: FlashKind = "success",
+) -> Response:
+    _flash(request, message, kind=kind)
     return _redirect(f"/reviews/{review_id}{anchor}")
 
 

@@ -14,13 +14,13 @@ from opsdesk.assignment.schemas import TechnicianUpdate
 from opsdesk.incidents.assigning import open_counter
 from opsdesk.web.common import (
     EMPTY,
-    SESSION_FLASH_KEY,
     _caller,
     _clock,
     _csrf_failed,
     _csrf_ok,
     _db,
     _error_page,
+    _flash,
     _format_time,
     _redirect,
     _render,
@@ -165,9 +165,12 @@ async def set_my_availability(request: Request) -> Response:
             data=TechnicianUpdate(available=available),
             now=_clock(request).now(),
         )
-    request.session[SESSION_FLASH_KEY] = (
-        "You are available: new incidents may be assigned to you."
-        if available
-        else "You are unavailable: assignment rules skip you until you switch back."
-    )
+    if available:
+        _flash(request, "You are available: new incidents may be assigned to you.")
+    else:
+        _flash(
+            request,
+            "You are unavailable: assignment rules skip you until you switch back.",
+            kind="info",
+        )
     return _redirect("/teams")

@@ -88,7 +88,9 @@ async def declare(request: Request, number: str) -> Response:
                 settings=_settings(request),
             )
     except OpsdeskError as exc:
-        return _done(request, f"/incidents/{number}#major", f"Not declared: {exc.message}")
+        return _done(
+            request, f"/incidents/{number}#major", f"Not declared: {exc.message}", kind="error"
+        )
     return _done(request, f"/incidents/{number}#major", "Declared a major incident; team paged.")
 
 
@@ -111,7 +113,9 @@ async def acknowledge(request: Request, number: str, member_id: RowId) -> Respon
                 now=_clock(request).now(),
             )
     except OpsdeskError as exc:
-        return _done(request, f"/incidents/{number}#major", f"Not acknowledged: {exc.message}")
+        return _done(
+            request, f"/incidents/{number}#major", f"Not acknowledged: {exc.message}", kind="error"
+        )
     return _done(request, f"/incidents/{number}#major", "Page acknowledged.")
 
 
@@ -292,7 +296,9 @@ async def room_status(request: Request, room_id: RowId) -> Response:
             )
             raw = _text(form, "status")
             if raw not in set(WarRoomStatus):
-                return _done(request, url, f"Not changed: status: unknown status {raw!r}")
+                return _done(
+                    request, url, f"Not changed: status: unknown status {raw!r}", kind="error"
+                )
             await war_rooms.set_status(
                 session,
                 caller=caller,
@@ -305,7 +311,7 @@ async def room_status(request: Request, room_id: RowId) -> Response:
                 note=_text(form, "note"),
             )
     except OpsdeskError as exc:
-        return _done(request, url, f"Not changed: {exc.message}")
+        return _done(request, url, f"Not changed: {exc.message}", kind="error")
     return _done(request, url, f"War room now: {STATUS_NAMES[WarRoomStatus(raw)].en}.")
 
 
@@ -328,7 +334,7 @@ async def room_note(request: Request, room_id: RowId) -> Response:
                 now=_clock(request).now(),
             )
     except OpsdeskError as exc:
-        return _done(request, url, f"Not posted: {exc.message}")
+        return _done(request, url, f"Not posted: {exc.message}", kind="error")
     return _done(request, url, "Update posted.")
 
 
@@ -355,5 +361,5 @@ async def room_child(request: Request, room_id: RowId) -> Response:
                 now=_clock(request).now(),
             )
     except OpsdeskError as exc:
-        return _done(request, url, f"Not linked: {exc.message}")
+        return _done(request, url, f"Not linked: {exc.message}", kind="error")
     return _done(request, url, f"{child} linked as a child incident.")

@@ -12,7 +12,8 @@ from pydantic import BaseModel, ValidationError
 from opsdesk.auth.roles import Caller
 from opsdesk.core.errors import OpsdeskError
 from opsdesk.web.common import (
-    SESSION_FLASH_KEY,
+    FlashKind,
+    _flash,
     _redirect,
     _render,
 )
@@ -83,9 +84,9 @@ def validated(
         raise FormInvalid(errors) from None
 
 
-def done(request: Request, message: str, url: str) -> Response:
-    """Post-redirect-get with a one-line notice on the next page."""
-    request.session[SESSION_FLASH_KEY] = message
+def done(request: Request, message: str, url: str, *, kind: FlashKind = "success") -> Response:
+    """Post-redirect-get with a one-line notice of ``kind`` on the next page."""
+    _flash(request, message, kind=kind)
     return _redirect(url)
 
 

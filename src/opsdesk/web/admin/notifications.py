@@ -139,9 +139,13 @@ async def clear_bouncing(request: Request) -> Response:
         try:
             await bounces.clear_bouncing(session=session, caller=caller, address=address)
         except OpsdeskError as exc:
-            message = f"Not cleared: {exc.message}"
-        else:
-            message = f"{address.strip().lower()} gets notifications again."
+            return done(
+                request,
+                f"Not cleared: {exc.message}",
+                "/admin/notifications#bouncing",
+                kind="error",
+            )
+    message = f"{address.strip().lower()} gets notifications again."
     return done(request, message, "/admin/notifications#bouncing")
 
 
@@ -322,7 +326,8 @@ async def test_webhook(request: Request, webhook_id: int) -> Response:
         except NotFound:
             return _missing(request, caller, "webhook")
     message = f"Test delivery {delivery} queued; the worker sends it within seconds."
-    return done(request, message, f"/admin/webhooks/{webhook_id}")
+    # Queued, not yet delivered: its outcome shows in the deliveries below.
+    return done(request, message, f"/admin/webhooks/{webhook_id}", kind="info")
 
 
 @router.post("/admin/webhooks/{webhook_id}/delete")

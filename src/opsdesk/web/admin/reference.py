@@ -229,5 +229,5 @@ async def delete_item(request: Request, kind_name: str, key: str) -> Response:
             return _missing(request, caller)
         except OpsdeskError as exc:
             message = f"Not deleted: {errors_of(exc)['key']}"
-            return done(request, message, f"/admin/reference/{kind.value}/{key}")
+            return done(request, message, f"/admin/reference/{kind.value}/{key}", kind="error")
     return done(request, f"Deleted {kind.singular} {key}.", f"/admin/reference/{kind.value}")

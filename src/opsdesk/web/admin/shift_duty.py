@@ -8,6 +8,7 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
+from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.datastructures import FormData
 
 from opsdesk.assignment import rotation as rotations
@@ -27,7 +28,7 @@ from opsdesk.web.admin.base import (
     validated,
 )
 from opsdesk.web.admin.shifts import missing_shift
-from opsdesk.web.common import _clock, _db, _fault_time, _format_time, _text
+from opsdesk.web.common import _clock, _db, _fault_time, _format_time, _text, _user_names
 
 router = APIRouter(include_in_schema=False)
 
@@ -56,6 +57,20 @@ def ordered_people(form: FormData, prefix: str) -> tuple[list[str], str | None]:
         except ValueError:
             return [], "Give each person's place as a whole number."
     return [user_id for _place, user_id in sorted(places)], None
+
+
+async def _departed(
+    session: AsyncSession, caller: Caller, scene_key: str, role_key: str, rotation_id: int
+) -> list[str]:
+    """Members of the rotation who are no longer active staff: its form cannot offer them."""
+    rows = await assignment_shifts.list_rotations(
+        session=session, caller=caller, scene_key=scene_key, role_key=role_key
+    )
+    row = next((item for item in rows if item.id == rotation_id), None)
+    if row is None:
+        return []
+    active = {user.id for user in await auth_service.active_staff(session=session)}
+    return [user_id for user_id in row.members if user_id not in active]
 
 
 async def _staff(request: Request) -> list[tuple[str, str]]:
@@ -321,6 +336,7 @@ async def update_rotation(request: Request, scene: str, role: str, rotation_id: 
                 raise FormInvalid({"members": members_error})
             # Every input is sent: a blank last day or window clears it, as in the API.
             data = validated(RotationUpdate, fields)
+            departed = await _departed(session, caller, scene, role, rotation_id)
             row = await assignment_shifts.update_rotation(
                 session=session,
                 caller=caller,
@@ -339,7 +355,14 @@ async def update_rotation(request: Request, scene: str, role: str, rotation_id: 
         except OpsdeskError as exc:
             errors = errors_of(exc)
         else:
-            return done(request, f"Rotation {row.name} saved.", f"/admin/shifts/{scene}/{role}")
+            url = f"/admin/shifts/{scene}/{role}"
+            left_out = [user_id for user_id in departed if user_id not in row.members]
+            if not left_out:
+                return done(request, f"Rotation {row.name} saved.", url)
+            names = await _user_names(session, left_out)
+            who = ", ".join(names[user_id] for user_id in left_out)
+            message = f"Rotation {row.name} saved; left out, no longer active staff: {who}."
+            return done(request, message, url, kind="warning")
     return await _rotation_page(
         request, caller, scene, role, rotation_id, errors=errors, values=values
     )

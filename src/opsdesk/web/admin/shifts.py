@@ -192,5 +192,5 @@ async def delete_role(request: Request, scene: str, role: str) -> Response:
             return missing_shift(request, caller)
         except OpsdeskError as exc:
             message = f"Not deleted: {next(iter(errors_of(exc).values()))}"
-            return done(request, message, f"/admin/shifts/{scene}/{role}")
+            return done(request, message, f"/admin/shifts/{scene}/{role}", kind="error")
     return done(request, f"Role {role} deleted.", f"/admin/shifts/{scene}")

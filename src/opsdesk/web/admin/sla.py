@@ -579,5 +579,5 @@ async def delete_step(request: Request, key: str, percent: str) -> Response:
         return caller
     if errors is not None:
         message = f"Not deleted: {next(iter(errors.values()))}"
-        return done(request, message, f"/admin/sla/policies/{key}/steps/{percent}")
+        return done(request, message, f"/admin/sla/policies/{key}/steps/{percent}", kind="error")
     return done(request, f"Step at {percent} % deleted.", f"/admin/sla/policies/{key}")

@@ -231,5 +231,5 @@ async def delete_calendar(request: Request, key: str) -> Response:
             return missing_sla(request, caller)
         except OpsdeskError as exc:
             message = f"Not deleted: {errors_of(exc)['key']}"
-            return done(request, message, f"/admin/sla/calendars/{key}")
+            return done(request, message, f"/admin/sla/calendars/{key}", kind="error")
     return done(request, f"SLA calendar {key} deleted.", "/admin/sla")

@@ -268,6 +268,9 @@ async def delete_workgroup(request: Request, key: str) -> Response:
             return _missing(request, caller)
         except OpsdeskError as exc:
             return done(
-                request, f"Not deleted: {errors_of(exc)['workgroup']}", f"/admin/workgroups/{key}"
+                request,
+                f"Not deleted: {errors_of(exc)['workgroup']}",
+                f"/admin/workgroups/{key}",
+                kind="error",
             )
     return done(request, f"Workgroup {key} deleted.", "/admin/workgroups")
