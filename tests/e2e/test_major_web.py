@@ -37,6 +37,15 @@ def test_declare_work_the_war_room_and_find_it_in_the_queue(page: Page) -> None:
     assert_accessible(page)
     screenshot(page, "war-room")
 
+    # The demo's false alarm: declared, then downgraded; its closed war room says why.
+    page.goto("/war-rooms?status=closed")
+    false_alarm = page.locator("#war-room-list tr", has_text="VPN logins failing for the Lyon")
+    false_alarm.get_by_role("link").first.click()
+    expect(page.locator("#war-room-closed")).to_contain_text(
+        "by a downgrade: the incident is no longer a major incident"
+    )
+    expect(page.locator("#war-room-closed")).to_contain_text("expired client certificate")
+
     # The "Major incidents" queue holds it.
     page.goto("/queue?queue=major")
     expect(page.locator("main")).to_contain_text("Checkout API returns HTTP 500")

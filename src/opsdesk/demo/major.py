@@ -1,5 +1,6 @@
-"""The demo's major incident: the checkout outage declared major, its response team, a war
-room in fault delimitation with a timeline, and two child incidents linked to it."""
+"""The demo's major incidents: the checkout outage declared major, its response team, a war
+room in fault delimitation with a timeline, and two child incidents linked to it; and a
+false alarm, declared then downgraded, whose closed war room says why."""
 
 from __future__ import annotations
 
@@ -88,3 +89,38 @@ async def load_demo_major(
             other_number=child.number,
             now=now - timedelta(minutes=ago - 1),
         )
+    await _load_false_alarm(session=session, manager=manager, tech=tech, now=now)
+
+
+async def _load_false_alarm(
+    *, session: AsyncSession, manager: Caller, tech: Caller, now: datetime
+) -> None:
+    declared_at = now - timedelta(hours=3)
+    incident = await creation.create_incident(
+        session=session,
+        caller=tech,
+        data=IncidentCreate(
+            title="VPN logins failing for the Lyon office",
+            description="Remote staff in Lyon cannot connect to the VPN since 06:30.",
+            impact=2,
+            urgency=1,
+        ),
+        now=declared_at - timedelta(minutes=10),
+    )
+    await major_service.declare(
+        session,
+        incident=incident,
+        actor_id=tech.user_id,
+        how=Declared.MANUAL,
+        reason="Looked like the VPN service was down for everybody",
+        now=declared_at,
+        settings=get_settings(),
+        team=major_team.TeamRequest(manager_id=manager.user_id),
+    )
+    await major_service.downgrade(
+        session,
+        caller=manager,
+        incident=incident,
+        reason="One office's expired client certificate, not the VPN service",
+        now=declared_at + timedelta(minutes=25),
+    )
