@@ -192,6 +192,62 @@ def dsn_delayed(original_id: str, recipient: str, number: str) -> bytes:
     )
 
 
+def dsn_mixed(
+    original_id: str, failed: str, delayed: str, number: str, *, shared_action: str = ""
+) -> bytes:
+    """One report on a mail to two recipients (RFC 3464 per-recipient fields): ``failed``
+    bounced for good (5.1.1), ``delayed`` is still being retried (4.4.1). Its per-message
+    block carries ``shared_action`` when given, which no recipient's outcome may take."""
+    boundary = "C3E5F2B1D4.1709371800/mx.desk.test"
+    shared = f"Action: {shared_action}\n" if shared_action else ""
+    return f"""Return-Path: <>
+From: MAILER-DAEMON@mx.desk.test (Mail Delivery System)
+To: helpdesk@desk.test
+Subject: Undelivered Mail Returned to Sender
+Date: {DATE}
+Message-ID: {make_msgid(domain="mx.desk.test")}
+Auto-Submitted: auto-replied
+MIME-Version: 1.0
+Content-Type: multipart/report; report-type=delivery-status; boundary="{boundary}"
+
+--{boundary}
+Content-Description: Notification
+Content-Type: text/plain; charset=us-ascii
+
+Your message could not be delivered to one or more recipients.
+
+--{boundary}
+Content-Description: Delivery report
+Content-Type: message/delivery-status
+
+Reporting-MTA: dns; mx.desk.test
+{shared}
+Final-Recipient: rfc822; {delayed}
+Original-Recipient: rfc822;{delayed}
+Action: delayed
+Status: 4.4.1
+Diagnostic-Code: smtp; 451 4.4.1 connect to mx.corp.example: Connection timed out
+
+Final-Recipient: rfc822; {failed}
+Original-Recipient: rfc822;{failed}
+Action: failed
+Status: 5.1.1
+Diagnostic-Code: smtp; 550 5.1.1 <{failed}>: Recipient address rejected
+
+--{boundary}
+Content-Description: Undelivered Message Headers
+Content-Type: text/rfc822-headers
+
+From: helpdesk@desk.test
+To: {delayed}, {failed}
+Subject: [#{number}] Incident created
+Message-ID: {original_id}
+X-Opsdesk-Incident: {number}
+
+--{boundary}--
+""".replace("\n", "\r\n").encode()
+
+
 def iso_2022_jp(sender: str) -> bytes:
     msg = EmailMessage()
     msg["From"] = sender

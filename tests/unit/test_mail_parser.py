@@ -179,6 +179,42 @@ def test_a_delayed_report_is_a_bounce_but_not_a_permanent_failure() -> None:
     assert not permanent_failure(mail.report)
 
 
+@pytest.mark.parametrize("shared_action", ["", "failed"])
+def test_each_recipient_of_a_report_has_its_own_action_and_status(shared_action: str) -> None:
+    original = f"<incident-{NUMBER}@desk.test>"
+    raw = samples.dsn_mixed(
+        original, "gone@corp.example", "slow@corp.example", NUMBER, shared_action=shared_action
+    )
+    report = parse_mail(raw).report
+    assert report is not None
+    assert report.recipients == ["slow@corp.example", "gone@corp.example"]
+    assert [(s.address, s.action, s.status) for s in report.statuses] == [
+        ("slow@corp.example", "delayed", "4.4.1"),
+        ("gone@corp.example", "failed", "5.1.1"),
+    ]
+    slow, gone = report.statuses
+    assert "451 4.4.1" in slow.diagnostic and "550 5.1.1 <gone@corp.example>" in gone.diagnostic
+    assert [permanent_failure(s) for s in report.statuses] == [False, True]
+    assert report.original_message_id == original
+
+
+def test_a_recipient_without_its_own_status_takes_the_reports() -> None:
+    raw = (
+        b"From: MAILER-DAEMON@mx.example\r\nContent-Type: multipart/report; boundary=b\r\n\r\n"
+        b"--b\r\nContent-Type: message/delivery-status\r\n\r\n"
+        b"Reporting-MTA: dns; mx.example\r\nAction: failed\r\nStatus: 5.0.0\r\n\r\n"
+        b"Final-Recipient: rfc822; a@corp.example\r\n\r\n"
+        b"Final-Recipient: rfc822; b@corp.example\r\nAction: delayed\r\nStatus: 4.0.0\r\n"
+        b"\r\n--b--\r\n"
+    )
+    report = parse_mail(raw).report
+    assert report is not None
+    assert [(s.address, s.action, s.status) for s in report.statuses] == [
+        ("a@corp.example", "failed", "5.0.0"),
+        ("b@corp.example", "delayed", "4.0.0"),
+    ]
+
+
 @pytest.mark.parametrize(
     ("action", "status", "permanent"),
     [

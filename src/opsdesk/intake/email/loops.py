@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
-from opsdesk.intake.email.parser import DeliveryReport, ParsedMail
+from opsdesk.intake.email.parser import DeliveryReport, ParsedMail, RecipientStatus
 
 ROBOT_LOCAL_PARTS = frozenset({"mailer-daemon", "postmaster", "mail-daemon", "mailerdaemon"})
 # The Message-IDs notify/mail.py and the polite refusal give the mails we send.
@@ -76,10 +76,11 @@ def classify(mail: ParsedMail, *, our_address: str, our_domain: str) -> Verdict:
     return Verdict(Kind.PERSON)
 
 
-def permanent_failure(report: DeliveryReport) -> bool:
-    """Whether a delivery report says the mail can never be delivered (RFC 3464 ``Action:
-    failed``, or an RFC 3463 status class 5); a ``delayed`` 4.x.x report, or one naming no
-    failure at all, is not: the address may work tomorrow."""
+def permanent_failure(report: RecipientStatus | DeliveryReport) -> bool:
+    """Whether one recipient's part of a delivery report says the mail can never be
+    delivered to it (RFC 3464 ``Action: failed``, or an RFC 3463 status class 5); a
+    ``delayed`` 4.x.x one, or one naming no failure at all, is not: the address may work
+    tomorrow. Given a whole report, its first recipient's fields decide."""
     action = report.action.strip().lower()
     status = report.status.strip()
     return action == "failed" or status.startswith("5.")

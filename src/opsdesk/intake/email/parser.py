@@ -54,8 +54,21 @@ class ParsedAttachment:
 
 
 @dataclass(frozen=True)
+class RecipientStatus:
+    """One recipient's fields of a DSN (RFC 3464 section 2.3): each has its own outcome."""
+
+    address: str
+    action: str
+    status: str
+    diagnostic: str
+
+
+@dataclass(frozen=True)
 class DeliveryReport:
-    """A DSN (RFC 3464): who could not be reached, why, and which of our mails it was."""
+    """A DSN (RFC 3464): who could not be reached, why, and which of our mails it was.
+
+    ``statuses`` holds one entry per ``Final-Recipient``; ``action``, ``status`` and
+    ``diagnostic`` are the first recipient's, for a one-line summary only."""
 
     recipients: list[str]
     action: str
@@ -63,6 +76,7 @@ class DeliveryReport:
     diagnostic: str
     original_message_id: str | None
     original_headers: dict[str, str]
+    statuses: list[RecipientStatus] = field(default_factory=list)
 
 
 @dataclass
@@ -207,18 +221,43 @@ def _report_of(message: Message) -> DeliveryReport | None:
         raw = status_part.get_payload(decode=True)
         text = decode_bytes(raw, "utf-8") if isinstance(raw, bytes) else str(payload)
         blocks = [email.message_from_string(b) for b in re.split(r"\r?\n\r?\n", text) if b]
-    recipients: list[str] = []
+    # The first block holds the per-message fields, each further one a recipient's own
+    # Action and Status; a field outside any recipient block stands in for a missing one.
+    statuses: list[RecipientStatus] = []
     for block in blocks:
         if not isinstance(block, Message):
             continue
+        own: dict[str, str] = {}
+        address = ""
         for key, value in block.items():
             name = key.lower()
-            if name in ("final-recipient", "original-recipient"):
-                address = str(value).split(";", 1)[-1].strip()
-                if name == "final-recipient" and address and address not in recipients:
-                    recipients.append(address.strip("<>"))
-            else:
-                fields.setdefault(name, " ".join(str(value).split()))
+            if name == "final-recipient":
+                address = address or str(value).split(";", 1)[-1].strip().strip("<>").strip()
+            elif name != "original-recipient":
+                own.setdefault(name, " ".join(str(value).split()))
+        if not address:
+            for name, value in own.items():
+                fields.setdefault(name, value)
+            continue
+        if any(known.address == address for known in statuses):
+            continue
+        statuses.append(
+            RecipientStatus(
+                address=address,
+                action=own.get("action", ""),
+                status=own.get("status", ""),
+                diagnostic=own.get("diagnostic-code", "")[:500],
+            )
+        )
+    statuses = [
+        RecipientStatus(
+            address=entry.address,
+            action=entry.action or fields.get("action", ""),
+            status=entry.status or fields.get("status", ""),
+            diagnostic=entry.diagnostic or fields.get("diagnostic-code", "")[:500],
+        )
+        for entry in statuses
+    ]
     original: dict[str, str] = {}
     for part in message.walk():
         kind = part.get_content_type()
@@ -233,13 +272,15 @@ def _report_of(message: Message) -> DeliveryReport | None:
             original = {k.lower(): str(v) for k, v in email.message_from_string(text).items()}
             break
     ids = message_ids(original.get("message-id", ""))
+    first = statuses[0] if statuses else None
     return DeliveryReport(
-        recipients=recipients,
-        action=fields.get("action", ""),
-        status=fields.get("status", ""),
-        diagnostic=fields.get("diagnostic-code", "")[:500],
+        recipients=[entry.address for entry in statuses],
+        action=first.action if first else fields.get("action", ""),
+        status=first.status if first else fields.get("status", ""),
+        diagnostic=first.diagnostic if first else fields.get("diagnostic-code", "")[:500],
         original_message_id=ids[0] if ids else None,
         original_headers=original,
+        statuses=statuses,
     )
 
 

@@ -71,8 +71,9 @@ async def screen(
 async def record_bounce(
     session: AsyncSession, parsed: ParsedMail, reason: str, rules: MailRules, now: datetime
 ) -> MailResult:
-    """Log a delivery report of one of our mails on its incident; a permanent failure also
-    marks the address bouncing, a delayed one does not (the server is still trying)."""
+    """Log a delivery report of one of our mails on its incident; each recipient whose own
+    status is a permanent failure is marked bouncing, a delayed one is not (the server is
+    still trying)."""
     report = parsed.report
     if report is None:
         return MailResult(Outcome.BOUNCE, reason + "; not a delivery report we can read")
@@ -86,22 +87,28 @@ async def record_bounce(
         incident = await incident_by_number(session=session, number=number)
         if incident is not None:
             break
-    status = " ".join(p for p in (report.action, report.status, report.diagnostic) if p)
-    permanent = permanent_failure(report)
-    if permanent:
-        for address in report.recipients:
-            if address.strip() and len(address.strip()) <= BOUNCING_ADDRESS_MAX:
-                await bounces.record_bounce(
-                    session,
-                    address=address,
-                    detail=status,
-                    now=now,
-                    incident_id=None if incident is None else incident.id,
-                )
-    what = "bounced" if permanent else "not delivered yet (the address is still mailed)"
-    summary = f"Mail to {', '.join(report.recipients) or 'a recipient'} {what}" + (
-        f": {status}" if status else ""
-    )
+    # Each recipient of a report has its own outcome: only those that failed for good are
+    # marked, a delayed one beside them is still mailed.
+    parts: list[str] = []
+    for entry in report.statuses:
+        detail = " ".join(p for p in (entry.action, entry.status, entry.diagnostic) if p)
+        address = entry.address.strip()
+        permanent = permanent_failure(entry)
+        if permanent and address and len(address) <= BOUNCING_ADDRESS_MAX:
+            await bounces.record_bounce(
+                session,
+                address=address,
+                detail=detail,
+                now=now,
+                incident_id=None if incident is None else incident.id,
+            )
+        what = "bounced" if permanent else "not delivered yet (the address is still mailed)"
+        parts.append(f"Mail to {address} {what}" + (f": {detail}" if detail else ""))
+    if not parts:  # a report naming no recipient: nothing to mark, only to log
+        detail = " ".join(p for p in (report.action, report.status, report.diagnostic) if p)
+        what = "bounced" if permanent_failure(report) else "not delivered yet"
+        parts.append(f"Mail to a recipient {what}" + (f": {detail}" if detail else ""))
+    summary = "; ".join(parts)
     if incident is not None:
         await collaboration.add_system_note(
             session=session, incident=incident, body=summary, now=now
