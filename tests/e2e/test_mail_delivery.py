@@ -40,6 +40,7 @@ from opsdesk.intake.email import service as intake
 from opsdesk.intake.email.models import InboundMail
 from opsdesk.intake.email.outcomes import MailRules
 from opsdesk.notify import bounces, service
+from opsdesk.notify.models import BouncingAddress
 from opsdesk.notify.webhooks import verify
 from opsdesk.worker.handlers import default_handlers
 from opsdesk.worker.runner import JobContext, Worker
@@ -328,6 +329,60 @@ async def test_no_mail_goes_to_an_address_that_bounced_and_the_outbox_says_why(
         == 1
     )
     assert [rcpt for rcpt, _message in received][1:] == [["user@desk.test"]]
+
+
+async def test_a_mail_queued_before_its_address_bounced_is_not_sent_but_skipped(
+    db: Database,
+    desk: Desk,
+    clock: FixedClock,
+    mail_settings: Settings,
+    smtp_server: SmtpServer,
+    tmp_path: Path,
+) -> None:
+    incident_id = await _settled_incident(db, desk, clock, mail_settings, smtp_server)
+    async with db.write() as session:
+        incident = await session.get(Incident, incident_id)
+        assert incident is not None
+        number = incident.number
+        before = set(await session.scalars(select(Job.id)))
+        queued = await service.notify_incident_event(
+            session,
+            incident_id=incident_id,
+            event="created",
+            actor_id=desk.tech.id,
+            now=clock.now(),
+            settings=mail_settings,
+        )
+    assert queued == 2  # both still mailed when queued
+    # The reporter's report comes back while the mails wait for the worker (as it does
+    # for a retry whose first attempt bounced).
+    clock.advance(timedelta(seconds=30))
+    assert await _bounce(db, clock, tmp_path, number, "User@Desk.test") == f"bounce {number}"
+    worker = Worker(
+        db=db, clock=clock, handlers=default_handlers(mail_settings), settings=mail_settings
+    )
+    try:
+        await _drain(worker)
+    finally:
+        await worker.close()
+    assert [rcpt for rcpt, _message in smtp_server.mailbox.received] == [["tech2@desk.test"]]
+    async with db.read() as session:
+        listed = await job_admin.list_jobs(session, state="done", kind="mail.deliver")
+        bounced = await session.get(BouncingAddress, "user@desk.test")
+        assert bounced is not None
+        not_sent = await bounces.skipped_mails(session=session, caller=desk.admin.caller)
+    mails = {job.payload["to"]: job for job in listed if job.id not in before}
+    assert set(mails) == {"user@desk.test", "tech2@desk.test"}
+    skipped = mails["user@desk.test"]
+    # Claimed once, decided against right before sending: done, not failed or retried.
+    assert (skipped.state, skipped.attempts) == ("done", 1)
+    assert skipped.last_error == bounces.skip_reason(bounced)
+    assert "failed 5.1.1" in skipped.last_error
+    assert mails["tech2@desk.test"].last_error is None
+    # Listed under "Mails not sent" with the others.
+    assert [(m.job_id, m.to, m.reason) for m in not_sent] == [
+        (skipped.id, "user@desk.test", skipped.last_error)
+    ]
 
 
 # Webhooks -------------------------------------------------------------------------------

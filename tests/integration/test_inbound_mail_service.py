@@ -261,6 +261,44 @@ async def test_a_delayed_report_leaves_the_address_usable_a_failed_one_marks_it(
         assert address.last_incident_id == first.incident_id
 
 
+async def test_a_report_on_two_recipients_marks_only_the_one_that_failed(
+    db: Database, clock: FixedClock, rules: MailRules, desk: Desk
+) -> None:
+    first = await deliver(db, clock, rules, samples.plain("user@desk.test", "Printer", "jams"))
+    number = first.incident_number
+    assert number
+    original = f"<incident-{number}.assigned.abc123@desk.test>"
+    # The delayed recipient comes first: its 4.4.1 must not decide for the failed one, nor
+    # the failed one's 5.1.1 for it.
+    report = await deliver(
+        db,
+        clock,
+        rules,
+        samples.dsn_mixed(original, "Gone@Corp.example", "slow@corp.example", number),
+    )
+    assert (report.outcome, report.incident_number) == ("bounce", number)
+    assert "slow@corp.example not delivered yet" in report.reason
+    assert "Gone@Corp.example bounced: failed 5.1.1" in report.reason
+    async with db.read() as session:
+        assert await session.get(BouncingAddress, "slow@corp.example") is None
+        gone = await session.get(BouncingAddress, "gone@corp.example")
+        assert gone is not None and gone.bounces == 1
+        assert gone.last_status.startswith("failed 5.1.1 smtp; 550 5.1.1")
+        assert gone.last_incident_id == first.incident_id
+        notes = list(
+            await session.scalars(
+                select(IncidentHistory.comment).where(
+                    IncidentHistory.incident_id == first.incident_id,
+                    IncidentHistory.internal.is_(True),
+                )
+            )
+        )
+    assert any(
+        "slow@corp.example not delivered yet" in note and "Gone@Corp.example bounced" in note
+        for note in notes
+    )
+
+
 async def test_rate_limit_holds_then_an_admin_processes_again(
     db: Database, clock: FixedClock, rules: MailRules, desk: Desk
 ) -> None:

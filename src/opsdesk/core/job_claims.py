@@ -43,6 +43,12 @@ class KnownOutage(Exception):
     debug level only: one outage must not fill the log with a line per job attempt."""
 
 
+class Skipped(Exception):
+    """A job decided against when it came to run (e.g. a mail to an address that bounces
+    by now): the worker finishes it ``done`` with this reason in ``last_error``, the way
+    ``jobs.record_skipped`` keeps one decided against when queued."""
+
+
 @dataclass(frozen=True)
 class ClaimedJob:
     """What a worker needs to run a job it holds; ``attempt`` counts from 1."""
@@ -162,14 +168,18 @@ async def complete(
     now: datetime,
     attempt: int | None = None,
     reschedule_at: datetime | None = None,
+    skipped: str | None = None,
 ) -> bool:
-    """Mark a held job done (or, for a recurring job, ready again at ``reschedule_at``).
+    """Mark a held job done (or, for a recurring job, ready again at ``reschedule_at``);
+    ``skipped`` is why it was not done after all, kept in ``last_error``.
 
     False when the caller no longer holds the claim: the job was taken over, and the
     worker that holds it now records the outcome.
     """
     if reschedule_at is None:
         values: dict[str, Any] = {"state": DONE, "finished_at": now, "claim_expires_at": None}
+        if skipped is not None:
+            values["last_error"] = truncate_error(skipped or "skipped")
     else:
         # A recurring job keeps its row (and its dedupe key) and starts counting tries anew.
         values = {

@@ -3,7 +3,9 @@ administrator's list of them with a way to clear one (a fixed mailbox gets its m
 
 Inbound mail reads the delivery reports (``intake/email``) and calls ``record_bounce`` for
 the recipient of a permanent failure; every sender (notifications, status updates, intake's
-automatic replies) leaves a bouncing address out and records the mail as skipped.
+automatic replies) leaves a bouncing address out and records the mail as skipped, and the
+sending handler checks again right before sending (``bouncing_now``), for mail queued
+before its address started bouncing.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from opsdesk.auth import service as auth
 from opsdesk.auth.roles import Caller, Role
 from opsdesk.core import jobs
+from opsdesk.core.database import Database
 from opsdesk.core.errors import NotFound, ValidationFailed
 from opsdesk.notify.mail import MAIL_JOB, OutgoingMail
 from opsdesk.notify.models import BOUNCING_ADDRESS_MAX, BouncingAddress
@@ -87,6 +90,14 @@ async def without_bouncing(
             session, kind=MAIL_JOB, payload=mail.to_payload(), reason=skip_reason(bounced), now=now
         )
     return kept
+
+
+async def bouncing_now(db: Database, address: str) -> str | None:
+    """Why a queued mail to ``address`` must not be sent after all (``skip_reason``), or
+    None: the check the sending handler makes right before sending."""
+    async with db.read() as session:
+        bounced = (await bouncing_among(session, [address])).get(address.strip().lower())
+    return None if bounced is None else skip_reason(bounced)
 
 
 def skip_reason(row: BouncingAddress) -> str:

@@ -18,11 +18,12 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from email.header import Header
 from email.utils import format_datetime, formataddr, parseaddr
-from typing import Any
+from typing import Any, Protocol
 
 import aiosmtplib
 
-from opsdesk.core.job_claims import KnownOutage
+from opsdesk.core.database import Database
+from opsdesk.core.job_claims import KnownOutage, Skipped
 from opsdesk.core.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -254,15 +255,34 @@ class MailSender:
                 client.close()
 
 
-MailHandler = Callable[[dict[str, Any], object], Awaitable[None]]
+class MailJobContext(Protocol):
+    """What the mail handler needs of the worker's job context."""
+
+    @property
+    def db(self) -> Database: ...
 
 
-def make_mail_handler(settings: Settings, sender: MailSender | None = None) -> MailHandler:
-    """The worker's ``mail.deliver`` handler: one send, no database transaction."""
+MailHandler = Callable[[dict[str, Any], MailJobContext], Awaitable[None]]
+# Why a mail must not be sent now (its address bounces by now), or None to send it.
+SkipCheck = Callable[[Database, str], Awaitable[str | None]]
+
+
+def make_mail_handler(
+    settings: Settings, sender: MailSender | None = None, *, skip_check: SkipCheck | None = None
+) -> MailHandler:
+    """The worker's ``mail.deliver`` handler: one send, no database transaction.
+
+    ``skip_check`` runs right before sending (one read): a mail queued before its address
+    started bouncing, e.g. a retry, is then not sent but finished as skipped with the reason.
+    """
     pool = sender or MailSender(settings)
 
-    async def deliver_mail(payload: dict[str, Any], ctx: object) -> None:
+    async def deliver_mail(payload: dict[str, Any], ctx: MailJobContext) -> None:
         mail = OutgoingMail.from_payload(payload)
+        if skip_check is not None:
+            reason = await skip_check(ctx.db, mail.to)
+            if reason is not None:
+                raise Skipped(reason)
         try:
             await pool.send(message_bytes(mail), sender=address_of(mail.sender), recipient=mail.to)
         except OSError as exc:  # the server is unreachable (aiosmtplib's errors are OSErrors)

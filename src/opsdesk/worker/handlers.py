@@ -20,6 +20,7 @@ from opsdesk.intake.email.imap import POLL_JOB as IMAP_POLL_JOB
 from opsdesk.intake.email.imap import poll_once
 from opsdesk.intake.email.intake import Intake
 from opsdesk.intake.email.outcomes import MailRules
+from opsdesk.notify import bounces
 from opsdesk.notify.mail import MAIL_JOB, MailSender, make_mail_handler
 from opsdesk.notify.reminders import (
     CONFIRM_REMINDER_JOB,
@@ -213,7 +214,9 @@ def default_handlers(settings: Settings) -> dict[str, HandlerSpec]:
             sweep_incidents, transactional=True, every_s=settings.lifecycle_sweep_s
         ),
         MAIL_JOB: HandlerSpec(
-            make_mail_handler(settings, mail), close=mail.close, on_start=mail.probe
+            make_mail_handler(settings, mail, skip_check=bounces.bouncing_now),
+            close=mail.close,
+            on_start=mail.probe,
         ),
         WEBHOOK_JOB: HandlerSpec(webhooks.deliver, close=webhooks.close),
     }

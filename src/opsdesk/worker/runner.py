@@ -10,7 +10,9 @@ concurrency, record the outcomes (one transaction). Two kinds of handler:
   sending and recording sends again on the next try.
 
 A handler that raises is retried with exponential backoff (``core.job_claims.fail``) and ends
-``dead`` after its last try; a job of a kind nobody registered goes ``dead`` at once.
+``dead`` after its last try; a job of a kind nobody registered goes ``dead`` at once. One that
+raises ``core.job_claims.Skipped`` decided against the work (a mail to an address that bounces
+by now): the job ends ``done`` with the reason kept in ``last_error``.
 """
 
 from __future__ import annotations
@@ -109,6 +111,7 @@ class _Outcome:
     job: job_claims.ClaimedJob
     error: str | None = None
     dead: bool = False
+    skipped: str | None = None
     recorded: bool = False
     reschedule_at: datetime | None = None
 
@@ -314,6 +317,10 @@ class Worker:
                 job.kind,
             )
             return _Outcome(job, recorded=True)
+        except job_claims.Skipped as exc:
+            # Decided against, not failed: done, with the reason for the admin's lists.
+            log.info("worker %s: job %d (%s) skipped: %s", self.worker_id, job.id, job.kind, exc)
+            return _Outcome(job, skipped=str(exc))
         except job_claims.KnownOutage as exc:
             # The handler reported the outage once already; the job keeps the reason.
             log.debug(
@@ -366,14 +373,28 @@ class Worker:
         now = self.clock.now()
         lost = 0
         async with self.db.write() as session:
-            done = [o.job for o in todo if o.error is None and o.reschedule_at is None]
+            done = [
+                o.job
+                for o in todo
+                if o.error is None and o.reschedule_at is None and o.skipped is None
+            ]
             held = await job_claims.complete_many(
                 session, jobs=done, worker_id=self.worker_id, now=now
             )
             lost += len(done) - len(held)
             for outcome in todo:
                 job = outcome.job
-                if outcome.error is None and outcome.reschedule_at is not None:
+                if outcome.skipped is not None:
+                    ok = await job_claims.complete(
+                        session,
+                        job_id=job.id,
+                        worker_id=self.worker_id,
+                        now=now,
+                        attempt=job.attempt,
+                        skipped=outcome.skipped,
+                    )
+                    lost += not ok
+                elif outcome.error is None and outcome.reschedule_at is not None:
                     ok = await job_claims.complete(
                         session,
                         job_id=job.id,
