@@ -3,8 +3,9 @@
 It loads the demo into a fresh database, signs in through the real sign-in form and follows
 every same-site ``<a href>`` breadth-first from ``/`` and every page without path parameters,
 with a bound per role and per route shape so fifty incident pages do not crowd out the rest.
-It also checks that an end user never gets a staff page and that nobody signed out gets
-anything but the sign-in redirect or a public page.
+Every other role also replays what the admin's crawl reached, so an unlinked page is tried too:
+only an admin gets an /admin page, an end user never gets a staff page, and someone signed out
+gets nothing but the sign-in redirect or a public page.
 
 SQLite only: the crawl only reads (GETs) the demo data, and the pages' queries are the ones the
 per-module tests already run on both backends; one backend finds a template or a route that
