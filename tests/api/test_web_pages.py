@@ -353,7 +353,7 @@ async def test_sla_clocks_show_on_the_incident_and_filter_the_list(
                 )
     finally:
         await db.dispose()
-    listing = await client.get("/incidents", params={"sort": "sla_due_at"})
+    listing = await client.get("/incidents", params={"sort": "sla_due_at", "per_page": 100})
     assert listing.status_code == 200
     assert listing.text.count('class="nowrap cell-sla') == len(ids)
     # The breached filter lists only incidents whose clocks show breached.
