@@ -159,6 +159,11 @@ async def test_declare_assembles_pages_and_downgrades(
     # Downgrade: incident managers (or the major manager) only.
     url = f"/api/v1/incidents/{number}/major"
     assert (await client.delete(url, headers=desk.tech.headers)).status_code == 403
+    # Who is asking first, then the reason, which the war room and the history keep.
+    for blank in ({}, {"reason": "  "}):
+        refused = await client.delete(url, params=blank, headers=desk.manager.headers)
+        assert refused.status_code == 422 and refused.json()["error"]["field"] == "reason"
+    assert (await client.get(url, headers=desk.tech.headers)).json()["active"] is True
     down = await client.delete(url, params={"reason": "false alarm"}, headers=desk.manager.headers)
     assert down.status_code == 200 and down.json()["active"] is False
     assert down.json()["downgrade_reason"] == "false alarm"
@@ -210,18 +215,22 @@ async def test_downgrade_closes_the_war_room_and_its_timeline_says_why(
     )
     assert [r["number"] for r in listed.json()["items"]] == [room["number"]]
 
-    # Declared again, it gets a new room; downgraded without a reason, the note says so.
+    # Declared again, it gets a new room; a downgrade without a reason is refused and the
+    # room stays open.
     again = await _declare(client, desk, number, reason="logins fail now")
     assert again.status_code == 201, again.text
     second_url = f"/api/v1/war-rooms/{again.json()['war_room_id']}"
     assert second_url != room_url
-    assert (await client.delete(url, headers=desk.manager.headers)).status_code == 200
+    assert (await client.delete(url, headers=desk.manager.headers)).status_code == 422
+    assert (await client.get(second_url, headers=desk.tech.headers)).json()["status"] != "closed"
+    down = await client.delete(url, params={"reason": "recovered"}, headers=desk.manager.headers)
+    assert down.status_code == 200
     second = (await client.get(second_url, headers=desk.tech.headers)).json()
     assert second["status"] == "closed"
     entries = (await client.get(f"{second_url}/timeline", headers=desk.tech.headers)).json()
     assert (entries[-1]["status_to"], entries[-1]["body"]) == (
         "closed",
-        "Downgraded from major incident",
+        "Downgraded from major incident: recovered",
     )
 
 
@@ -384,7 +393,12 @@ async def test_rules_declare_p1_and_alert_storms_and_remind_the_manager(
     assert len(await _mails(db, "major_update_due")) == 3
 
     # A downgraded incident is not declared again by a rule.
-    await client.delete(f"/api/v1/incidents/{p1}/major", headers=desk.manager.headers)
+    downgraded = await client.delete(
+        f"/api/v1/incidents/{p1}/major",
+        params={"reason": "one site only"},
+        headers=desk.manager.headers,
+    )
+    assert downgraded.status_code == 200, downgraded.text
     await client.patch(
         f"/api/v1/incidents/{p1}",
         json={"title": "Core network down (site A)"},

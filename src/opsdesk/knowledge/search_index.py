@@ -23,22 +23,24 @@ from opsdesk.incidents.fields import Status
 # The queue's length at which migration 0025's trigger indexes it (kept equal to it; a test
 # fills one batch and reads the index).
 PENDING_BATCH = 32
-_LIVE_STATUSES = ", ".join(
+LIVE_STATUSES = ", ".join(
     f"'{status.value}'" for status in (Status.TRIGGERED, Status.ACKNOWLEDGED, Status.RESOLVED)
 )
-_LIVE = f"i.merged_into_id IS NULL AND i.status IN ({_LIVE_STATUSES})"
+# What can be suggested (migration 0021): open, or resolved and not yet closed; not merged.
+LIVE_INCIDENT = f"i.merged_into_id IS NULL AND i.status IN ({LIVE_STATUSES})"
 # ``id IN (queue)`` makes SQLite look up the few queued ids; a join let its planner (in a
 # trigger) scan the live incidents instead: 25 ms a batch on 100,000 incidents, not 0.2 ms.
 _WAITING_ROWS = f"""
 SELECT i.id, i.number, i.title, i.description, i.solution, i.status, i.resolved_at
 FROM incidents i
-WHERE i.id IN (SELECT incident_id FROM incident_search_pending) AND {_LIVE} {{own}} {{exclude}}
+WHERE i.id IN (SELECT incident_id FROM incident_search_pending)
+  AND {LIVE_INCIDENT} {{own}} {{exclude}}
 """
 _INDEX_WAITING = f"""
 INSERT INTO incident_search(rowid, title, description, solution)
 SELECT i.id, i.title, i.description, coalesce(i.solution, '')
 FROM incidents i
-WHERE i.id IN (SELECT incident_id FROM incident_search_pending) AND {_LIVE}
+WHERE i.id IN (SELECT incident_id FROM incident_search_pending) AND {LIVE_INCIDENT}
 """
 
 

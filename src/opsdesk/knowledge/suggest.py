@@ -122,9 +122,8 @@ ORDER BY rank DESC LIMIT :n
 """
 # The index holds live incidents only (migration 0021); the filter says the same, so a
 # suggestion never depends on the triggers alone.
-_LIVE_STATUSES = ", ".join(f"'{status}'" for status in (*OPEN_STATUSES, Status.RESOLVED.value))
 _INCIDENT_FILTER = f"""
-  AND i.merged_into_id IS NULL AND i.status IN ({_LIVE_STATUSES})
+  AND {search_index.LIVE_INCIDENT}
   {{own}} {{exclude}}
 """
 _SQLITE_INCIDENTS = (

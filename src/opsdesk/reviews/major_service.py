@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from opsdesk.alerts import queries as alert_queries
 from opsdesk.auth.roles import Caller
-from opsdesk.core.errors import Conflict, NotFound
+from opsdesk.core.errors import Conflict, NotFound, ValidationFailed
 from opsdesk.core.settings import Settings
 from opsdesk.incidents.fields import HistoryAction
 from opsdesk.incidents.history import record_history
@@ -268,6 +268,9 @@ async def downgrade(
     major_team.require_lead(caller, major, "downgrade a major incident")
     if major is None or not major.active:
         raise NotFound(f"incident {incident.number} is not a major incident", field="number")
+    if not reason.strip():
+        # The closed war room and the history say why; an empty why says nothing.
+        raise ValidationFailed("reason: is required for a downgrade", field="reason")
     major.active = False
     major.downgraded_at = now
     major.downgraded_by = caller.user_id
